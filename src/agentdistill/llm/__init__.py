@@ -1,0 +1,40 @@
+"""Chat models behind one interface (`AgentChatModel`), chosen by a spec string.
+
+- ``"qwen2.5-coder-0.5b"`` (or another name from `agentdistill models list`): an embedded model, offline.
+- ``"hf:PATH"``: a transformers model folder (or a single ``.gguf`` file) on disk.
+- ``"openai:MODEL@BASE_URL"``: any OpenAI-compatible server, e.g. ``openai:Qwen/Qwen2.5-32B@http://gpu:8000/v1``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agentdistill.llm import registry
+from agentdistill.llm.base import AgentChatModel, ChatMessage, Completion, SamplingParams
+from agentdistill.llm.registry import DEFAULT_CHAT_MODEL, ModelNotAvailable, UnknownModel
+
+__all__ = [
+    "AgentChatModel", "ChatMessage", "Completion", "SamplingParams", "load_chat_model",
+    "DEFAULT_CHAT_MODEL", "ModelNotAvailable", "UnknownModel", "registry",
+]
+
+
+def load_chat_model(spec: str = DEFAULT_CHAT_MODEL, **fields: Any) -> AgentChatModel:
+    """Load a chat model from a spec string (see the module docstring); `fields` set defaults such as
+    `temperature`, `max_new_tokens`, `n`, `seed`."""
+    if spec.startswith("openai:"):
+        from agentdistill.llm.openai_compat import OpenAIChatModel
+
+        model, _, base_url = spec.removeprefix("openai:").partition("@")
+        if not model:
+            raise ValueError(f"bad model spec {spec!r}: expected openai:MODEL@BASE_URL")
+        return OpenAIChatModel(model=model, base_url=base_url or None, model_id=spec, **fields)
+
+    from agentdistill.llm.hf import HFChatModel
+
+    if spec.startswith("hf:"):
+        return HFChatModel.from_pretrained(spec.removeprefix("hf:"), **fields)
+    entry = registry.get(spec)
+    if entry.role != "chat":
+        raise ValueError(f"{spec!r} is an embedding model, not a chat model")
+    return HFChatModel.from_pretrained(registry.model_path(spec), model_id=spec, **fields)

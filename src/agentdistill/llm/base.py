@@ -1,0 +1,135 @@
+"""The one chat-model interface every backend implements.
+
+`AgentChatModel` is a LangChain `BaseChatModel`, so it plugs into LangGraph/LangChain as is, and adds
+what agents and distillation need on top: several samples per call, batched prompts, token usage,
+mean log-probabilities, and continuing a partial assistant message (first-thought prefixes).
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import Any, Literal
+
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import BaseModel, Field
+
+ChatMessage = dict[str, str]  # {"role": "system"|"user"|"assistant"|"tool", "content": "..."}
+
+_ROLE_OF_TYPE = {"system": "system", "human": "user", "ai": "assistant", "tool": "tool"}
+
+
+class Completion(BaseModel):
+    """One sampled continuation of one conversation."""
+
+    text: str = Field(description="Generated text; with a partial assistant message, only the continuation.")
+    finish_reason: Literal["stop", "length"] = "stop"
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    mean_logprob: float | None = Field(default=None, description="Mean log-probability of the generated tokens.")
+
+
+class SamplingParams(BaseModel):
+    """Per-call generation settings; any field left None falls back to the model's defaults."""
+
+    n: int | None = Field(default=None, ge=1)
+    max_new_tokens: int | None = Field(default=None, ge=1)
+    temperature: float | None = Field(default=None, ge=0.0)
+    top_p: float | None = Field(default=None, gt=0.0, le=1.0)
+    seed: int | None = None
+    stop: list[str] | None = None
+
+
+def to_chat_messages(messages: list[BaseMessage] | list[ChatMessage]) -> list[ChatMessage]:
+    """LangChain messages (or plain role/content dicts) -> plain role/content dicts."""
+    out: list[ChatMessage] = []
+    for message in messages:
+        if isinstance(message, dict):
+            out.append({"role": message["role"], "content": message["content"]})
+            continue
+        role = _ROLE_OF_TYPE.get(message.type)
+        if role is None:
+            raise ValueError(f"unsupported message type {message.type!r}")
+        out.append({"role": role, "content": message.text if hasattr(message, "text") else str(message.content)})
+    return out
+
+
+def continues_assistant(conversation: list[ChatMessage]) -> bool:
+    """A conversation whose last message is from the assistant asks the model to continue that message."""
+    return bool(conversation) and conversation[-1]["role"] == "assistant"
+
+
+def truncate_at_stop(text: str, stop: list[str]) -> tuple[str, bool]:
+    """Cut `text` at the earliest stop string (the stop string itself is dropped, as OpenAI servers do)."""
+    cut = min((i for s in stop if s and (i := text.find(s)) >= 0), default=-1)
+    return (text[:cut], True) if cut >= 0 else (text, False)
+
+
+class AgentChatModel(BaseChatModel):
+    """Base class of all backends: implement `complete_batch`, get LangChain's `invoke`/`batch` for free."""
+
+    model_id: str = Field(description="What this model is, for trajectories and reports.")
+    max_new_tokens: int = Field(default=256, ge=1)
+    temperature: float = Field(default=0.0, ge=0.0, description="0 means greedy decoding.")
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
+    seed: int | None = None
+    n: int = Field(default=1, ge=1, description="Samples per call.")
+
+    def resolve(self, params: SamplingParams | None) -> SamplingParams:
+        """Fill every unset field of `params` from this model's defaults."""
+        params = params or SamplingParams()
+        return SamplingParams(
+            n=params.n or self.n,
+            max_new_tokens=params.max_new_tokens or self.max_new_tokens,
+            temperature=self.temperature if params.temperature is None else params.temperature,
+            top_p=params.top_p or self.top_p,
+            seed=self.seed if params.seed is None else params.seed,
+            stop=list(params.stop or []),
+        )
+
+    @abstractmethod
+    def complete_batch(
+        self, conversations: list[list[ChatMessage]], params: SamplingParams | None = None
+    ) -> list[list[Completion]]:
+        """Generate `params.n` completions for each conversation, batched where the backend can."""
+
+    def complete(self, conversation: list[ChatMessage], params: SamplingParams | None = None) -> list[Completion]:
+        """`complete_batch` for a single conversation."""
+        return self.complete_batch([conversation], params)[0]
+
+    # -- LangChain plumbing -------------------------------------------------------------------------
+    @property
+    def _llm_type(self) -> str:
+        return type(self).__name__
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model_id": self.model_id, "temperature": self.temperature, "top_p": self.top_p}
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: Any = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        fields = set(SamplingParams.model_fields)
+        params = SamplingParams(stop=stop, **{k: v for k, v in kwargs.items() if k in fields})
+        completions = self.complete(to_chat_messages(messages), params)
+        generations = [
+            ChatGeneration(
+                message=AIMessage(
+                    content=c.text,
+                    usage_metadata={
+                        "input_tokens": c.prompt_tokens,
+                        "output_tokens": c.completion_tokens,
+                        "total_tokens": c.prompt_tokens + c.completion_tokens,
+                    },
+                    response_metadata={"finish_reason": c.finish_reason, "model_id": self.model_id},
+                ),
+                generation_info={"finish_reason": c.finish_reason, "mean_logprob": c.mean_logprob},
+            )
+            for c in completions
+        ]
+        return ChatResult(generations=generations, llm_output={"model_id": self.model_id})

@@ -1,0 +1,72 @@
+"""Any OpenAI-compatible chat server: `vllm serve` (the production teacher), llama.cpp, Ollama, OpenAI."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from pydantic import PrivateAttr
+
+from agentdistill.llm.base import AgentChatModel, ChatMessage, Completion, SamplingParams, continues_assistant
+
+
+class OpenAIChatModel(AgentChatModel):
+    """Chat completions over HTTP; `n` samples come from the server in one request.
+
+    A trailing assistant message is continued through vLLM's `continue_final_message` /
+    `add_generation_prompt` extensions (servers without them start a fresh message instead).
+    """
+
+    model: str
+    base_url: str | None = None
+    api_key: str | None = None
+    timeout_s: float = 120.0
+    logprobs: bool = True
+    max_concurrency: int = 8
+    _client: Any = PrivateAttr(default=None)
+
+    def model_post_init(self, context: Any) -> None:
+        from openai import OpenAI
+
+        key = self.api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY"  # local servers ignore the key
+        self._client = OpenAI(base_url=self.base_url, api_key=key, timeout=self.timeout_s, max_retries=1)
+
+    def _request(self, conversation: list[ChatMessage], p: SamplingParams) -> list[Completion]:
+        extra: dict[str, Any] = {}
+        if continues_assistant(conversation):
+            extra = {"continue_final_message": True, "add_generation_prompt": False}
+        response = self._client.chat.completions.create(
+            model=self.model,
+            messages=conversation,
+            n=p.n,
+            max_tokens=p.max_new_tokens,
+            temperature=p.temperature,
+            top_p=p.top_p,
+            seed=p.seed,
+            stop=p.stop or None,
+            logprobs=self.logprobs or None,
+            extra_body=extra or None,
+        )
+        usage = response.usage
+        prompt_tokens = usage.prompt_tokens if usage else 0
+        completions = []
+        for choice in response.choices:
+            tokens = [t.logprob for t in (choice.logprobs.content or [])] if choice.logprobs else []
+            completions.append(
+                Completion(
+                    text=choice.message.content or "",
+                    finish_reason="length" if choice.finish_reason == "length" else "stop",
+                    prompt_tokens=prompt_tokens,
+                    completion_tokens=len(tokens) or (usage.completion_tokens // max(len(response.choices), 1) if usage else 0),
+                    mean_logprob=sum(tokens) / len(tokens) if tokens else None,
+                )
+            )
+        return completions
+
+    def complete_batch(
+        self, conversations: list[list[ChatMessage]], params: SamplingParams | None = None
+    ) -> list[list[Completion]]:
+        p = self.resolve(params)
+        with ThreadPoolExecutor(max_workers=min(self.max_concurrency, max(len(conversations), 1))) as pool:
+            return list(pool.map(lambda c: self._request(c, p), conversations))

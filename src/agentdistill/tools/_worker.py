@@ -1,0 +1,200 @@
+"""Sandbox worker: runs model-written Python in its own confined process.
+
+Started by `PythonSandbox` as `python -I _worker.py CONFIG_JSON`; stdlib only until confined. It talks to
+the host over two pipes with one JSON object a line:
+
+  host -> worker  {"op": "run", "code": ...} | {"op": "tool_result", "ok": bool, "value"|"error": ...}
+  worker -> host  {"op": "ready", "isolation": [...]} | {"op": "tool_call", "name", "args", "kwargs"}
+                  | {"op": "result", "output", "error", "is_final", "final_answer", "final_answer_repr"}
+
+Variables persist between runs. Tools are stubs that forward each call to the host and wait for the answer.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import io
+import json
+import os
+import resource
+import signal
+import sys
+import time
+import traceback
+
+CONFIG = json.loads(sys.argv[1])
+_commands = os.fdopen(CONFIG["fd_in"], "r", encoding="utf-8")
+_replies = os.fdopen(CONFIG["fd_out"], "w", encoding="utf-8")
+
+
+def send(message: dict) -> None:
+    _replies.write(json.dumps(message, default=repr) + "\n")
+    _replies.flush()
+
+
+def receive() -> dict:
+    line = _commands.readline()
+    if not line:
+        sys.exit(0)  # host went away
+    return json.loads(line)
+
+
+class FinalAnswer(BaseException):
+    """Raised by final_answer(); a BaseException so `except Exception` in model code cannot swallow it."""
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+
+class ExecutionTimeout(BaseException):
+    pass
+
+
+class CPUTimeExceeded(BaseException):
+    pass
+
+
+class ToolError(Exception):
+    pass
+
+
+class BoundedOutput(io.TextIOBase):
+    """stdout/stderr replacement that keeps at most `limit` characters, so a print loop cannot fill memory."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.parts, self.size, self.dropped = limit, [], 0, 0
+
+    def write(self, text: str) -> int:
+        room = self.limit - self.size
+        if room > 0:
+            self.parts.append(text[:room])
+            self.size += min(len(text), room)
+        self.dropped += max(len(text) - max(room, 0), 0)
+        return len(text)
+
+    def getvalue(self) -> str:
+        text = "".join(self.parts)
+        return text + (f"\n...[output truncated: {self.dropped} more characters]" if self.dropped else "")
+
+
+def final_answer(answer: object) -> None:
+    """End the episode with `answer` as the final answer."""
+    raise FinalAnswer(answer)
+
+
+def make_tool_stub(name: str, description: str):
+    def stub(*args, **kwargs):
+        send({"op": "tool_call", "name": name, "args": list(args), "kwargs": kwargs})
+        reply = receive()
+        if not reply.get("ok"):
+            raise ToolError(reply.get("error", "tool failed"))
+        return reply.get("value")
+
+    stub.__name__, stub.__doc__ = name, description
+    return stub
+
+
+def confine() -> list[str]:
+    """Apply every limit this platform supports; returns what is active."""
+    limits = CONFIG["limits"]
+    mb = 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limits["memory_mb"] * mb,) * 2)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_size_mb"] * mb,) * 2)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limits["max_open_files"],) * 2)
+    hard_cpu = limits["cpu_time_s"] * limits["max_runs_per_worker"]
+    resource.setrlimit(resource.RLIMIT_CPU, (limits["cpu_time_s"], hard_cpu))
+    active = ["rlimits"]
+    if sys.platform != "linux":
+        return active
+    spec = importlib.util.spec_from_file_location("_confine", os.path.join(os.path.dirname(__file__), "_confine.py"))
+    kernel = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(kernel)
+    steps = [
+        kernel.private_network,
+        lambda: kernel.landlock(CONFIG["read_only"], [os.getcwd()], CONFIG["read_only_files"]),
+        kernel.seccomp,
+    ]
+    for step in steps:
+        try:
+            active.append(step())
+        except OSError:
+            pass  # not permitted here (older kernel, no privileges): the host reports what is missing
+    return active
+
+
+def run(code: str, namespace: dict, limits: dict) -> dict:
+    output = BoundedOutput(limits["max_output_chars"])
+    result = {"op": "result", "error": None, "is_final": False, "final_answer": None, "final_answer_repr": None}
+    used = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
+    resource.setrlimit(resource.RLIMIT_CPU, (int(used) + limits["cpu_time_s"], resource.getrlimit(resource.RLIMIT_CPU)[1]))
+    signal.setitimer(signal.ITIMER_REAL, limits["timeout_s"])
+    sys.stdout = sys.stderr = output
+    try:
+        tree = ast.parse(code, "<code>")
+        last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+        exec(compile(tree, "<code>", "exec"), namespace)
+        if last is not None:  # like a notebook cell: show the value of a trailing expression
+            value = eval(compile(ast.Expression(last.value), "<code>", "eval"), namespace)
+            if value is not None:
+                print(repr(value))
+    except FinalAnswer as answer:
+        result["is_final"] = True
+        result["final_answer_repr"] = repr(answer.value)
+        try:
+            json.dumps(answer.value)
+            result["final_answer"] = answer.value
+        except (TypeError, ValueError):
+            result["final_answer"] = str(answer.value)
+    except ExecutionTimeout:
+        result["error"] = f"TimeoutError: the code ran longer than {limits['timeout_s']} s and was stopped"
+    except CPUTimeExceeded:
+        result["error"] = f"CPU time limit of {limits['cpu_time_s']} s exceeded; the code was stopped"
+    except MemoryError:
+        result["error"] = f"MemoryError: the code tried to use more than {limits['memory_mb']} MB"
+    except SyntaxError as error:
+        result["error"] = "".join(traceback.format_exception_only(error)).strip()
+    except BaseException as error:  # noqa: BLE001 - everything model code raises is reported back
+        frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename == "<code>"]
+        where = f" (line {frames[-1].lineno})" if frames else ""
+        result["error"] = f"{type(error).__name__}{where}: {error}"
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+    result["output"] = output.getvalue()
+    return result
+
+
+def on_alarm(signum, frame):
+    raise ExecutionTimeout()
+
+
+def on_cpu_limit(signum, frame):
+    raise CPUTimeExceeded()
+
+
+def main() -> None:
+    for module in CONFIG["preimport"]:
+        try:
+            __import__(module)
+        except ImportError:
+            pass
+    isolation = confine()
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.signal(signal.SIGXCPU, on_cpu_limit)
+    namespace = {"__name__": "__main__", "final_answer": final_answer}
+    for tool in CONFIG["tools"]:
+        namespace[tool["name"]] = make_tool_stub(tool["name"], tool["description"])
+    send({"op": "ready", "isolation": isolation, "pid": os.getpid()})
+    while True:
+        command = receive()
+        if command.get("op") == "run":
+            started = time.perf_counter()
+            reply = run(command["code"], namespace, CONFIG["limits"])
+            reply["duration_s"] = time.perf_counter() - started
+            send(reply)
+
+
+if __name__ == "__main__":
+    main()
