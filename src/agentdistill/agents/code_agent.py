@@ -1,0 +1,248 @@
+"""`CodeAgent`: a LangGraph ReAct loop whose actions are Python code run in the confined sandbox.
+
+    think --(parsed step)--> act --(observation)--> think ... --> END
+                                 \\--(max steps)--> finalize --> END
+
+The state is a typed dict with list reducers; nodes are plain functions that receive their runtime
+(model, sandbox) through LangGraph's `config["configurable"]`; the graph is built in `build_graph`.
+"""
+
+from __future__ import annotations
+
+import operator
+import time
+from collections.abc import Iterator, Sequence
+from typing import Annotated, Any, Literal, TypedDict
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph import END, START, StateGraph
+
+from agentdistill.agents.parsing import ParsedStep, extract_prose_answer, parse_step
+from agentdistill.agents.prompts import render
+from agentdistill.llm import AgentChatModel, ChatMessage, Completion, SamplingParams, load_chat_model
+from agentdistill.llm.registry import DEFAULT_CHAT_MODEL
+from agentdistill.tools.base import Tool
+from agentdistill.tools.sandbox import ExecutionResult, PythonSandbox, SandboxLimits
+from agentdistill.trajectories import ActionStep, Trajectory
+
+# Generation stops at a hallucinated observation or right after a closed code block.
+STOP_STRINGS = ["Observation:", "\n```\n"]
+_PROMPTS = "code_agent"
+
+
+class AgentState(TypedDict, total=False):
+    question: str
+    messages: Annotated[list[ChatMessage], operator.add]
+    steps: Annotated[list[ActionStep], operator.add]
+    pending: dict[str, Any] | None  # the last model output, parsed but not yet acted on
+    prefix: str | None  # assistant text the first step continues (first-thought prefix)
+    final_answer: Any
+    termination: str | None
+
+
+def _runtime(config: RunnableConfig) -> tuple["CodeAgent", PythonSandbox]:
+    configurable = config["configurable"]
+    return configurable["agent"], configurable["sandbox"]
+
+
+# -- nodes ----------------------------------------------------------------------------------------------
+def think(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
+    """Ask the model for the next step (continuing the prefix on the first step, if there is one).
+
+    A reply that ends without code and without a stated answer is continued once with an opened
+    ```python fence: small models often stop after the thought, and this costs one short call instead
+    of a whole wasted step.
+    """
+    agent, _ = _runtime(config)
+    prefix = state.get("prefix") if not state.get("steps") else None
+    started = time.perf_counter()
+    text, completion = _continue(agent, state["messages"], prefix or "")
+    parsed = parse_step(text)
+    if parsed.code is None and completion.finish_reason == "stop" and extract_prose_answer(text) is None:
+        text, more = _continue(agent, state["messages"], text.rstrip() + "\n```python\n")
+        parsed = parse_step(text)
+        completion = more.model_copy(update={"completion_tokens": completion.completion_tokens + more.completion_tokens})
+    return {
+        "pending": {"parsed": parsed, "completion": completion, "latency": time.perf_counter() - started},
+        "messages": [{"role": "assistant", "content": parsed.kept_text}],
+    }
+
+
+def _continue(agent: "CodeAgent", messages: list[ChatMessage], prefix: str) -> tuple[str, Completion]:
+    """One model call; with a non-empty `prefix` the model continues that partial assistant turn."""
+    conversation = list(messages) + ([{"role": "assistant", "content": prefix}] if prefix else [])
+    completion = agent.model.complete(conversation, agent.sampling())[0]
+    return prefix + completion.text, completion
+
+
+def act(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
+    """Run the pending code in the sandbox, or handle a reply that had no code."""
+    agent, sandbox = _runtime(config)
+    pending = state["pending"]
+    parsed: ParsedStep = pending["parsed"]
+    completion: Completion = pending["completion"]
+    step = ActionStep(
+        index=len(state.get("steps", [])) + 1, model_output=parsed.kept_text, thought=parsed.thought,
+        code=parsed.code, prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
+        model_latency_s=pending["latency"],
+    )
+    update: dict[str, Any] = {"pending": None}
+    if parsed.code is None:
+        answer = extract_prose_answer(parsed.kept_text) if _has_useful_observation(state) else None
+        if answer is not None:  # a prose answer after real observations: accept it rather than loop
+            step = step.model_copy(update={"is_final": True, "final_answer": answer})
+            return {**update, "steps": [step], "final_answer": answer, "termination": "extracted"}
+        step.error = step.observation = "no code block"
+        return {**update, "steps": [step], "messages": [_user(render(_PROMPTS, "no_code"))]}
+    result = sandbox.run(parsed.code)
+    step = _with_result(step, result)
+    if result.is_final:
+        return {**update, "steps": [step], "final_answer": result.final_answer, "termination": "final_answer"}
+    template = "observation_error" if result.error else "observation"
+    observation = render(_PROMPTS, template, observation=step.observation, output=result.output.strip(),
+                         error=result.error or "")
+    return {**update, "steps": [step], "messages": [_user(observation)]}
+
+
+def finalize(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
+    """Out of steps: ask once for the bare answer, so every episode ends with one."""
+    agent, sandbox = _runtime(config)
+    conversation = list(state["messages"]) + [_user(render(_PROMPTS, "final_fallback"))]
+    completion = agent.model.complete(conversation, agent.sampling(max_new_tokens=64))[0]
+    parsed = parse_step(completion.text)
+    answer: Any = None
+    if parsed.code and "final_answer" in parsed.code:
+        result = sandbox.run(parsed.code)
+        answer = result.final_answer if result.is_final else None
+    if answer is None:
+        text = completion.text.strip()
+        answer = extract_prose_answer(text) or (text.splitlines()[0].strip() if text else "")
+    return {"messages": conversation[-1:] + [{"role": "assistant", "content": completion.text.strip()}],
+            "final_answer": answer, "termination": "max_steps"}
+
+
+def route_after_act(state: AgentState, config: RunnableConfig) -> Literal["think", "finalize", "__end__"]:
+    agent, _ = _runtime(config)
+    if state.get("termination"):
+        return END
+    return "finalize" if len(state.get("steps", [])) >= agent.max_steps else "think"
+
+
+def build_graph():
+    """The agent's graph, compiled; runtime objects come in through `config["configurable"]`."""
+    graph = StateGraph(AgentState)
+    graph.add_node("think", think)
+    graph.add_node("act", act)
+    graph.add_node("finalize", finalize)
+    graph.add_edge(START, "think")
+    graph.add_edge("think", "act")
+    graph.add_conditional_edges("act", route_after_act, ["think", "finalize", END])
+    graph.add_edge("finalize", END)
+    return graph.compile()
+
+
+def _user(content: str) -> ChatMessage:
+    return {"role": "user", "content": content}
+
+
+def _has_useful_observation(state: AgentState) -> bool:
+    return any(s.code and not s.error for s in state.get("steps", []))
+
+
+def _with_result(step: ActionStep, result: ExecutionResult) -> ActionStep:
+    return step.model_copy(update={
+        "observation": result.observation(), "error": result.error, "tool_calls": result.tool_calls,
+        "is_final": result.is_final, "final_answer": result.final_answer, "execution_s": result.duration_s,
+    })
+
+
+_GRAPH = None
+
+
+class CodeAgent:
+    """An agent that thinks in text and acts in Python, with tools callable from its code.
+
+    >>> agent = CodeAgent("qwen2.5-coder-0.5b", tools=["retrieve"])   # doctest: +SKIP
+    >>> agent.run("What is 1234 * 5678?").final_answer                   # doctest: +SKIP
+    7006652
+    """
+
+    def __init__(
+        self,
+        model: AgentChatModel | str = DEFAULT_CHAT_MODEL,
+        tools: Sequence[Tool | str] = (),
+        *,
+        max_steps: int = 6,
+        prompt_style: Literal["full", "short"] = "full",
+        max_new_tokens: int = 384,
+        sandbox_limits: SandboxLimits | None = None,
+    ) -> None:
+        self.model = load_chat_model(model) if isinstance(model, str) else model
+        self.tools = [resolve_tool(t) for t in tools if t != "python"]
+        self.max_steps = max_steps
+        self.prompt_style = prompt_style
+        self.max_new_tokens = max_new_tokens
+        self.sandbox_limits = sandbox_limits or SandboxLimits()
+
+    @property
+    def graph(self):
+        global _GRAPH
+        if _GRAPH is None:
+            _GRAPH = build_graph()
+        return _GRAPH
+
+    def sampling(self, **overrides: Any) -> SamplingParams:
+        return SamplingParams(**{"max_new_tokens": self.max_new_tokens, "stop": STOP_STRINGS, **overrides})
+
+    def system_prompt(self) -> str:
+        return render(_PROMPTS, f"system_{self.prompt_style}", tools=self.tools,
+                      tool_names=[t.name for t in self.tools])
+
+    def initial_messages(self, question: str) -> list[ChatMessage]:
+        return [{"role": "system", "content": self.system_prompt()},
+                _user(render(_PROMPTS, "task", question=question))]
+
+    def run(self, question: str, prefix: str | None = None) -> Trajectory:
+        """Solve `question`; returns the whole trajectory. `prefix` seeds the first assistant turn."""
+        trajectory = None
+        for item in self.stream(question, prefix=prefix):
+            trajectory = item
+        assert isinstance(trajectory, Trajectory)
+        return trajectory
+
+    def stream(self, question: str, prefix: str | None = None) -> Iterator[ActionStep | Trajectory]:
+        """Yield each `ActionStep` as it completes, then the finished `Trajectory`."""
+        started = time.perf_counter()
+        state: AgentState = {"question": question, "messages": self.initial_messages(question), "steps": [],
+                             "prefix": prefix, "final_answer": None, "termination": None, "pending": None}
+        final: dict[str, Any] = dict(state)
+        sandbox = PythonSandbox(tools=self.tools, limits=self.sandbox_limits)
+        config: RunnableConfig = {"configurable": {"agent": self, "sandbox": sandbox},
+                                  "recursion_limit": 2 * self.max_steps + 5}
+        try:
+            for mode, chunk in self.graph.stream(state, config, stream_mode=["updates", "values"]):
+                if mode == "values":
+                    final = chunk
+                    continue
+                for delta in chunk.values():
+                    yield from (delta or {}).get("steps", [])
+        finally:
+            sandbox.close()
+        yield Trajectory(
+            question=question, model_id=self.model.model_id, prompt_style=self.prompt_style,
+            steps=final["steps"], final_answer=final.get("final_answer"),
+            termination=final.get("termination") or "error", messages=final["messages"],
+            duration_s=time.perf_counter() - started,
+            metadata={"prefix": prefix, "tools": [t.name for t in self.tools], "sandbox": sandbox.isolation},
+        )
+
+
+def resolve_tool(spec: Tool | str) -> Tool:
+    """A Tool as given, or a built-in by name: `retrieve` searches the built-in countries corpus."""
+    if isinstance(spec, Tool):
+        return spec
+    if spec == "retrieve":
+        from agentdistill.tools.corpora import builtin_retriever
+
+        return builtin_retriever().as_tool()
+    raise ValueError(f"unknown tool {spec!r}; built-ins: python, retrieve (or pass a Tool object)")
