@@ -68,5 +68,5 @@ def extract_prose_answer(text: str) -> str | None:
     if not match:
         return None
     answer = (match.group(1) or match.group(2)).strip().splitlines()[0]
-    answer = answer.strip().strip("*").strip().rstrip(".").strip("`\"' ")
+    answer = answer.strip().rstrip(".").strip("*`\"' ").rstrip(".")
     return answer or None

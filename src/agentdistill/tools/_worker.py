@@ -154,7 +154,7 @@ def run(code: str, namespace: dict, limits: dict) -> dict:
     except MemoryError:
         result["error"] = f"MemoryError: the code tried to use more than {limits['memory_mb']} MB"
     except SyntaxError as error:
-        result["error"] = "".join(traceback.format_exception_only(error)).strip()
+        result["error"] = f"SyntaxError (line {error.lineno}): {error.msg}: {(error.text or '').strip()}"
     except BaseException as error:  # noqa: BLE001 - everything model code raises is reported back
         frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename == "<code>"]
         where = f" (line {frames[-1].lineno})" if frames else ""

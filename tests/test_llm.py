@@ -1,0 +1,130 @@
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from agentdistill.llm import ModelNotAvailable, SamplingParams, UnknownModel, load_chat_model, registry
+from agentdistill.llm.base import truncate_at_stop
+
+
+def test_truncate_at_stop_cuts_at_earliest():
+    assert truncate_at_stop("a\n```\nObservation: x", ["Observation:", "\n```\n"]) == ("a", True)
+    assert truncate_at_stop("abc", ["z"]) == ("abc", False)
+
+
+def test_unknown_and_missing_models_name_the_fix(tmp_path, monkeypatch):
+    with pytest.raises(UnknownModel, match="known: smollm2-135m"):
+        load_chat_model("gpt-17")
+    monkeypatch.setenv("AGENTDISTILL_CACHE", str(tmp_path))
+    with pytest.raises(ModelNotAvailable, match="agentdistill models pull smollm2-135m"):
+        load_chat_model("smollm2-135m")
+    with pytest.raises(ValueError, match="openai:MODEL@BASE_URL"):
+        load_chat_model("openai:@http://x")
+
+
+class _FakeOpenAI(BaseHTTPRequestHandler):
+    requests: list = []
+
+    def do_POST(self):  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.requests.append((self.path, body))
+        n = body.get("n", 1)
+        payload = {
+            "id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
+            "choices": [{
+                "index": i, "finish_reason": "stop",
+                "message": {"role": "assistant", "content": f"answer {i}"},
+                "logprobs": {"content": [{"token": "a", "logprob": -0.5, "bytes": None, "top_logprobs": []},
+                                         {"token": "b", "logprob": -1.5, "bytes": None, "top_logprobs": []}]},
+            } for i in range(n)],
+            "usage": {"prompt_tokens": 7, "completion_tokens": 2 * n, "total_tokens": 7 + 2 * n},
+        }
+        data = json.dumps(payload).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def fake_server():
+    _FakeOpenAI.requests = []
+    server = HTTPServer(("127.0.0.1", 0), _FakeOpenAI)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/v1"
+    server.shutdown()
+
+
+def test_openai_backend_sends_sampling_params_and_prefix_flags(fake_server):
+    model = load_chat_model(f"openai:teacher@{fake_server}", temperature=0.7)
+    conversation = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "Thought: I"}]
+    results = model.complete_batch([conversation[:1], conversation],
+                                   SamplingParams(n=3, stop=["Observation:"], seed=5, max_new_tokens=9))
+    assert [len(r) for r in results] == [3, 3]
+    assert results[0][2].text == "answer 2" and results[0][0].mean_logprob == pytest.approx(-1.0)
+    assert results[0][0].prompt_tokens == 7 and results[0][0].completion_tokens == 2
+    bodies = {len(body["messages"]): body for _, body in _FakeOpenAI.requests}
+    fresh, continued = bodies[1], bodies[2]
+    assert fresh["n"] == 3 and fresh["stop"] == ["Observation:"] and fresh["seed"] == 5 and fresh["max_tokens"] == 9
+    assert fresh["temperature"] == 0.7 and "continue_final_message" not in fresh
+    assert continued["continue_final_message"] is True and continued["add_generation_prompt"] is False
+
+
+def test_openai_backend_is_a_langchain_chat_model(fake_server):
+    model = load_chat_model(f"openai:teacher@{fake_server}")
+    reply = model.invoke("hello")
+    assert reply.content == "answer 0"
+    assert reply.usage_metadata["input_tokens"] == 7
+
+
+def test_unreachable_server_fails_fast():
+    model = load_chat_model("openai:x@http://127.0.0.1:9/v1", timeout_s=2)
+    with pytest.raises(Exception, match="(?i)connect"):
+        model.complete([{"role": "user", "content": "hi"}])
+
+
+@pytest.mark.model
+def test_hf_batched_samples_stop_and_usage(smollm):
+    conversations = [[{"role": "user", "content": "Count: one, two,"}], [{"role": "user", "content": "Say hello."}]]
+    results = smollm.complete_batch(conversations, SamplingParams(n=3, temperature=0.9, seed=0, max_new_tokens=8))
+    assert [len(r) for r in results] == [3, 3]
+    for completion in results[0] + results[1]:
+        assert 0 < completion.completion_tokens <= 8 and completion.prompt_tokens > 0
+        assert completion.mean_logprob is not None and completion.mean_logprob <= 0
+    greedy = smollm.complete(conversations[1], SamplingParams(max_new_tokens=12))[0].text
+    first_word = greedy.split()[0]
+    stopped = smollm.complete(conversations[1], SamplingParams(max_new_tokens=12, stop=[first_word]))[0]
+    assert first_word not in stopped.text and stopped.finish_reason == "stop"
+
+
+@pytest.mark.model
+def test_hf_continues_a_partial_assistant_message(smollm):
+    conversation = [{"role": "user", "content": "Write a haiku."}, {"role": "assistant", "content": "Thought: The"}]
+    prompt = smollm.render(conversation)
+    assert prompt.endswith("Thought: The")  # not closed: the model continues the same turn
+    fresh = smollm.render(conversation[:1])
+    assert fresh.endswith("<|im_start|>assistant\n")
+
+
+@pytest.mark.model
+def test_hf_prefix_cache_does_not_change_greedy_output(smollm):
+    conversation = [{"role": "system", "content": "You are terse. " * 20}, {"role": "user", "content": "Name a colour."}]
+    smollm._cache, smollm._cache_ids = None, []
+    cold = smollm.complete(conversation, SamplingParams(max_new_tokens=10))[0].text
+    warm = smollm.complete(conversation, SamplingParams(max_new_tokens=10))[0].text  # reuses the cached prefix
+    assert smollm._cache is not None and warm == cold
+
+
+@pytest.mark.model
+def test_registry_converted_model_is_a_plain_folder():
+    if not registry.is_ready("smollm2-135m"):
+        pytest.skip("smollm2-135m not pulled")
+    folder = registry.model_path("smollm2-135m")
+    assert (folder / "config.json").exists() and list(folder.glob("*.safetensors"))
+    assert "quantization_config" not in json.loads((folder / "config.json").read_text())
