@@ -41,4 +41,6 @@ def test_extract_prose_answer():
     assert extract_prose_answer("So the final answer is: 7006652.") == "7006652"
     assert extract_prose_answer("The answer is **NAD**.") == "NAD"
     assert extract_prose_answer("We get \\boxed{12} apples") == "12"
+    assert extract_prose_answer("The final answer is 42.") == "42"
     assert extract_prose_answer("I will look it up.") is None
+    assert extract_prose_answer("To answer this, I search.") is None

@@ -10,9 +10,7 @@ from pydantic import BaseModel
 _FENCE = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n(.*?)(?:```|\Z)", re.S | re.I)
 _BARE_FINAL = re.compile(r"^[ \t]*final_answer\(.*\)[ \t]*$", re.M)
 _THOUGHT_LABEL = re.compile(r"^\s*(?:\*\*)?thought:?(?:\*\*)?:?\s*", re.I)
-_PROSE_ANSWER = re.compile(
-    r"(?:final answer|the answer is|answer)\s*(?:is)?\s*[:=]\s*(.+)|the answer is\s+(.+)", re.I
-)
+_PROSE_ANSWER = re.compile(r"\b(?:final\s+)?answer\s*(?:is|:|=)\s*:?\s*(.+)", re.I)
 _BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
 
 
@@ -67,6 +65,6 @@ def extract_prose_answer(text: str) -> str | None:
     match = _PROSE_ANSWER.search(text)
     if not match:
         return None
-    answer = (match.group(1) or match.group(2)).strip().splitlines()[0]
+    answer = match.group(1).strip().splitlines()[0]
     answer = answer.strip().rstrip(".").strip("*`\"' ").rstrip(".")
     return answer or None
