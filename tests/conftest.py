@@ -1,3 +1,4 @@
+import json
 import os
 
 import pytest
@@ -50,3 +51,54 @@ def qwen05():
     from agentdistill.llm import load_chat_model
 
     return load_chat_model("qwen2.5-coder-0.5b")
+
+
+class FakeOpenAIServer:
+    """A local HTTP server speaking the OpenAI chat-completions shape; `reply(body, i)` gives choice i's text."""
+
+    def __init__(self, reply) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, HTTPServer
+
+        self.requests: list[dict] = []
+        server_self = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                server_self.requests.append(body)
+                n = body.get("n") or 1
+                logprobs = {"content": [{"token": "a", "logprob": -0.5, "bytes": None, "top_logprobs": []},
+                                        {"token": "b", "logprob": -1.5, "bytes": None, "top_logprobs": []}]}
+                payload = {
+                    "id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
+                    "choices": [{"index": i, "finish_reason": "stop", "logprobs": logprobs,
+                                 "message": {"role": "assistant", "content": reply(body, i)}} for i in range(n)],
+                    "usage": {"prompt_tokens": 7, "completion_tokens": 2 * n, "total_tokens": 7 + 2 * n},
+                }
+                data = json.dumps(payload).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.base_url = f"http://127.0.0.1:{self.server.server_port}/v1"
+
+
+@pytest.fixture
+def fake_openai():
+    servers = []
+
+    def start(reply) -> FakeOpenAIServer:
+        servers.append(FakeOpenAIServer(reply))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.server.shutdown()

@@ -49,36 +49,12 @@ def test_index_build_and_search(tmp_path):
     assert result.exit_code == 1 and "bad.jsonl:1" in result.output
 
 
-def test_run_json_with_a_scripted_openai_server(tmp_path):
+def test_run_json_with_a_scripted_openai_server(fake_openai):
     """`run --json` end to end through the OpenAI backend, against a local server that plays the model."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, HTTPServer
-
     replies = ["Thought: multiply.\n```python\nprint(12 * 12)\n```", "Thought: done.\n```python\nfinal_answer(144)\n```"]
-
-    class Scripted(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
-            self.rfile.read(int(self.headers["Content-Length"]))
-            body = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "m",
-                               "choices": [{"index": 0, "finish_reason": "stop",
-                                            "message": {"role": "assistant", "content": replies.pop(0)}}],
-                               "usage": {"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10}}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Scripted)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        result = runner.invoke(app, ["run", "What is 12 squared?", "--tools", "python", "--json",
-                                     "--model", f"openai:m@http://127.0.0.1:{server.server_port}/v1"])
-    finally:
-        server.shutdown()
+    server = fake_openai(lambda body, i: replies.pop(0))
+    result = runner.invoke(app, ["run", "What is 12 squared?", "--tools", "python", "--json",
+                                 "--model", f"openai:m@{server.base_url}"])
     assert result.exit_code == 0, result.output
     trajectory = json.loads(result.output)
     assert trajectory["final_answer"] == 144 and trajectory["steps"][0]["observation"] == "144"

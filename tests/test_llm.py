@@ -1,6 +1,4 @@
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
@@ -23,53 +21,20 @@ def test_unknown_and_missing_models_name_the_fix(tmp_path, monkeypatch):
         load_chat_model("openai:@http://x")
 
 
-class _FakeOpenAI(BaseHTTPRequestHandler):
-    requests: list = []
-
-    def do_POST(self):  # noqa: N802
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.requests.append((self.path, body))
-        n = body.get("n", 1)
-        payload = {
-            "id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
-            "choices": [{
-                "index": i, "finish_reason": "stop",
-                "message": {"role": "assistant", "content": f"answer {i}"},
-                "logprobs": {"content": [{"token": "a", "logprob": -0.5, "bytes": None, "top_logprobs": []},
-                                         {"token": "b", "logprob": -1.5, "bytes": None, "top_logprobs": []}]},
-            } for i in range(n)],
-            "usage": {"prompt_tokens": 7, "completion_tokens": 2 * n, "total_tokens": 7 + 2 * n},
-        }
-        data = json.dumps(payload).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
-def fake_server():
-    _FakeOpenAI.requests = []
-    server = HTTPServer(("127.0.0.1", 0), _FakeOpenAI)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/v1"
-    server.shutdown()
+def fake_server(fake_openai):
+    return fake_openai(lambda body, i: f"answer {i}")
 
 
 def test_openai_backend_sends_sampling_params_and_prefix_flags(fake_server):
-    model = load_chat_model(f"openai:teacher@{fake_server}", temperature=0.7)
+    model = load_chat_model(f"openai:teacher@{fake_server.base_url}", temperature=0.7)
     conversation = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "Thought: I"}]
     results = model.complete_batch([conversation[:1], conversation],
                                    SamplingParams(n=3, stop=["Observation:"], seed=5, max_new_tokens=9))
     assert [len(r) for r in results] == [3, 3]
     assert results[0][2].text == "answer 2" and results[0][0].mean_logprob == pytest.approx(-1.0)
     assert results[0][0].prompt_tokens == 7 and results[0][0].completion_tokens == 2
-    bodies = {len(body["messages"]): body for _, body in _FakeOpenAI.requests}
+    bodies = {len(body["messages"]): body for body in fake_server.requests}
     fresh, continued = bodies[1], bodies[2]
     assert fresh["n"] == 3 and fresh["stop"] == ["Observation:"] and fresh["seed"] == 5 and fresh["max_tokens"] == 9
     assert fresh["temperature"] == 0.7 and "continue_final_message" not in fresh
@@ -77,7 +42,7 @@ def test_openai_backend_sends_sampling_params_and_prefix_flags(fake_server):
 
 
 def test_openai_backend_is_a_langchain_chat_model(fake_server):
-    model = load_chat_model(f"openai:teacher@{fake_server}")
+    model = load_chat_model(f"openai:teacher@{fake_server.base_url}")
     reply = model.invoke("hello")
     assert reply.content == "answer 0"
     assert reply.usage_metadata["input_tokens"] == 7

@@ -150,7 +150,7 @@ def index_build(
     corpus: Path = typer.Argument(..., exists=True, dir_okay=False, help='JSONL corpus: {"id","title","text"} a line.'),
     out: Path = typer.Option(..., "--out", "-o", help="Folder to write the index into."),
     index_type: str = typer.Option("flat", "--index", help="flat (exact), ivf or hnsw (approximate)."),
-    batch_size: int = typer.Option(64, min=1),
+    batch_size: int = typer.Option(32, min=1, help="Passages encoded per batch."),
 ) -> None:
     """Embed a corpus with the embedded MiniLM encoder and save a faiss index."""
     from agentdistill.tools.retriever import CorpusError, Retriever

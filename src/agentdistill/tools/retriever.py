@@ -94,7 +94,7 @@ class Retriever:
         passages: Iterable[Passage] | str | Path,
         encoder: str = "minilm",
         index_type: IndexType = "flat",
-        batch_size: int = 64,
+        batch_size: int = 32,
         show_progress: bool = False,
     ) -> "Retriever":
         """Embed `passages` (or a JSONL corpus path) and index them."""
@@ -109,7 +109,7 @@ class Retriever:
         return cls(passages, index, encoder, index_type)
 
     @staticmethod
-    def _embed(encoder: str, texts: list[str], batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
+    def _embed(encoder: str, texts: list[str], batch_size: int = 32, show_progress: bool = False) -> np.ndarray:
         vectors = load_encoder(encoder).encode(
             texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=show_progress,
             convert_to_numpy=True,
