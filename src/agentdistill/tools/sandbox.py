@@ -187,14 +187,12 @@ class PythonSandbox:
             return {"op": "tool_result", "ok": False, "error": f"no tool named {message.get('name')!r}"}
         try:
             value = tool(*message.get("args", []), **message.get("kwargs", {}))
-            json.dumps(value)
-        except (TypeError, ValueError) as error:
-            if "JSON" in str(error) or "serializable" in str(error):
-                value = str(value)
-            else:
-                return {"op": "tool_result", "ok": False, "error": f"{type(error).__name__}: {error}"}
         except Exception as error:  # noqa: BLE001 - a failing tool is an observation, not a host crash
             return {"op": "tool_result", "ok": False, "error": f"{type(error).__name__}: {error}"}
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            value = str(value)  # the code gets the text of values JSON cannot carry
         return {"op": "tool_result", "ok": True, "value": value}
 
     def _restart_after_failure(self, started: float, tool_calls: list[str]) -> ExecutionResult:
