@@ -141,6 +141,11 @@ def build_graph():
     return graph.compile()
 
 
+def system_prompt(style: Literal["full", "short"], tools: Sequence[Tool]) -> str:
+    """The agent's system prompt: `full` (few-shot) or `short` (students), describing `tools`."""
+    return render(_PROMPTS, f"system_{style}", tools=tools, tool_names=[t.name for t in tools])
+
+
 def _user(content: str) -> ChatMessage:
     return {"role": "user", "content": content}
 
@@ -195,8 +200,7 @@ class CodeAgent:
         return SamplingParams(**{"max_new_tokens": self.max_new_tokens, "stop": STOP_STRINGS, **overrides})
 
     def system_prompt(self) -> str:
-        return render(_PROMPTS, f"system_{self.prompt_style}", tools=self.tools,
-                      tool_names=[t.name for t in self.tools])
+        return system_prompt(self.prompt_style, self.tools)
 
     def initial_messages(self, question: str) -> list[ChatMessage]:
         return [{"role": "system", "content": self.system_prompt()},

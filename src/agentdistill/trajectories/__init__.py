@@ -1,5 +1,8 @@
-"""Trajectory records: typed steps of an agent episode, the unit of teacher data and evaluation."""
+"""Trajectories: typed steps of an episode, versioned training records, a crash-safe store."""
 
+from agentdistill.trajectories.record import SCHEMA_VERSION, PrefixInfo, TrajectoryRecord
 from agentdistill.trajectories.schema import ActionStep, Termination, Trajectory
+from agentdistill.trajectories.store import TrajectoryStore
 
-__all__ = ["ActionStep", "Termination", "Trajectory"]
+__all__ = ["SCHEMA_VERSION", "ActionStep", "PrefixInfo", "Termination", "Trajectory", "TrajectoryRecord",
+           "TrajectoryStore"]

@@ -1,0 +1,137 @@
+"""`collect`: run a teacher agent over a task suite and store scored trajectories, resumably.
+
+Episodes run concurrently in threads; for a local model their model calls are coalesced into batched
+`generate` calls (`BatchingChatModel`), for a server they are concurrent HTTP requests.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+
+from pydantic import BaseModel
+
+from agentdistill.agents.code_agent import CodeAgent
+from agentdistill.agents.first_thought import chains_of_thought, cut_prefix
+from agentdistill.llm import AgentChatModel, load_chat_model
+from agentdistill.llm.batching import BatchingChatModel
+from agentdistill.llm.hf import HFChatModel
+from agentdistill.tasks import Task, load_suite, score_task
+from agentdistill.trajectories.collect_config import CollectConfig
+from agentdistill.trajectories.record import PrefixInfo, TrajectoryRecord
+from agentdistill.trajectories.store import TrajectoryStore
+
+
+class CollectSummary(BaseModel):
+    """What one `collect` run did."""
+
+    done: int = 0
+    skipped: int = 0
+    correct: int = 0
+    steps: int = 0
+    completion_tokens: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.done if self.done else 0.0
+
+    @property
+    def episodes_per_minute(self) -> float:
+        return 60 * self.done / self.seconds if self.seconds else 0.0
+
+
+def record_id(task: Task, sample: int) -> str:
+    return f"{task.id}#{sample}"
+
+
+def _prefix_info(prefix: str, cot: str, style: str, first_assistant: str) -> PrefixInfo:
+    start = first_assistant.find(prefix.rstrip())
+    span = (start, start + len(prefix.rstrip())) if start >= 0 else (0, 0)
+    return PrefixInfo(text=prefix, style=style, chain_of_thought=cot, char_span=span)
+
+
+class Collector:
+    """Runs `config` with `model` (loaded from `config.teacher` if None)."""
+
+    def __init__(self, config: CollectConfig, model: AgentChatModel | None = None) -> None:
+        self.config = config
+        base = model or load_chat_model(config.teacher, temperature=config.temperature, top_p=config.top_p,
+                                        seed=config.seed)
+        batched = isinstance(base, HFChatModel) and config.concurrency > 1
+        self.model = BatchingChatModel(inner=base, model_id=base.model_id, max_batch=config.concurrency) \
+            if batched else base
+        self.store = TrajectoryStore(config.out)
+        self._agents: dict[tuple[str, ...], CodeAgent] = {}
+        self._lock = threading.Lock()
+
+    def agent_for(self, task: Task) -> CodeAgent:
+        tools = tuple(task.metadata.get("tools", []))
+        with self._lock:
+            if tools not in self._agents:
+                self._agents[tools] = CodeAgent(self.model, tools=list(tools), max_steps=self.config.max_steps,
+                                                max_new_tokens=self.config.max_new_tokens)
+            return self._agents[tools]
+
+    def jobs(self) -> tuple[list[tuple[Task, int]], int]:
+        tasks = load_suite(self.config.suite, self.config.split, self.config.n, self.config.seed)
+        jobs = [(t, s) for t in tasks for s in range(self.config.samples)]
+        done = self.store.ids()
+        if done and not self.config.resume:
+            raise FileExistsError(f"{self.store.path} already holds {len(done)} records; resume, or choose another --out")
+        todo = [(t, s) for t, s in jobs if record_id(t, s) not in done]
+        return todo, len(jobs) - len(todo)
+
+    def episode(self, task: Task, sample: int) -> TrajectoryRecord:
+        prefix = cot = None
+        if self.config.prefix:
+            cot = chains_of_thought(self.model, [task.question])[0]
+            prefix = cut_prefix(cot, self.config.prefix_style)  # type: ignore[arg-type]
+        trajectory = self.agent_for(task).run(task.question, prefix=prefix)
+        score, correct = score_task(task, trajectory.final_answer)
+        first = next((m["content"] for m in trajectory.messages if m["role"] == "assistant"), "")
+        return TrajectoryRecord(
+            id=record_id(task, sample), task_id=task.id, suite=task.suite, question=task.question,
+            gold=task.answers, metric=task.metric, sample=sample, teacher=self.model.model_id,
+            sampling={"temperature": self.config.temperature, "top_p": self.config.top_p, "seed": self.config.seed,
+                      "max_steps": self.config.max_steps, "max_new_tokens": self.config.max_new_tokens},
+            used_prefix=prefix is not None,
+            prefix=_prefix_info(prefix, cot or "", self.config.prefix_style, first) if prefix else None,
+            trajectory=trajectory, score=score, correct=correct,
+        )
+
+    def run(self, on_record: Callable[[TrajectoryRecord, CollectSummary], None] | None = None,
+            total: Callable[[int, int], None] | None = None) -> CollectSummary:
+        todo, skipped = self.jobs()
+        summary = CollectSummary(skipped=skipped)
+        if total:
+            total(len(todo), skipped)
+        started = time.perf_counter()
+        pool = ThreadPoolExecutor(max_workers=self.config.concurrency)
+        try:
+            futures = [pool.submit(self.episode, task, sample) for task, sample in todo]
+            for future in as_completed(futures):
+                record = future.result()
+                with self._lock:
+                    self.store.append(record)
+                    summary.done += 1
+                    summary.correct += record.correct
+                    summary.steps += len(record.trajectory.steps)
+                    summary.completion_tokens += record.trajectory.completion_tokens
+                    summary.errors += record.execution_errors
+                    summary.seconds = time.perf_counter() - started
+                if on_record:
+                    on_record(record, summary)
+        finally:
+            # on Ctrl-C: drop what has not started; what was written stays, and --resume skips it
+            pool.shutdown(wait=False, cancel_futures=True)
+        summary.seconds = time.perf_counter() - started
+        return summary
+
+
+def collect(config: CollectConfig, model: AgentChatModel | None = None) -> CollectSummary:
+    """Collect trajectories as `config` says; returns the summary (records are in `config.out`)."""
+    return Collector(config, model).run()

@@ -1,0 +1,41 @@
+"""`CollectConfig`: every setting of teacher-trajectory collection; the CLI maps one-to-one onto it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass
+class CollectConfig:
+    """Settings of `collect` (see `agentdistill collect --help` for each)."""
+
+    suite: str = "math"
+    split: str = "train"
+    n: int | None = 20
+    teacher: str = "qwen2.5-coder-1.5b"
+    out: str = "runs/teacher.jsonl"
+    prefix: bool = False
+    prefix_style: str = "substantive+code"
+    samples: int = 1
+    seed: int = 0
+    temperature: float = 0.0
+    top_p: float = 1.0
+    max_steps: int = 5
+    max_new_tokens: int = 320
+    concurrency: int = 1
+    resume: bool = True
+
+    def __post_init__(self) -> None:
+        from agentdistill.agents.first_thought import PREFIX_STYLES
+
+        if self.samples < 1 or self.concurrency < 1 or self.max_steps < 1:
+            raise ValueError("samples, concurrency and max_steps must be at least 1")
+        if self.samples > 1 and self.temperature == 0:
+            raise ValueError("several samples per task need --temperature > 0 (greedy repeats itself)")
+        if self.prefix_style not in PREFIX_STYLES:
+            raise ValueError(f"prefix_style must be one of {', '.join(PREFIX_STYLES)}")
+        if self.split not in ("train", "test", "all"):
+            raise ValueError("split must be train, test or all")
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,144 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from agentdistill.agents.first_thought import cut_prefix
+from agentdistill.llm.batching import BatchingChatModel
+from agentdistill.trajectories import TrajectoryRecord, TrajectoryStore
+from agentdistill.trajectories.collect import Collector
+from agentdistill.trajectories.collect_config import CollectConfig
+from agentdistill.trajectories.export import export_dataset
+from agentdistill.trajectories.filters import filter_records
+
+
+class _Solver:
+    """Scripted teacher: computes each math task's gold answer in code (or answers wrongly on purpose)."""
+
+    def __init__(self, wrong_ids=()):
+        self.wrong_ids = set(wrong_ids)
+
+    def __call__(self, scripted, tasks):
+        outputs = []
+        for task in tasks:
+            answer = "0" if task.id in self.wrong_ids else task.answers[0]
+            outputs += [f"Thought: compute.\n```python\nprint({answer})\n```",
+                        f"Thought: done.\n```python\nfinal_answer({answer})\n```"]
+        return scripted(*outputs)
+
+
+def test_cut_prefix_styles():
+    cot = "To find the total, we follow these steps:\n\n1. **Multiply** $23 \\times 12$ to get the pencils.\n\nThen subtract."
+    assert cut_prefix(cot, "paragraph") == "Thought: To find the total, we follow these steps:"
+    assert cut_prefix(cot, "substantive") == "Thought: Multiply 23 12 to get the pencils."
+    assert cut_prefix(cot, "substantive+code").endswith("pencils.\n```python\n")
+    assert cut_prefix("", "paragraph") is None
+
+
+def test_collect_scores_stores_and_resumes(scripted, tmp_path):
+    config = CollectConfig(suite="math", n=3, out=str(tmp_path / "t.jsonl"))
+    collector = Collector(config, model=scripted())
+    tasks = [t for t, _ in collector.jobs()[0]]
+    collector.model = _Solver(wrong_ids=[tasks[2].id])(scripted, tasks)
+    collector._agents.clear()
+    summary = collector.run()
+    assert summary.done == 3 and summary.correct == 2
+    records = list(TrajectoryStore(config.out))
+    assert {r.task_id for r in records} == {t.id for t in tasks}
+    assert all(r.schema_version == 1 and r.teacher == "scripted" and not r.used_prefix for r in records)
+    again = Collector(config, model=scripted())
+    assert again.jobs() == ([], 3)  # resume: nothing left to do
+    with pytest.raises(FileExistsError):
+        Collector(CollectConfig(suite="math", n=3, out=config.out, resume=False), model=scripted()).jobs()
+
+
+def test_collect_with_prefix_records_the_span(scripted, tmp_path):
+    config = CollectConfig(suite="math", n=1, out=str(tmp_path / "p.jsonl"), prefix=True, prefix_style="substantive")
+    model = scripted("First multiply the boxes by the pencils per box to get the total.\n\nThen subtract.",
+                     " I print it.\n```python\nprint(1)\n```", "Thought: ok\n```python\nfinal_answer(1)\n```")
+    Collector(config, model=model).run()
+    record = next(iter(TrajectoryStore(config.out)))
+    assert record.used_prefix and record.prefix.style == "substantive"
+    first = next(m["content"] for m in record.messages if m["role"] == "assistant")
+    start, end = record.prefix.char_span
+    assert first[start:end] == "Thought: First multiply the boxes by the pencils per box to get the total."
+
+
+def test_filter_and_export(scripted, tmp_path):
+    config = CollectConfig(suite="math", n=4, out=str(tmp_path / "t.jsonl"))
+    collector = Collector(config, model=scripted())
+    tasks = [t for t, _ in collector.jobs()[0]]
+    collector.model = _Solver(wrong_ids=[tasks[0].id])(scripted, tasks)
+    collector.run()
+    kept, stats = filter_records(TrajectoryStore(config.out))
+    assert stats["total"] == 4 and stats["kept"] == 3 and stats["incorrect"] == 1
+    dataset = export_dataset(kept, tmp_path / "ds")
+    assert len(dataset) == 3
+    messages = dataset[0]["messages"]
+    assert messages[0]["role"] == "system" and "Solved examples" not in messages[0]["content"]
+    assert [m["role"] for m in messages[1:3]] == ["user", "assistant"]
+    assert (tmp_path / "ds" / "train.jsonl").read_text().count("\n") == 3
+
+
+def test_batching_model_coalesces_concurrent_calls(scripted):
+    import threading
+
+    inner = scripted(*[f"reply {i}" for i in range(6)])
+    model = BatchingChatModel(inner=inner, model_id="b", max_batch=8, wait_s=0.2)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(model.complete([{"role": "user", "content": "hi"}])))
+               for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 6 and sorted(r[0].text for r in results) == [f"reply {i}" for i in range(6)]
+    assert max(model.batch_sizes) > 1  # at least some calls went out together
+
+
+def test_store_survives_kill_9_and_resume_duplicates_nothing(tmp_path):
+    """A real kill -9 in the middle of a collection: every line written is intact, resume adds the rest once."""
+    out = tmp_path / "killed.jsonl"
+    script = textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {os.path.dirname(__file__)!r})
+        from conftest import ScriptedModel
+        from agentdistill.tasks import load_suite
+        from agentdistill.trajectories.collect import Collector
+        from agentdistill.trajectories.collect_config import CollectConfig
+
+        class Slow(ScriptedModel):
+            def complete_batch(self, conversations, params=None):
+                time.sleep(0.3)
+                task = conversations[0][1]["content"]
+                return [[__import__("agentdistill.llm.base", fromlist=["Completion"]).Completion(
+                    text="Thought: t\\n```python\\nfinal_answer(1)\\n```")] for _ in conversations]
+
+        config = CollectConfig(suite="math", n=12, out={str(out)!r})
+        Collector(config, model=Slow(model_id="slow", outputs=[], seen=[])).run()
+    """)
+    process = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.time() + 60
+    while time.time() < deadline and (not out.exists() or out.read_text().count("\n") < 3):
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    before = out.read_text().splitlines()
+    assert 3 <= len(before) < 12
+    records = [TrajectoryRecord.model_validate_json(line) for line in before]  # every written line parses
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
+    after = [json.loads(line)["id"] for line in out.read_text().splitlines()]
+    assert len(after) == 12 and len(set(after)) == 12
+    assert after[: len(records)] == [r.id for r in records]  # nothing rewritten
+
+
+def test_store_repairs_a_torn_last_line(tmp_path):
+    path = tmp_path / "s.jsonl"
+    path.write_text('{"partial": tru')
+    store = TrajectoryStore(path)
+    assert store.repaired_bytes == len('{"partial": tru') and path.read_text() == "" and len(store) == 0
