@@ -1,0 +1,57 @@
+"""First-thought prefix ablation: teacher accuracy without a prefix and with each prefix style, same tasks.
+
+    python bench/first_thought.py [--teacher qwen2.5-coder-1.5b] [--tasks 12] [--out runs/ftp]
+
+Writes one trajectory store per (suite, condition) under --out (so an interrupted run resumes) and prints
+accuracy by suite and condition, plus how often the episode ended with final_answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from agentdistill.llm import load_chat_model
+from agentdistill.trajectories import TrajectoryStore
+from agentdistill.trajectories.collect import Collector
+from agentdistill.trajectories.collect_config import CollectConfig
+
+CONDITIONS = ["none", "paragraph", "substantive", "substantive+code"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--teacher", default="qwen2.5-coder-1.5b")
+    parser.add_argument("--suites", nargs="+", default=["math", "facts"])
+    parser.add_argument("--tasks", type=int, default=12)
+    parser.add_argument("--conditions", nargs="+", default=CONDITIONS)
+    parser.add_argument("--max-steps", type=int, default=4)
+    parser.add_argument("--out", default="runs/ftp")
+    args = parser.parse_args()
+    model = load_chat_model(args.teacher)
+    table = {}
+    for suite in args.suites:
+        for condition in args.conditions:
+            config = CollectConfig(
+                suite=suite, split="train", n=args.tasks, teacher=args.teacher, max_steps=args.max_steps,
+                out=str(Path(args.out) / f"{suite}-{condition.replace('+', '-')}.jsonl"),
+                prefix=condition != "none", prefix_style="paragraph" if condition == "none" else condition,
+            )
+            Collector(config, model=model).run()
+            records = list(TrajectoryStore(config.out))
+            correct = sum(r.correct for r in records)
+            finished = sum(r.trajectory.termination == "final_answer" for r in records)
+            seconds = sum(r.trajectory.duration_s for r in records) / max(len(records), 1)
+            table[suite, condition] = (correct, finished, len(records), seconds)
+            print(f"{suite:6} {condition:17} correct {correct}/{len(records)}  final_answer {finished}/{len(records)}"
+                  f"  {seconds:.0f} s/episode", flush=True)
+    print(f"\n{args.teacher}, {args.tasks} train tasks per suite, greedy, max {args.max_steps} steps")
+    print("| suite | " + " | ".join(args.conditions) + " |")
+    print("|---|" + "---|" * len(args.conditions))
+    for suite in args.suites:
+        cells = [f"{table[suite, c][0]}/{table[suite, c][2]}" for c in args.conditions]
+        print(f"| {suite} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
