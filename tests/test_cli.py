@@ -58,3 +58,35 @@ def test_run_json_with_a_scripted_openai_server(fake_openai):
     assert result.exit_code == 0, result.output
     trajectory = json.loads(result.output)
     assert trajectory["final_answer"] == 144 and trajectory["steps"][0]["observation"] == "144"
+
+
+def test_tasks_commands():
+    result = runner.invoke(app, ["tasks", "show", "math", "-n", "2"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0 and result.output.count("math-") == 2
+    result = runner.invoke(app, ["tasks", "show", "nonsense"])
+    assert result.exit_code == 1 and "unknown suite 'nonsense'" in result.output
+
+
+def test_collect_rejects_inconsistent_settings(tmp_path):
+    result = runner.invoke(app, ["collect", "--samples", "2", "--out", str(tmp_path / "t.jsonl")])
+    assert result.exit_code == 1 and "--temperature > 0" in result.output
+    result = runner.invoke(app, ["collect", "--prefix-style", "poetry", "--out", str(tmp_path / "t.jsonl")])
+    assert result.exit_code == 1 and "prefix_style" in result.output
+
+
+def test_filter_and_export_commands(tmp_path, scripted):
+    from agentdistill.trajectories.collect import Collector
+    from agentdistill.trajectories.collect_config import CollectConfig
+
+    store = tmp_path / "t.jsonl"
+    collector = Collector(CollectConfig(suite="math", n=2, out=str(store)), model=scripted())
+    tasks = [t for t, _ in collector.jobs()[0]]
+    collector.model = scripted(*[f"Thought: t\n```python\nfinal_answer({t.answers[0]})\n```" for t in tasks])
+    collector.run()
+    result = runner.invoke(app, ["filter", str(store), "--out", str(tmp_path / "kept.jsonl")], env={"COLUMNS": "200"})
+    assert result.exit_code == 0 and "kept" in result.output
+    result = runner.invoke(app, ["export", str(tmp_path / "kept.jsonl"), "--out", str(tmp_path / "sft")])
+    assert result.exit_code == 0 and "exported 2 conversations" in result.output
+    (tmp_path / "broken.jsonl").write_text('{"not": "a record"}\n')
+    result = runner.invoke(app, ["filter", str(tmp_path / "broken.jsonl"), "--out", str(tmp_path / "k2.jsonl")])
+    assert result.exit_code == 1 and "broken.jsonl:1" in result.output
