@@ -47,6 +47,7 @@ def test_errors_are_observations(box):
     assert result.error.startswith("ZeroDivisionError (line 1)")
     assert "Error: ZeroDivisionError" in result.observation()
     assert box.run("def f(:").error.startswith("SyntaxError")
+    assert box.run("Final_answer(3)").error.endswith("Did you mean 'final_answer'?")
 
 
 def test_infinite_loop_is_stopped_and_state_survives(box):

@@ -158,12 +158,24 @@ def run(code: str, namespace: dict, limits: dict) -> dict:
     except BaseException as error:  # noqa: BLE001 - everything model code raises is reported back
         frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename == "<code>"]
         where = f" (line {frames[-1].lineno})" if frames else ""
-        result["error"] = f"{type(error).__name__}{where}: {error}"
+        result["error"] = f"{type(error).__name__}{where}: {error}" + _suggestion(error, namespace)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
     result["output"] = output.getvalue()
     return result
+
+
+def _suggestion(error: BaseException, namespace: dict) -> str:
+    """Python's "Did you mean" hint, which str(NameError) leaves out (a model wrote Final_answer(...))."""
+    name = getattr(error, "name", None)
+    if not isinstance(error, NameError) or not name:
+        return ""
+    import builtins
+    import difflib
+
+    close = difflib.get_close_matches(name, [*namespace, *dir(builtins)], n=1, cutoff=0.7)
+    return f". Did you mean {close[0]!r}?" if close else ""
 
 
 def on_alarm(signum, frame):
