@@ -79,10 +79,11 @@ def test_filter_and_export_commands(tmp_path, scripted):
     from agentdistill.trajectories.collect_config import CollectConfig
 
     store = tmp_path / "t.jsonl"
-    collector = Collector(CollectConfig(suite="math", n=2, out=str(store)), model=scripted())
-    tasks = [t for t, _ in collector.jobs()[0]]
-    collector.model = scripted(*[f"Thought: t\n```python\nfinal_answer({t.answers[0]})\n```" for t in tasks])
-    collector.run()
+    from agentdistill.tasks import load_suite
+
+    tasks = load_suite("math", "train", 2, 0)
+    model = scripted(*[f"Thought: t\n```python\nfinal_answer({t.answers[0]})\n```" for t in tasks])
+    Collector(CollectConfig(suite="math", n=2, out=str(store)), model=model).run()
     result = runner.invoke(app, ["filter", str(store), "--out", str(tmp_path / "kept.jsonl")], env={"COLUMNS": "200"})
     assert result.exit_code == 0 and "kept" in result.output
     result = runner.invoke(app, ["export", str(tmp_path / "kept.jsonl"), "--out", str(tmp_path / "sft")])

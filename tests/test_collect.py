@@ -10,6 +10,7 @@ import pytest
 
 from agentdistill.agents.first_thought import cut_prefix
 from agentdistill.llm.batching import BatchingChatModel
+from agentdistill.tasks import load_suite
 from agentdistill.trajectories import TrajectoryRecord, TrajectoryStore
 from agentdistill.trajectories.collect import Collector
 from agentdistill.trajectories.collect_config import CollectConfig
@@ -42,11 +43,8 @@ def test_cut_prefix_styles():
 
 def test_collect_scores_stores_and_resumes(scripted, tmp_path):
     config = CollectConfig(suite="math", n=3, out=str(tmp_path / "t.jsonl"))
-    collector = Collector(config, model=scripted())
-    tasks = [t for t, _ in collector.jobs()[0]]
-    collector.model = _Solver(wrong_ids=[tasks[2].id])(scripted, tasks)
-    collector._agents.clear()
-    summary = collector.run()
+    tasks = load_suite("math", "train", 3, 0)  # the tasks collect will use
+    summary = Collector(config, model=_Solver(wrong_ids=[tasks[2].id])(scripted, tasks)).run()
     assert summary.done == 3 and summary.correct == 2
     records = list(TrajectoryStore(config.out))
     assert {r.task_id for r in records} == {t.id for t in tasks}
@@ -71,10 +69,8 @@ def test_collect_with_prefix_records_the_span(scripted, tmp_path):
 
 def test_filter_and_export(scripted, tmp_path):
     config = CollectConfig(suite="math", n=4, out=str(tmp_path / "t.jsonl"))
-    collector = Collector(config, model=scripted())
-    tasks = [t for t, _ in collector.jobs()[0]]
-    collector.model = _Solver(wrong_ids=[tasks[0].id])(scripted, tasks)
-    collector.run()
+    tasks = load_suite("math", "train", 4, 0)
+    Collector(config, model=_Solver(wrong_ids=[tasks[0].id])(scripted, tasks)).run()
     kept, stats = filter_records(TrajectoryStore(config.out))
     assert stats["total"] == 4 and stats["kept"] == 3 and stats["incorrect"] == 1
     dataset = export_dataset(kept, tmp_path / "ds")

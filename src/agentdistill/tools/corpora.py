@@ -6,6 +6,7 @@ population, area, borders, currencies, languages, calling code.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from importlib.metadata import version
 from pathlib import Path
 
@@ -43,6 +44,7 @@ def countries_passages() -> list[Passage]:
     return passages
 
 
+@lru_cache(maxsize=None)  # one index in memory per corpus, however many agents and exports ask for it
 def builtin_retriever(name: str = "countries") -> Retriever:
     """The built-in corpus `name`, indexed once and cached under the agentdistill cache."""
     from agentdistill.llm.registry import cache_dir

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from agentdistill.trajectories.record import TrajectoryRecord
+
+
+@lru_cache(maxsize=None)
+def _short_prompt(tool_names: tuple[str, ...]) -> str:
+    from agentdistill.agents.code_agent import resolve_tool, system_prompt
+
+    return system_prompt("short", [resolve_tool(name) for name in tool_names])
 
 
 def student_messages(record: TrajectoryRecord, system: Literal["short", "keep"] = "short") -> list[dict[str, str]]:
@@ -15,10 +23,7 @@ def student_messages(record: TrajectoryRecord, system: Literal["short", "keep"] 
     in the reference: they learn the format from the data instead."""
     messages = [dict(m) for m in record.messages]
     if system == "short" and messages and messages[0]["role"] == "system":
-        from agentdistill.agents.code_agent import resolve_tool, system_prompt
-
-        tools = [resolve_tool(name) for name in record.trajectory.metadata.get("tools", [])]
-        messages[0]["content"] = system_prompt("short", tools)
+        messages[0]["content"] = _short_prompt(tuple(record.trajectory.metadata.get("tools", [])))
     return messages
 
 
