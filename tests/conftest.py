@@ -10,24 +10,33 @@ from agentdistill.llm.base import AgentChatModel, Completion, SamplingParams  # 
 
 
 class ScriptedModel(AgentChatModel):
-    """Test double: replies with canned outputs in order and records every conversation it was given."""
+    """Test double: replies with canned outputs in order and records every conversation it was given.
 
-    outputs: list[str]
+    An output may be a (text, mean_logprob) pair; with n samples per call, n outputs are used per call."""
+
+    outputs: list
     seen: list = []
+    calls: list = []
 
     def complete_batch(self, conversations, params: SamplingParams | None = None):
+        n = self.resolve(params).n
+        self.calls.append((len(conversations), n))
         results = []
         for conversation in conversations:
             self.seen.append(conversation)
-            text = self.outputs.pop(0) if self.outputs else "Thought: nothing left to say."
-            results.append([Completion(text=text, prompt_tokens=10, completion_tokens=len(text.split()))])
+            results.append([self._next() for _ in range(n)])
         return results
+
+    def _next(self) -> Completion:
+        item = self.outputs.pop(0) if self.outputs else "Thought: nothing left to say."
+        text, logprob = item if isinstance(item, tuple) else (item, None)
+        return Completion(text=text, prompt_tokens=10, completion_tokens=len(text.split()), mean_logprob=logprob)
 
 
 @pytest.fixture
 def scripted():
     def make(*outputs: str) -> ScriptedModel:
-        return ScriptedModel(model_id="scripted", outputs=list(outputs), seen=[])
+        return ScriptedModel(model_id="scripted", outputs=list(outputs), seen=[], calls=[])
 
     return make
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import operator
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Annotated, Any, Literal, TypedDict
 
 from langchain_core.runnables import RunnableConfig
@@ -19,9 +19,11 @@ from langgraph.graph import END, START, StateGraph
 
 from agentdistill.agents.parsing import ParsedStep, extract_prose_answer, parse_step
 from agentdistill.agents.prompts import render
+from agentdistill.agents.sag import choose_action
 from agentdistill.llm import AgentChatModel, ChatMessage, Completion, SamplingParams, load_chat_model
 from agentdistill.llm.registry import DEFAULT_CHAT_MODEL
 from agentdistill.tools.base import Tool
+from agentdistill.tools.branching import BranchingSandbox
 from agentdistill.tools.sandbox import ExecutionResult, PythonSandbox, SandboxLimits
 from agentdistill.trajectories import ActionStep, Trajectory
 
@@ -56,6 +58,8 @@ def think(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
     agent, _ = _runtime(config)
     prefix = state.get("prefix") if not state.get("steps") else None
     started = time.perf_counter()
+    if agent.sag > 1:
+        return {"pending": _sample_candidates(agent, state["messages"], prefix or "", started)}
     text, completion = _continue(agent, state["messages"], prefix or "")
     parsed = parse_step(text)
     if parsed.code is None and completion.finish_reason == "stop" and extract_prose_answer(text) is None:
@@ -75,16 +79,50 @@ def _continue(agent: "CodeAgent", messages: list[ChatMessage], prefix: str) -> t
     return prefix + completion.text, completion
 
 
+def _sample_candidates(agent: "CodeAgent", messages: list[ChatMessage], prefix: str, started: float) -> dict:
+    """SAG: `agent.sag` candidate actions from one batched call (n samples)."""
+    conversation = list(messages) + ([{"role": "assistant", "content": prefix}] if prefix else [])
+    completions = agent.model.complete(conversation, agent.sampling(n=agent.sag))
+    texts = [prefix + c.text for c in completions]
+    return {"texts": texts, "parsed": [parse_step(t) for t in texts], "completions": completions,
+            "latency": time.perf_counter() - started}
+
+
 def act(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
     """Run the pending code in the sandbox, or handle a reply that had no code."""
     agent, sandbox = _runtime(config)
     pending = state["pending"]
-    parsed: ParsedStep = pending["parsed"]
-    completion: Completion = pending["completion"]
+    if "texts" in pending:
+        return _act_on_candidates(state, pending, sandbox)
+    return _act_on(state, pending["parsed"], pending["completion"], pending["latency"], sandbox.run)
+
+
+def _act_on_candidates(state: AgentState, pending: dict, sandbox: BranchingSandbox) -> dict[str, Any]:
+    """SAG: run every runnable candidate in its own copy of the state, commit the vote's winner."""
+    completions: list[Completion] = pending["completions"]
+    winner, branch, candidates = choose_action(pending["texts"], pending["parsed"], completions, sandbox)
+    if winner is None:  # nothing ran: treat the most probable reply like a single reply without code
+        winner = max(range(len(completions)), key=lambda i: completions[i].mean_logprob or float("-inf"))
+
+    def commit(code: str) -> ExecutionResult:
+        sandbox.commit(branch)
+        return branch.result
+
+    parsed: ParsedStep = pending["parsed"][winner]
+    total = completions[winner].model_copy(update={
+        "completion_tokens": sum(c.completion_tokens for c in completions)})
+    update = _act_on(state, parsed, total, pending["latency"], commit)
+    update["steps"] = [update["steps"][0].model_copy(update={"candidates": candidates})]
+    update["messages"] = [{"role": "assistant", "content": parsed.kept_text}] + update.get("messages", [])
+    return update
+
+
+def _act_on(state: AgentState, parsed: ParsedStep, completion: Completion, latency: float,
+            run: Callable[[str], ExecutionResult]) -> dict[str, Any]:
     step = ActionStep(
         index=len(state.get("steps", [])) + 1, model_output=parsed.kept_text, thought=parsed.thought,
         code=parsed.code, prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
-        model_latency_s=pending["latency"],
+        model_latency_s=latency,
     )
     update: dict[str, Any] = {"pending": None}
     if parsed.code is None:
@@ -94,7 +132,7 @@ def act(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
             return {**update, "steps": [step], "final_answer": answer, "termination": "extracted"}
         step.error = step.observation = "no code block"
         return {**update, "steps": [step], "messages": [_user(render(_PROMPTS, "no_code"))]}
-    result = sandbox.run(parsed.code)
+    result = run(parsed.code)
     step = _with_result(step, result)
     if result.is_final:
         return {**update, "steps": [step], "final_answer": result.final_answer, "termination": "final_answer"}
@@ -181,13 +219,25 @@ class CodeAgent:
         prompt_style: Literal["full", "short"] = "full",
         max_new_tokens: int = 384,
         sandbox_limits: SandboxLimits | None = None,
+        sag: int = 1,
+        temperature: float | None = None,
+        top_p: float | None = None,
     ) -> None:
+        """`sag` > 1 turns on self-consistent action generation with that many candidates per step;
+        `temperature`/`top_p` override the model's sampling (SAG needs temperature > 0)."""
+        if sag < 1:
+            raise ValueError("sag must be at least 1")
+        if sag > 1 and temperature == 0:
+            raise ValueError("self-consistent generation samples candidates: it needs temperature > 0")
         self.model = load_chat_model(model) if isinstance(model, str) else model
         self.tools = [resolve_tool(t) for t in tools if t != "python"]
         self.max_steps = max_steps
         self.prompt_style = prompt_style
         self.max_new_tokens = max_new_tokens
         self.sandbox_limits = sandbox_limits or SandboxLimits()
+        self.sag = sag
+        self.temperature = 0.7 if sag > 1 and temperature is None else temperature
+        self.top_p = top_p
 
     @property
     def graph(self):
@@ -197,7 +247,8 @@ class CodeAgent:
         return _GRAPH
 
     def sampling(self, **overrides: Any) -> SamplingParams:
-        return SamplingParams(**{"max_new_tokens": self.max_new_tokens, "stop": STOP_STRINGS, **overrides})
+        chosen = {k: v for k, v in (("temperature", self.temperature), ("top_p", self.top_p)) if v is not None}
+        return SamplingParams(**{"max_new_tokens": self.max_new_tokens, "stop": STOP_STRINGS, **chosen, **overrides})
 
     def system_prompt(self) -> str:
         return system_prompt(self.prompt_style, self.tools)
@@ -220,7 +271,8 @@ class CodeAgent:
         state: AgentState = {"question": question, "messages": self.initial_messages(question), "steps": [],
                              "prefix": prefix, "final_answer": None, "termination": None, "pending": None}
         final: dict[str, Any] = dict(state)
-        sandbox = PythonSandbox(tools=self.tools, limits=self.sandbox_limits)
+        sandbox = BranchingSandbox(self.tools, self.sandbox_limits) if self.sag > 1 else \
+            PythonSandbox(tools=self.tools, limits=self.sandbox_limits)
         config: RunnableConfig = {"configurable": {"agent": self, "sandbox": sandbox},
                                   "recursion_limit": 2 * self.max_steps + 5}
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import platform
 import threading
 from pathlib import Path
@@ -46,6 +47,7 @@ def pick_device_and_dtype(dtype: str = "auto") -> tuple[str, torch.dtype]:
     return device, torch.bfloat16 if bf16 else torch.float32
 
 
+_MIN_SHARED = 16  # shorter shared prefixes are not worth a cache copy
 _CACHE_KWARG = "cache" if int(transformers.__version__.split(".")[0]) >= 5 else "past_key_values"
 
 
@@ -129,22 +131,21 @@ class HFChatModel(AgentChatModel):
         self, conversations: list[list[ChatMessage]], params: SamplingParams | None = None
     ) -> list[list[Completion]]:
         p = self.resolve(params)
-        prompts = [self.render(c) for c in conversations]
-        batch = self._tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
-        batch = batch.to(self.device)
+        rows = [self._tokenizer(self.render(c), add_special_tokens=False)["input_ids"]
+                for c in conversations for _ in range(p.n)]  # n samples = n copies of the prompt
         recorder = _ChosenTokenLogprobs()
         sampling = {"do_sample": True, "temperature": p.temperature, "top_p": p.top_p} if p.temperature else {
             "do_sample": False, "temperature": None, "top_p": None, "top_k": None}
         stop = {"stop_strings": p.stop, "tokenizer": self._tokenizer} if p.stop else {}
-        reuse = len(conversations) == 1 and p.n == 1
         with self._lock, torch.inference_mode():
-            cache = self._take_cache(batch["input_ids"][0].tolist()) if reuse else None
+            cache, shared = self._prefix_cache(rows)
+            input_ids, attention_mask = self._pad_after_prefix(rows, shared)
             if p.seed is not None:
                 torch.manual_seed(p.seed)
             out = self._model.generate(
-                **batch,
+                input_ids=input_ids,
+                attention_mask=attention_mask,
                 max_new_tokens=p.max_new_tokens,
-                num_return_sequences=p.n,
                 logits_processor=[recorder],
                 pad_token_id=self._tokenizer.pad_token_id,
                 return_dict_in_generate=True,
@@ -152,35 +153,72 @@ class HFChatModel(AgentChatModel):
                 **sampling,
                 **stop,
             )
-            if reuse:
+            if len(rows) == 1:
                 self._keep_cache(out)
             out = out.sequences
-        generated = out[:, batch["input_ids"].shape[1]:]
+        generated = out[:, input_ids.shape[1]:]
         logprobs = recorder.finish(generated[:, -1]) if generated.shape[1] else None
-        prompt_lengths = batch["attention_mask"].sum(dim=1).tolist()
         results: list[list[Completion]] = [[] for _ in conversations]
         for row in range(generated.shape[0]):
             results[row // p.n].append(
-                self._decode(generated[row], None if logprobs is None else logprobs[row], p, prompt_lengths[row // p.n])
+                self._decode(generated[row], None if logprobs is None else logprobs[row], p, len(rows[row]))
             )
         return results
 
-    def _take_cache(self, ids: list[int]) -> Any:
-        """The kept KV cache cropped to its common prefix with `ids`, or None if too little is shared."""
-        cache, cached_ids = self._cache, self._cache_ids
-        self._cache, self._cache_ids = None, []
-        common = 0
-        for a, b in zip(cached_ids, ids):
-            if a != b:
-                break
-            common += 1
-        common = min(common, len(ids) - 1)  # generate needs at least one new token to process
-        if cache is None or common < 16:
-            return None
-        extra = cache.get_seq_length() - common
+    def _pad_after_prefix(self, rows: list[list[int]], shared: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """[shared prefix | padding | tail] per row: the prefix stays aligned with its cached keys/values.
+
+        Padding in the middle is masked out, and transformers derives position ids from the mask, so each
+        row sees exactly the positions it would see alone.
+        """
+        width = max(len(r) for r in rows) - shared
+        pad = self._tokenizer.pad_token_id
+        ids = [r[:shared] + [pad] * (width - len(r) + shared) + r[shared:] for r in rows]
+        mask = [[1] * shared + [0] * (width - len(r) + shared) + [1] * (len(r) - shared) for r in rows]
+        return torch.tensor(ids, device=self.device), torch.tensor(mask, device=self.device)
+
+    def _prefix_cache(self, rows: list[list[int]]) -> tuple[Any, int]:
+        """A KV cache for the prefix all `rows` share, expanded to the batch, and that prefix's length.
+
+        One batch-1 cache is kept between calls. Agent prompts grow by appending and every episode starts
+        with the same system prompt, so a single call usually only prefills its new tail, and a batch of
+        episodes in lockstep prefills the system prompt once instead of once per row and per step.
+        """
+        common = min(len(r) for r in rows) - 1  # generate needs at least one new token per row
+        for a in rows[1:]:
+            common = next((i for i, (x, y) in enumerate(zip(rows[0][:common], a)) if x != y), common)
+        cached = next((i for i, (x, y) in enumerate(zip(self._cache_ids, rows[0][:common])) if x != y),
+                      min(len(self._cache_ids), common)) if self._cache is not None else 0
+        if cached >= _MIN_SHARED:
+            self._crop_kept(cached)
+        else:
+            self._cache, self._cache_ids = None, []
+        if len(rows) > 1 and common - len(self._cache_ids) >= _MIN_SHARED:
+            self._extend_kept(rows[0][:common])
+        if self._cache is None:
+            return None, 0
+        if len(rows) == 1:  # the kept cache itself is extended by this call and kept again by `_keep_cache`
+            cache, self._cache, self._cache_ids = self._cache, None, []
+            return cache, cache.get_seq_length()
+        cache = copy.deepcopy(self._cache)
+        cache.batch_repeat_interleave(len(rows))
+        return cache, cache.get_seq_length()
+
+    def _crop_kept(self, length: int) -> None:
+        extra = self._cache.get_seq_length() - length
         if extra > 0:
-            cache.crop(-extra)  # negative = drop that many tokens; the meaning of positive values changed in v5
-        return cache
+            self._cache.crop(-extra)  # negative = drop that many tokens; the meaning of positive values changed in v5
+        self._cache_ids = self._cache_ids[:length]
+
+    def _extend_kept(self, ids: list[int]) -> None:
+        """Prefill `ids` (which start with the kept ids) into the kept cache."""
+        from transformers import DynamicCache
+
+        if self._cache is None:
+            self._cache, self._cache_ids = DynamicCache(config=self._model.config), []
+        tail = ids[len(self._cache_ids):]
+        self._model(input_ids=torch.tensor([tail], device=self.device), use_cache=True, **{_CACHE_KWARG: self._cache})
+        self._cache_ids = list(ids)
 
     def _keep_cache(self, out: Any) -> None:
         cache = getattr(out, "past_key_values", None)

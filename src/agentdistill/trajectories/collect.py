@@ -72,8 +72,10 @@ class Collector:
         tools = tuple(task.metadata.get("tools", []))
         with self._lock:
             if tools not in self._agents:
-                self._agents[tools] = CodeAgent(self.model, tools=list(tools), max_steps=self.config.max_steps,
-                                                max_new_tokens=self.config.max_new_tokens)
+                c = self.config
+                self._agents[tools] = CodeAgent(
+                    self.model, tools=list(tools), max_steps=c.max_steps, max_new_tokens=c.max_new_tokens,
+                    prompt_style=c.prompt_style, sag=c.sag, temperature=(c.temperature or None) if c.sag > 1 else None)
             return self._agents[tools]
 
     def jobs(self) -> tuple[list[tuple[Task, int]], int]:

@@ -24,6 +24,8 @@ class CollectConfig:
     max_new_tokens: int = 320
     concurrency: int = 1
     resume: bool = True
+    prompt_style: str = "full"
+    sag: int = 1
 
     def __post_init__(self) -> None:
         from agentdistill.agents.first_thought import PREFIX_STYLES
@@ -34,6 +36,10 @@ class CollectConfig:
             raise ValueError("several samples per task need --temperature > 0 (greedy repeats itself)")
         if self.prefix_style not in PREFIX_STYLES:
             raise ValueError(f"prefix_style must be one of {', '.join(PREFIX_STYLES)}")
+        if self.prompt_style not in ("full", "short"):
+            raise ValueError("prompt_style must be full or short")
+        if self.sag < 1:
+            raise ValueError("sag must be at least 1")
         if self.split not in ("train", "test", "all"):
             raise ValueError("split must be train, test or all")
 

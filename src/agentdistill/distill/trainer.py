@@ -1,0 +1,160 @@
+"""`distill`: fine-tune a student on teacher trajectories with TRL's SFTTrainer (LoRA by default).
+
+Output folder:
+    adapter/          the LoRA adapter (peft), when not --full
+    model/            the merged student: `load_chat_model("hf:out/model")`, `vllm serve out/model`
+    train_log.jsonl   one line per logged step (loss, learning rate, grad norm, ...)
+    loss.png          the loss curve
+    summary.json      config, examples, tokens, seconds, tokens/s
+
+Under `accelerate launch` (FSDP / DeepSpeed) the same code trains on several GPUs: SFTTrainer reads the
+distributed setup from the environment that accelerate prepares.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agentdistill.distill.dataset import build_dataset, load_training_rows
+from agentdistill.distill.distill_config import STUDENT_MARKER, DistillConfig
+from agentdistill.distill.templates import training_template
+
+
+@dataclass
+class DistillResult:
+    """What one `distill` run produced and measured."""
+
+    out: Path
+    model_dir: Path
+    examples: int
+    loss_tokens: int
+    train_tokens: int
+    seconds: float
+    first_loss: float | None
+    last_loss: float | None
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.train_tokens / self.seconds if self.seconds else 0.0
+
+
+def _student_path(student: str) -> Path:
+    from agentdistill.llm.registry import EMBEDDED, model_path
+
+    if student.startswith("hf:"):
+        return Path(student[3:]).expanduser()
+    if student in EMBEDDED:
+        return model_path(student)
+    return Path(student).expanduser()
+
+
+def _train_dtype(config: DistillConfig):
+    import torch
+
+    from agentdistill.llm.hf import pick_device_and_dtype
+
+    return pick_device_and_dtype(config.dtype)[1] if config.dtype == "auto" else getattr(torch, config.dtype)
+
+
+def distill(config: DistillConfig, callbacks: list | None = None) -> DistillResult:
+    """Train the student as `config` says; returns where it went and what it measured."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = load_training_rows(config.data)
+    if not rows:
+        raise ValueError(f"{config.data} holds no training examples (did the filter keep any trajectory?)")
+    path = _student_path(config.student)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    dataset = build_dataset(rows, tokenizer, training_template(tokenizer), config.mask_prefix)
+    dtype = _train_dtype(config)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+    args = SFTConfig(
+        output_dir=str(out / "checkpoints"), num_train_epochs=config.epochs, learning_rate=config.lr,
+        per_device_train_batch_size=config.batch_size, gradient_accumulation_steps=config.grad_accum,
+        max_length=config.max_length, bf16=dtype == torch.bfloat16, fp16=False,
+        gradient_checkpointing=config.gradient_checkpointing, logging_steps=config.logging_steps,
+        lr_scheduler_type="cosine", warmup_steps=0.1, save_strategy="no", report_to="none", seed=config.seed,
+        dataloader_num_workers=0, disable_tqdm=False,
+    )
+    trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
+                         peft_config=None if config.full else _lora(config), callbacks=callbacks)
+    started = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - started
+    model_dir = _save(trainer, tokenizer, out, config, dtype)
+    history = [h for h in trainer.state.log_history if "loss" in h]
+    _write_log(out, history)
+    plot_loss(history, out / "loss.png", title=f"{config.student} ({'full' if config.full else 'LoRA'})")
+    train_tokens = int(sum(len(ids) for ids in dataset["input_ids"]) * config.epochs)
+    result = DistillResult(
+        out=out, model_dir=model_dir, examples=len(dataset),
+        loss_tokens=sum(sum(m) for m in dataset["assistant_masks"]) if "assistant_masks" in dataset.column_names
+        else sum(sum(1 for x in labels if x != -100) for labels in trainer.train_dataset["labels"]),
+        train_tokens=train_tokens, seconds=seconds,
+        first_loss=history[0]["loss"] if history else None, last_loss=history[-1]["loss"] if history else None,
+    )
+    summary = {"config": config.to_dict(), "examples": result.examples, "loss_tokens": result.loss_tokens,
+               "train_tokens": train_tokens, "seconds": round(seconds, 1),
+               "tokens_per_second": round(result.tokens_per_second, 1), "dtype": str(dtype).removeprefix("torch."),
+               "first_loss": result.first_loss, "last_loss": result.last_loss}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    return result
+
+
+def _lora(config: DistillConfig):
+    from peft import LoraConfig
+
+    return LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+                      target_modules="all-linear", task_type="CAUSAL_LM")
+
+
+def _save(trainer: Any, tokenizer: Any, out: Path, config: DistillConfig, dtype: Any) -> Path:
+    """Adapter (LoRA) and a merged, standalone model folder in the student's dtype."""
+    model_dir = out / "model"
+    model = trainer.model
+    if not config.full:
+        model.save_pretrained(str(out / "adapter"))
+        if not config.merge:
+            return out / "adapter"
+        model = model.merge_and_unload()
+    model = model.to(dtype)
+    model.save_pretrained(str(model_dir))
+    tokenizer.save_pretrained(str(model_dir))  # with the model's own chat template, not the training one
+    # students learned the short system prompt; `eval --prompt-style auto` reads this to use it
+    marker = {"student": config.student, "data": config.data, "prompt_style": "short", "full": config.full}
+    (model_dir / STUDENT_MARKER).write_text(json.dumps(marker, indent=2), encoding="utf-8")
+    return model_dir
+
+
+def _write_log(out: Path, history: list[dict]) -> None:
+    with (out / "train_log.jsonl").open("w", encoding="utf-8") as f:
+        for entry in history:
+            f.write(json.dumps(entry) + "\n")
+
+
+def plot_loss(history: list[dict], path: Path, title: str) -> None:
+    """Training loss per logged step as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot([h.get("step", i + 1) for i, h in enumerate(history)], [h["loss"] for h in history], marker=".")
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("training loss (agent turns only)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

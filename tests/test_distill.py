@@ -1,0 +1,101 @@
+"""Distillation: the loss mask on real tokenisers, the training templates, and a real (tiny) TRL run."""
+
+import json
+
+import pytest
+
+from agentdistill.distill import DistillConfig, load_training_rows, tokenize_example, training_template
+from agentdistill.llm import registry
+
+CONVERSATION = [
+    {"role": "system", "content": "You solve tasks with Python."},
+    {"role": "user", "content": "Task: What is 6 * 7?"},
+    {"role": "assistant", "content": "Thought: multiply.\n```python\nprint(6 * 7)\n```"},
+    {"role": "user", "content": "Observation:\n42"},
+    {"role": "assistant", "content": "Thought: done.\n```python\nfinal_answer(42)\n```"},
+]
+
+
+def tokenizer_of(name: str):
+    if not registry.is_ready(name):
+        pytest.skip(f"{name} not pulled")
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(registry.model_path(name))
+
+
+def loss_text(tokenizer, example) -> str:
+    return tokenizer.decode([t for t, m in zip(example["input_ids"], example["assistant_masks"]) if m])
+
+
+@pytest.mark.parametrize("name", ["smollm2-135m", "qwen2.5-coder-0.5b"])
+def test_training_template_renders_what_the_model_sees_at_inference(name):
+    tokenizer = tokenizer_of(name)
+    template = training_template(tokenizer)
+    assert "generation" in template
+    assert tokenizer.apply_chat_template(CONVERSATION, tokenize=False) == \
+        tokenizer.apply_chat_template(CONVERSATION, chat_template=template, tokenize=False)
+
+
+def test_loss_falls_exactly_on_the_agents_turns_smollm():
+    tokenizer = tokenizer_of("smollm2-135m")
+    example = tokenize_example(tokenizer, training_template(tokenizer), CONVERSATION)
+    # both assistant turns with their end-of-turn token; not the system prompt, task, observation or role headers
+    assert loss_text(tokenizer, example) == ("Thought: multiply.\n```python\nprint(6 * 7)\n```<|im_end|>"
+                                             "Thought: done.\n```python\nfinal_answer(42)\n```<|im_end|>")
+
+
+def test_loss_mask_qwen_keeps_the_end_of_turn_and_masks_observations():
+    tokenizer = tokenizer_of("qwen2.5-coder-0.5b")
+    example = tokenize_example(tokenizer, training_template(tokenizer), CONVERSATION)
+    text = loss_text(tokenizer, example)
+    assert text.count("<|im_end|>") == 2
+    assert "Observation" not in text and "6 * 7?" not in text and "You solve" not in text
+    assert "final_answer(42)" in text and "print(6 * 7)" in text
+
+
+def test_prefix_tokens_can_be_masked():
+    tokenizer = tokenizer_of("smollm2-135m")
+    template = training_template(tokenizer)
+    span = [0, len("Thought: multiply.")]
+    kept = loss_text(tokenizer, tokenize_example(tokenizer, template, CONVERSATION, span, mask_prefix=True))
+    assert kept.startswith("\n```python\nprint(6 * 7)")  # the prefix is gone, the code after it stays
+    assert "Thought: done." in kept  # later turns are untouched
+    unmasked = loss_text(tokenizer, tokenize_example(tokenizer, template, CONVERSATION, span, mask_prefix=False))
+    assert unmasked.startswith("Thought: multiply.")
+
+
+def test_training_rows_from_an_export_folder_and_bad_input(tmp_path):
+    (tmp_path / "train.jsonl").write_text(json.dumps({"id": "a", "messages": CONVERSATION}) + "\n")
+    assert load_training_rows(tmp_path)[0]["id"] == "a"
+    with pytest.raises(FileNotFoundError, match="no training data"):
+        load_training_rows(tmp_path / "missing")
+    (tmp_path / "bad.jsonl").write_text(json.dumps({"id": "b"}) + "\n")
+    with pytest.raises(ValueError, match="without 'messages'"):
+        load_training_rows(tmp_path / "bad.jsonl")
+
+
+def test_config_rejects_nonsense():
+    with pytest.raises(ValueError):
+        DistillConfig(epochs=0)
+    with pytest.raises(ValueError):
+        DistillConfig(dtype="float8")
+    assert DistillConfig().lr == 2e-4 and DistillConfig(full=True).lr == 2e-5
+
+
+@pytest.mark.model
+def test_lora_distillation_trains_saves_and_loads(tmp_path):
+    tokenizer_of("smollm2-135m")
+    from agentdistill.distill import distill
+    from agentdistill.llm import load_chat_model
+
+    rows = [{"id": f"t{i}", "messages": CONVERSATION} for i in range(4)]
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "train.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    result = distill(DistillConfig(data=str(tmp_path / "data"), student="smollm2-135m", out=str(tmp_path / "out"),
+                                   epochs=2, grad_accum=2, learning_rate=1e-3))
+    assert result.examples == 4 and result.last_loss < result.first_loss
+    assert (tmp_path / "out" / "loss.png").stat().st_size > 1000
+    assert (tmp_path / "out" / "adapter" / "adapter_config.json").exists()
+    student = load_chat_model(f"hf:{result.model_dir}", max_new_tokens=4)
+    assert student.complete([{"role": "user", "content": "Hi"}])[0].completion_tokens > 0
