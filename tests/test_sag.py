@@ -84,3 +84,20 @@ def test_real_model_samples_all_candidates_in_one_call(smollm):
     trajectory = agent.run("What is 2 + 2?")
     assert len(trajectory.steps[0].candidates) == 3
     assert all(c.mean_logprob is not None for c in trajectory.steps[0].candidates)
+
+
+def test_printed_values_back_the_same_final_answer_and_the_episode_ends(scripted):
+    # two candidates print 139.4, one calls final_answer(139.4): one value with three votes; finishing wins
+    model = scripted((code("print(139.4)"), -0.1), (code("print(round(139.40, 1))"), -0.2),
+                     (code("final_answer(139.4)"), -0.9), (code("print(41)"), -0.05))
+    trajectory = CodeAgent(model, sag=4).run("Compute.")
+    assert trajectory.termination == "final_answer" and trajectory.final_answer == 139.4
+    assert len(trajectory.steps) == 1 and trajectory.steps[0].candidates[2].votes == 3
+
+
+def test_silent_candidates_abstain(scripted):
+    model = scripted((code("x = 1"), -0.1), (code("y = 2"), -0.2), (code("print(7)"), -0.8),
+                     (code("final_answer(7)"), -0.5), (code("final_answer(8)"), -0.1))
+    trajectory = CodeAgent(model, sag=3).run("Seven?")
+    first = trajectory.steps[0]
+    assert [c.vote_key for c in first.candidates] == [None, None, "answer:7"] and first.candidates[2].chosen

@@ -31,13 +31,13 @@ class QuickstartConfig:
     teacher: str = "qwen2.5-coder-1.5b"
     student: str = "qwen2.5-coder-0.5b"
     suites: list[str] = field(default_factory=lambda: ["math", "facts"])
-    train_tasks: int = 16
-    test_tasks: int = 8
+    train_tasks: int = 8
+    test_tasks: int = 4
     max_steps: int = 4
     max_new_tokens: int = 256
     concurrency: int = 8
     prefix: bool = False
-    epochs: float = 3.0
+    epochs: float = 2.0
     sag: int = 4
     sag_temperature: float = 0.7
     train_on_incorrect: bool = False

@@ -3,9 +3,12 @@
 1. N candidates come from one batched model call (n=N).
 2. Candidates without parseable code are dropped; the rest run, each in an isolated copy of the sandbox
    state (`BranchingSandbox`); candidates whose code raised are dropped unless all did.
-3. Survivors are grouped by what they produced: the `final_answer` value if they called it, else their
-   printed output. The largest group wins; ties go to the group holding the highest mean log-probability,
-   and within the winning group the most probable candidate is the one committed.
+3. Survivors are grouped by the value they produced: the `final_answer` value if they called it, else their
+   printed output, normalised the same way, so `print(139.4)` and `final_answer(139.4)` back the same value.
+   Candidates that printed nothing abstain. The largest group wins; ties go to the group holding the highest
+   mean log-probability. Within the winning group a candidate that calls `final_answer` is preferred (the
+   group agrees on the answer, so the episode can end), then the most probable one. If every survivor
+   abstained, the most probable survivor is committed.
 """
 
 from __future__ import annotations
@@ -27,9 +30,12 @@ def answer_key(value: object) -> str:
         return f"answer:{text.lower()}"
 
 
-def vote_key(branch: Branch) -> str:
+def vote_key(branch: Branch) -> str | None:
+    """The value a candidate stands for, or None if it printed nothing (it abstains)."""
     result = branch.result
-    return answer_key(result.final_answer) if result.is_final else f"output:{result.output.strip()}"
+    if result.is_final:
+        return answer_key(result.final_answer)
+    return answer_key(result.output) if result.output.strip() else None
 
 
 def _logprob(completion: Completion) -> float:
@@ -53,9 +59,11 @@ def choose_action(texts: list[str], parsed: list[ParsedStep], completions: list[
     clean = [i for i in runnable if branches[i].result.error is None] or runnable
     groups: dict[str, list[int]] = defaultdict(list)
     for i in clean:
-        groups[vote_key(branches[i])].append(i)
-    best = max(groups.values(), key=lambda g: (len(g), max(_logprob(completions[i]) for i in g)))
-    winner = max(best, key=lambda i: _logprob(completions[i]))
+        key = vote_key(branches[i])
+        if key is not None:
+            groups[key].append(i)
+    best = max(groups.values(), key=lambda g: (len(g), max(_logprob(completions[i]) for i in g))) if groups else clean
+    winner = max(best, key=lambda i: (branches[i].result.is_final, _logprob(completions[i])))
     for key, members in groups.items():
         for i in members:
             candidates[i] = candidates[i].model_copy(update={"vote_key": key, "votes": len(members),

@@ -30,6 +30,9 @@ def _quiet_libraries() -> None:
 
     transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
+    import datasets
+
+    datasets.utils.logging.disable_progress_bar()  # dataset map/save bars are noise next to our own progress
 
 
 def _fail(message: str) -> None:

@@ -29,6 +29,8 @@ def collect(
     max_new_tokens: int = typer.Option(320, min=16),
     concurrency: int = typer.Option(1, min=1, help="Episodes at once (batched generate for local models)."),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Skip tasks already in --out."),
+    prompt_style: str = typer.Option("full", help="full (few-shot) or short system prompt."),
+    sag: int = typer.Option(1, min=1, max=64, help="Self-consistent actions: N candidates per step."),
 ) -> None:
     """Run a teacher agent over a suite and store scored trajectories (maps onto CollectConfig)."""
     from rich.progress import MofNCompleteColumn, TimeElapsedColumn
@@ -42,7 +44,7 @@ def collect(
         config = CollectConfig(suite=suite, split=split, n=n, teacher=teacher, out=str(out), prefix=prefix,
                                prefix_style=prefix_style, samples=samples, seed=seed, temperature=temperature,
                                top_p=top_p, max_steps=max_steps, max_new_tokens=max_new_tokens,
-                               concurrency=concurrency, resume=resume)
+                               concurrency=concurrency, resume=resume, prompt_style=prompt_style, sag=sag)
         collector = Collector(config)
     except (ValueError, KeyError, ModelNotAvailable, UnknownModel) as error:
         _fail(str(error).strip("'\""))
