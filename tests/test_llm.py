@@ -93,3 +93,19 @@ def test_registry_converted_model_is_a_plain_folder():
     folder = registry.model_path("smollm2-135m")
     assert (folder / "config.json").exists() and list(folder.glob("*.safetensors"))
     assert "quantization_config" not in json.loads((folder / "config.json").read_text())
+
+
+@pytest.mark.model
+def test_hf_batch_with_a_shared_prefix_cache_matches_single_calls(smollm):
+    """Rows of a batch share one cached system-prompt prefix, padded in the middle: same greedy text as alone."""
+    system = {"role": "system", "content": "You are a careful assistant. " * 12}
+    conversations = [[system, {"role": "user", "content": q}] for q in ("Name a colour.", "What is 2+2? Explain.")]
+    params = SamplingParams(n=1, max_new_tokens=8, temperature=0.0)
+    alone = []
+    for conversation in conversations:
+        smollm._cache, smollm._cache_ids = None, []  # no help from an earlier call
+        alone.append(smollm.complete(conversation, params)[0].text)
+    smollm._cache, smollm._cache_ids = None, []
+    batched = [c[0].text for c in smollm.complete_batch(conversations, params)]
+    assert len(smollm._cache_ids) > 16  # the shared prefix was cached once for the batch
+    assert batched == alone
