@@ -105,8 +105,11 @@ def run_quickstart(config: QuickstartConfig, stage: Stage = lambda name: None, p
     runs = [("prompted", "student prompted", config.student, 1), ("distilled", "student distilled", distilled, 1),
             ("distilled-sag", f"distilled + SAG x{config.sag}", distilled, config.sag),
             ("teacher", "teacher", config.teacher, 1)]
+    models = {config.teacher: teacher}  # each model is loaded once, however many runs use it
     for slug, label, spec, sag in runs:
-        model = teacher if spec == config.teacher else load_chat_model(spec)
+        if spec not in models:
+            models[spec] = load_chat_model(spec)
+        model = models[spec]
         for suite in config.suites:
             stage(f"evaluate {label} on {config.test_tasks} {suite} test tasks")
             folder = out / "eval" / f"{slug}-{suite}"

@@ -35,7 +35,7 @@ def distill(
     """Fine-tune a student on teacher trajectories with TRL (loss on the agent's own turns only)."""
     from agentdistill.distill import DistillConfig
     from agentdistill.distill.trainer import distill as run_distill
-    from agentdistill.llm import ModelNotAvailable
+    from agentdistill.llm import ModelNotAvailable, UnknownModel
 
     _quiet_libraries()
     try:
@@ -45,8 +45,8 @@ def distill(
                                max_length=max_length, mask_prefix=mask_prefix, dtype=dtype,
                                gradient_checkpointing=gradient_checkpointing, seed=seed, merge=merge)
         result = run_distill(config)
-    except (ValueError, FileNotFoundError, ModelNotAvailable) as error:
-        _fail(str(error))
+    except (ValueError, FileNotFoundError, ModelNotAvailable, UnknownModel) as error:
+        _fail(str(error).strip("'\""))
     console.print(f"trained on {result.examples} conversations ({result.loss_tokens} loss tokens) in "
                   f"{result.seconds:.0f} s = {result.tokens_per_second:.0f} tokens/s; loss "
                   f"{result.first_loss:.3f} -> {result.last_loss:.3f}")
@@ -87,7 +87,7 @@ def eval_cmd(
                TimeElapsedColumn()]
     try:
         config = EvalConfig(suite=suite, split=split, n=n, model=model, out=str(out), label=label,
-                            prompt_style=prompt_style, sag=sag, temperature=temperature if sag == 1 else temperature or 0.7,
+                            prompt_style=prompt_style, sag=sag, temperature=temperature,
                             top_p=top_p, seed=seed, max_steps=max_steps, max_new_tokens=max_new_tokens,
                             concurrency=concurrency, resume=resume)
         with Progress(*columns, console=console) as progress:

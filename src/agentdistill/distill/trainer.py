@@ -42,41 +42,26 @@ class DistillResult:
         return self.train_tokens / self.seconds if self.seconds else 0.0
 
 
-def _student_path(student: str) -> Path:
-    from agentdistill.llm.registry import EMBEDDED, model_path
-
-    if student.startswith("hf:"):
-        return Path(student[3:]).expanduser()
-    if student in EMBEDDED:
-        return model_path(student)
-    return Path(student).expanduser()
-
-
-def _train_dtype(config: DistillConfig):
-    import torch
-
-    from agentdistill.llm.hf import pick_device_and_dtype
-
-    return pick_device_and_dtype(config.dtype)[1] if config.dtype == "auto" else getattr(torch, config.dtype)
-
-
 def distill(config: DistillConfig, callbacks: list | None = None) -> DistillResult:
     """Train the student as `config` says; returns where it went and what it measured."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
+    from agentdistill.llm import local_model_path
+    from agentdistill.llm.hf import pick_device_and_dtype
+
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     rows = load_training_rows(config.data)
     if not rows:
         raise ValueError(f"{config.data} holds no training examples (did the filter keep any trajectory?)")
-    path = _student_path(config.student)
+    path = local_model_path(config.student)
     tokenizer = AutoTokenizer.from_pretrained(path)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     dataset = build_dataset(rows, tokenizer, training_template(tokenizer), config.mask_prefix)
-    dtype = _train_dtype(config)
+    dtype = pick_device_and_dtype(config.dtype)[1]
     model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
     args = SFTConfig(
         output_dir=str(out / "checkpoints"), num_train_epochs=config.epochs, learning_rate=config.lr,
@@ -98,8 +83,7 @@ def distill(config: DistillConfig, callbacks: list | None = None) -> DistillResu
     train_tokens = int(sum(len(ids) for ids in dataset["input_ids"]) * config.epochs)
     result = DistillResult(
         out=out, model_dir=model_dir, examples=len(dataset),
-        loss_tokens=sum(sum(m) for m in dataset["assistant_masks"]) if "assistant_masks" in dataset.column_names
-        else sum(sum(1 for x in labels if x != -100) for labels in trainer.train_dataset["labels"]),
+        loss_tokens=sum(sum(m) for m in dataset["assistant_masks"]),
         train_tokens=train_tokens, seconds=seconds,
         first_loss=history[0]["loss"] if history else None, last_loss=history[-1]["loss"] if history else None,
     )

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from agentdistill.llm import registry
@@ -14,7 +15,7 @@ from agentdistill.llm.base import AgentChatModel, ChatMessage, Completion, Sampl
 from agentdistill.llm.registry import DEFAULT_CHAT_MODEL, ModelNotAvailable, UnknownModel
 
 __all__ = [
-    "AgentChatModel", "ChatMessage", "Completion", "SamplingParams", "load_chat_model",
+    "AgentChatModel", "ChatMessage", "Completion", "SamplingParams", "load_chat_model", "local_model_path",
     "DEFAULT_CHAT_MODEL", "ModelNotAvailable", "UnknownModel", "registry",
 ]
 
@@ -32,9 +33,17 @@ def load_chat_model(spec: str = DEFAULT_CHAT_MODEL, **fields: Any) -> AgentChatM
 
     from agentdistill.llm.hf import HFChatModel
 
+    if not spec.startswith("hf:"):
+        fields.setdefault("model_id", spec)
+    return HFChatModel.from_pretrained(local_model_path(spec), **fields)
+
+
+def local_model_path(spec: str) -> Path:
+    """The folder (or .gguf file) behind a local spec: `hf:PATH` or an embedded chat model's name."""
     if spec.startswith("hf:"):
-        return HFChatModel.from_pretrained(spec.removeprefix("hf:"), **fields)
-    entry = registry.get(spec)
-    if entry.role != "chat":
+        return Path(spec.removeprefix("hf:")).expanduser()
+    if spec.startswith("openai:"):
+        raise ValueError(f"{spec!r} is served over HTTP; a local model (name or hf:PATH) is needed here")
+    if registry.get(spec).role != "chat":
         raise ValueError(f"{spec!r} is an embedding model, not a chat model")
-    return HFChatModel.from_pretrained(registry.model_path(spec), model_id=spec, **fields)
+    return registry.model_path(spec)
