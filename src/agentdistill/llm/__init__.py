@@ -43,7 +43,7 @@ def local_model_path(spec: str) -> Path:
     if spec.startswith("hf:"):
         return Path(spec.removeprefix("hf:")).expanduser()
     if spec.startswith("openai:"):
-        raise ValueError(f"{spec!r} is served over HTTP; a local model (name or hf:PATH) is needed here")
+        raise ValueError(f"a local model (name or hf:PATH) is needed here, not the server {spec}")
     if registry.get(spec).role != "chat":
         raise ValueError(f"{spec!r} is an embedding model, not a chat model")
     return registry.model_path(spec)
