@@ -38,9 +38,10 @@ class QuickstartConfig:
     concurrency: int = 8
     prefix: bool = False
     epochs: float = 2.0
-    sag: int = 4
+    sag: int = 4  # 0: no distilled + SAG run
     sag_temperature: float = 0.7
     train_on_incorrect: bool = False
+    closed_book: bool = False  # also evaluate student and teacher answering from memory, without tools
 
     @classmethod
     def tiny(cls, **overrides) -> "QuickstartConfig":
@@ -104,7 +105,11 @@ def run_quickstart(config: QuickstartConfig, stage: Stage = lambda name: None, p
     summaries = []
     runs = [("prompted", "student prompted", config.student, 1), ("distilled", "student distilled", distilled, 1),
             ("distilled-sag", f"distilled + SAG x{config.sag}", distilled, config.sag),
-            ("teacher", "teacher", config.teacher, 1)]
+            ("teacher", "teacher", config.teacher, 1)][: None if config.sag > 1 else 2] + \
+        ([("teacher", "teacher", config.teacher, 1)] if config.sag <= 1 else [])
+    if config.closed_book:
+        runs = [("closed-book-student", "student closed-book", config.student, 1),
+                ("closed-book-teacher", "teacher closed-book", config.teacher, 1)] + runs
     models = {config.teacher: teacher}  # each model is loaded once, however many runs use it
     for slug, label, spec, sag in runs:
         if spec not in models:
@@ -116,7 +121,8 @@ def run_quickstart(config: QuickstartConfig, stage: Stage = lambda name: None, p
             summaries.append(evaluate(EvalConfig(
                 suite=suite, split="test", n=config.test_tasks, model=spec, out=str(folder), label=label, sag=sag,
                 temperature=config.sag_temperature if sag > 1 else 0.0, max_steps=config.max_steps,
-                max_new_tokens=config.max_new_tokens, concurrency=config.concurrency), model=model,
+                max_new_tokens=config.max_new_tokens, concurrency=config.concurrency,
+                closed_book=slug.startswith("closed-book")), model=model,
                 on_record=progress))
     md, png = write_report(summaries, out / "report")
     return QuickstartResult(summaries=summaries, filter_stats=dict(stats), train_examples=len(kept),

@@ -239,6 +239,17 @@ class CodeAgent:
         self.temperature = 0.7 if sag > 1 and temperature is None else temperature
         self.top_p = top_p
 
+    @classmethod
+    def materials(cls, model: AgentChatModel | str = DEFAULT_CHAT_MODEL, store: Any = None, **options: Any) -> CodeAgent:
+        """The materials agent: this agent with the materials tools over `store` (a `MaterialsStore`; default
+        the embedded offline snapshot, or `MPStore()` for the live Materials Project) and the materials prompt.
+
+        >>> CodeAgent.materials("qwen2.5-coder-1.5b").run("What is the band gap of GaAs?")  # doctest: +SKIP
+        """
+        from agentdistill.tools.materials.agent_tools import materials_tools
+
+        return cls(model, tools=materials_tools(store), **options)
+
     @property
     def graph(self):
         global _GRAPH
@@ -294,11 +305,17 @@ class CodeAgent:
 
 
 def resolve_tool(spec: Tool | str) -> Tool:
-    """A Tool as given, or a built-in by name: `retrieve` searches the built-in countries corpus."""
+    """A Tool as given, or a built-in by name: `retrieve` searches the built-in countries corpus;
+    `search_materials`, `get_properties`, `analyze_composition`, `analyze_structure` use the materials snapshot."""
     if isinstance(spec, Tool):
         return spec
     if spec == "retrieve":
         from agentdistill.tools.corpora import builtin_retriever
 
         return builtin_retriever().as_tool()
-    raise ValueError(f"unknown tool {spec!r}; built-ins: python, retrieve (or pass a Tool object)")
+    from agentdistill.tools.materials.agent_tools import MATERIALS_TOOL_NAMES, default_materials_tools
+
+    if spec in MATERIALS_TOOL_NAMES:
+        return default_materials_tools()[spec]
+    raise ValueError(f"unknown tool {spec!r}; built-ins: python, retrieve, {', '.join(MATERIALS_TOOL_NAMES)} "
+                     "(or pass a Tool object)")

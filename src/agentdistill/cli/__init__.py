@@ -2,5 +2,8 @@
 
 from agentdistill.cli import agent_commands, data_commands, train_commands  # noqa: F401  (registers commands)
 from agentdistill.cli.common import app
+from agentdistill.cli.materials_commands import materials_app
+
+app.add_typer(materials_app, name="materials")
 
 __all__ = ["app"]

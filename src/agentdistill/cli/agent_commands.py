@@ -31,6 +31,9 @@ def run(
     top_p: float = typer.Option(1.0, min=0.01, max=1.0, help="Nucleus sampling."),
     sag: int = typer.Option(1, min=1, max=64, help="Self-consistent actions: sample N per step, vote."),
     as_json: bool = typer.Option(False, "--json", help="Print the trajectory as JSON instead of the live view."),
+    agent_kind: str = typer.Option("code", "--agent", help="code (python + --tools) or materials (materials tools)."),
+    store: str = typer.Option("snapshot", help="Materials data for --agent materials: snapshot, mp (live API, "
+                              "needs MP_API_KEY) or a snapshot file path."),
 ) -> None:
     """Solve QUESTION with a code-acting agent; each step is shown as it happens."""
     from agentdistill.agents import CodeAgent
@@ -38,6 +41,8 @@ def run(
     from agentdistill.tools.retriever import CorpusError, Retriever
     from agentdistill.trajectories import Trajectory
 
+    if agent_kind not in ("code", "materials"):
+        raise typer.BadParameter("must be code or materials", param_hint="--agent")
     if prompt_style not in ("full", "short"):
         raise typer.BadParameter("must be full or short", param_hint="--prompt-style")
     names = [t.strip() for t in tools.split(",") if t.strip()]
@@ -50,9 +55,14 @@ def run(
         tool_specs: list = list(names)
         if corpus is not None and "retrieve" in names:
             tool_specs = [n for n in names if n != "retrieve"] + [Retriever.load(corpus).as_tool()]
+        if agent_kind == "materials":
+            from agentdistill.tools.materials.agent_tools import materials_tools
+            from agentdistill.tools.materials.snapshot import open_store
+
+            tool_specs = materials_tools(open_store(store))
         agent = CodeAgent(chat, tools=tool_specs, max_steps=max_steps, prompt_style=prompt_style,  # type: ignore[arg-type]
                           max_new_tokens=max_new_tokens, sag=sag, temperature=temperature or None, top_p=top_p)
-    except (ModelNotAvailable, UnknownModel, CorpusError, FileNotFoundError, ValueError) as error:
+    except (ModelNotAvailable, UnknownModel, CorpusError, FileNotFoundError, ValueError, RuntimeError) as error:
         _fail(str(error))
     trajectory = None
     with console.status("[bold]step 1:[/] thinking…", spinner="dots") as status:

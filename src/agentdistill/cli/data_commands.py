@@ -14,7 +14,7 @@ from agentdistill.cli.common import (_fail, _quiet_libraries, app, console)
 
 @app.command()
 def collect(
-    suite: str = typer.Option("math", help="Suite name (math, facts) or a task file path."),
+    suite: str = typer.Option("math", help="Suite name (math, facts, materials) or a task file path."),
     split: str = typer.Option("train", help="train, test or all."),
     n: Optional[int] = typer.Option(20, "-n", help="Tasks to use (all if omitted)."),
     teacher: str = typer.Option("qwen2.5-coder-1.5b", help="Teacher model spec (embedded name, hf:PATH, openai:MODEL@URL)."),
@@ -31,6 +31,7 @@ def collect(
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Skip tasks already in --out."),
     prompt_style: str = typer.Option("full", help="full (few-shot) or short system prompt."),
     sag: int = typer.Option(1, min=1, max=64, help="Self-consistent actions: N candidates per step."),
+    closed_book: bool = typer.Option(False, "--closed-book", help="No tools: the model answers from memory in one reply."),
 ) -> None:
     """Run a teacher agent over a suite and store scored trajectories (maps onto CollectConfig)."""
     from rich.progress import MofNCompleteColumn, TimeElapsedColumn
@@ -44,7 +45,8 @@ def collect(
         config = CollectConfig(suite=suite, split=split, n=n, teacher=teacher, out=str(out), prefix=prefix,
                                prefix_style=prefix_style, samples=samples, seed=seed, temperature=temperature,
                                top_p=top_p, max_steps=max_steps, max_new_tokens=max_new_tokens,
-                               concurrency=concurrency, resume=resume, prompt_style=prompt_style, sag=sag)
+                               concurrency=concurrency, resume=resume, prompt_style=prompt_style, sag=sag,
+                               closed_book=closed_book)
         collector = Collector(config)
     except (ValueError, KeyError, ModelNotAvailable, UnknownModel) as error:
         _fail(str(error).strip("'\""))

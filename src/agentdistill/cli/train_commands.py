@@ -61,7 +61,7 @@ def _episode_progress(progress: Progress, bar) -> object:
 
 @app.command("eval")
 def eval_cmd(
-    suite: str = typer.Option("math", help="Suite name (math, facts) or a task file path."),
+    suite: str = typer.Option("math", help="Suite name (math, facts, materials) or a task file path."),
     split: str = typer.Option("test", help="train, test or all."),
     n: Optional[int] = typer.Option(None, "-n", help="Tasks to use (all if omitted)."),
     model: str = typer.Option("qwen2.5-coder-0.5b", "--model", "-m", help="Embedded name, hf:PATH, openai:MODEL@URL."),
@@ -76,8 +76,10 @@ def eval_cmd(
     max_new_tokens: int = typer.Option(320, min=16),
     concurrency: int = typer.Option(1, min=1, help="Episodes at once (batched generate for local models)."),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Keep episodes already in --out."),
+    closed_book: bool = typer.Option(False, "--closed-book", help="Baseline: no tools, the model answers from memory in one reply."),
 ) -> None:
-    """Evaluate a model as an agent on held-out tasks: per-task records and a summary."""
+    """Evaluate a model as an agent on held-out tasks: per-task records and a summary (with MAE on the
+    regression-style tasks of the materials suite)."""
     from agentdistill.evaluation import EvalConfig, evaluate
     from agentdistill.evaluation.evaluate import SUMMARY_COLUMNS
     from agentdistill.llm import ModelNotAvailable, UnknownModel
@@ -89,7 +91,7 @@ def eval_cmd(
         config = EvalConfig(suite=suite, split=split, n=n, model=model, out=str(out), label=label,
                             prompt_style=prompt_style, sag=sag, temperature=temperature,
                             top_p=top_p, seed=seed, max_steps=max_steps, max_new_tokens=max_new_tokens,
-                            concurrency=concurrency, resume=resume)
+                            concurrency=concurrency, resume=resume, closed_book=closed_book)
         with Progress(*columns, console=console) as progress:
             bar = progress.add_task("", total=None)
             summary = evaluate(config, on_record=_episode_progress(progress, bar),
@@ -129,7 +131,9 @@ def quickstart(
     train_tasks: Optional[int] = typer.Option(None, min=1, help="Train tasks per suite for the teacher."),
     test_tasks: Optional[int] = typer.Option(None, min=1, help="Held-out test tasks per suite."),
     epochs: Optional[float] = typer.Option(None, help="Distillation epochs."),
-    sag: Optional[int] = typer.Option(None, min=2, help="Candidates per step for the +SAG run."),
+    sag: Optional[int] = typer.Option(None, min=0, help="Candidates per step for the +SAG run (0: no SAG run)."),
+    suites: Optional[str] = typer.Option(None, help="Comma-separated suites (default math,facts), e.g. materials."),
+    closed_book: bool = typer.Option(False, "--closed-book", help="Also evaluate both models without tools."),
     concurrency: Optional[int] = typer.Option(None, min=1, help="Episodes stepped together in one batch."),
     prefix: Optional[bool] = typer.Option(None, "--prefix/--no-prefix", help="First-thought prefixes for the teacher."),
 ) -> None:
@@ -140,7 +144,9 @@ def quickstart(
     _quiet_libraries()
     overrides = {k: v for k, v in dict(out=str(out) if out else None, teacher=teacher, student=student,
                                        train_tasks=train_tasks, test_tasks=test_tasks, epochs=epochs, sag=sag,
-                                       concurrency=concurrency, prefix=prefix).items() if v is not None}
+                                       concurrency=concurrency, prefix=prefix, closed_book=closed_book or None,
+                                       suites=[s.strip() for s in suites.split(",") if s.strip()] if suites else None,
+                                       ).items() if v is not None}
     config = QuickstartConfig.tiny(**overrides) if tiny else QuickstartConfig(**overrides)
     columns = [TextColumn("[bold]{task.fields[stage]}[/]"), BarColumn(), TextColumn("{task.description}"),
                TimeElapsedColumn()]

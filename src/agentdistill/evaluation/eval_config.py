@@ -28,6 +28,7 @@ class EvalConfig:
     max_new_tokens: int = 320
     concurrency: int = 1
     resume: bool = True
+    closed_book: bool = False  # the model answers from memory, no tools (the baseline for tool use)
 
     def __post_init__(self) -> None:
         if self.prompt_style not in ("auto", "full", "short"):
@@ -47,7 +48,7 @@ class EvalConfig:
             out=str(Path(self.out) / "episodes.jsonl"), prefix=False, seed=self.seed,
             temperature=self.temperature, top_p=self.top_p, max_steps=self.max_steps,
             max_new_tokens=self.max_new_tokens, concurrency=self.concurrency, resume=self.resume,
-            prompt_style=self.resolved_prompt_style, sag=self.sag)
+            prompt_style=self.resolved_prompt_style, sag=self.sag, closed_book=self.closed_book)
 
     def to_dict(self) -> dict:
         return asdict(self)

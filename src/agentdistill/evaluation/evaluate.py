@@ -10,13 +10,24 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from agentdistill.evaluation.eval_config import EvalConfig
 from agentdistill.llm import AgentChatModel
+from agentdistill.tasks import load_suite
+from agentdistill.tasks.metrics import extract_number
 from agentdistill.trajectories.collect import Collector
 from agentdistill.trajectories.record import TrajectoryRecord
 from agentdistill.trajectories.store import TrajectoryStore
+
+
+class RegressionError(BaseModel):
+    """Mean absolute error of numeric answers on one kind of regression-style task."""
+
+    unit: str
+    tasks: int
+    answered: int
+    mae: float
 
 
 class EvalSummary(BaseModel):
@@ -35,14 +46,42 @@ class EvalSummary(BaseModel):
     mean_completion_tokens: float
     seconds_per_task: float
     finished_rate: float
+    mae: dict[str, RegressionError] = Field(default_factory=dict, description="Per regression-style template.")
     config: dict
 
     def row(self) -> list[str]:
+        mae = "; ".join(f"{name} {e.mae:.3g} {e.unit} ({e.answered}/{e.tasks})" if e.answered else
+                        f"{name} - (0/{e.tasks})" for name, e in self.mae.items())
         return [self.label, self.suite, str(self.tasks), f"{self.accuracy:.1%} ({self.correct}/{self.tasks})",
-                f"{self.mean_steps:.2f}", f"{self.mean_completion_tokens:.0f}", f"{self.seconds_per_task:.1f}"]
+                mae or "-", f"{self.mean_steps:.2f}", f"{self.mean_completion_tokens:.0f}", f"{self.seconds_per_task:.1f}"]
 
 
-SUMMARY_COLUMNS = ["run", "suite", "tasks", "accuracy", "mean steps", "tokens/task", "s/task"]
+SUMMARY_COLUMNS = ["run", "suite", "tasks", "accuracy", "MAE (answered/tasks)", "mean steps", "tokens/task", "s/task"]
+
+
+def regression_errors(records: list[TrajectoryRecord], suite: str) -> dict[str, RegressionError]:
+    """MAE of numeric answers on tasks marked `regression_unit` (LLaMP-style), over the tasks answered with a
+    number; unanswered tasks are counted, not guessed."""
+    try:
+        tasks = {t.id: t for t in load_suite(suite, "all")}
+    except (KeyError, ValueError, OSError):
+        return {}
+    errors: dict[str, list[float]] = {}
+    totals: dict[str, tuple[int, str]] = {}
+    for record in records:
+        task = tasks.get(record.task_id)
+        unit = task.metadata.get("regression_unit") if task else None
+        if not unit:
+            continue
+        name = task.difficulty or "value"
+        count, _ = totals.get(name, (0, unit))
+        totals[name] = (count + 1, unit)
+        value, gold = extract_number(record.trajectory.final_answer), extract_number(task.answers[0])
+        if value is not None and gold is not None:
+            errors.setdefault(name, []).append(abs(value - gold))
+    return {name: RegressionError(unit=unit, tasks=count, answered=len(errors.get(name, [])),
+                                  mae=sum(errors.get(name, [])) / max(len(errors.get(name, [])), 1))
+            for name, (count, unit) in sorted(totals.items())}
 
 
 def summarize(records: list[TrajectoryRecord], config: EvalConfig) -> EvalSummary:
@@ -56,7 +95,8 @@ def summarize(records: list[TrajectoryRecord], config: EvalConfig) -> EvalSummar
         mean_steps=sum(len(r.trajectory.steps) for r in records) / n,
         mean_completion_tokens=sum(r.trajectory.completion_tokens for r in records) / n,
         seconds_per_task=sum(r.trajectory.duration_s for r in records) / n,
-        finished_rate=sum(r.trajectory.finished for r in records) / n, config=config.to_dict(),
+        finished_rate=sum(r.trajectory.finished for r in records) / n,
+        mae=regression_errors(records, config.suite), config=config.to_dict(),
     )
 
 

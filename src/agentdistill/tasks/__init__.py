@@ -1,8 +1,9 @@
 """Task suites with fixed splits and deterministic metrics.
 
-Built-in suites run offline: `math` (generated word problems needing exact arithmetic) and `facts`
-(questions over the countryinfo knowledge base that must be retrieved). `load_task_file` reads the
-paper's benchmarks from local files.
+Built-in suites run offline: `math` (generated word problems needing exact arithmetic), `facts`
+(questions over the countryinfo knowledge base that must be retrieved) and `materials` (questions over
+the Materials Project snapshot, answered with the materials tools). `load_task_file` reads the paper's
+benchmarks from local files.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Literal
 
-from agentdistill.tasks import facts_suite, math_suite
+from agentdistill.tasks import facts_suite, materials_suite, math_suite
 from agentdistill.tasks.loaders import BENCHMARKS, TaskFileError, load_task_file
 from agentdistill.tasks.metrics import score, score_task
 from agentdistill.tasks.schema import Task
@@ -41,9 +43,22 @@ def _facts_pool() -> list[Task]:
             for i, (q, answers, metric, template) in enumerate(facts_suite.generate(400, seed=0))]
 
 
+@lru_cache(maxsize=1)  # generating asks the snapshot hundreds of queries: once per process
+def _materials_pool() -> list[Task]:
+    from agentdistill.tools.materials.agent_tools import MATERIALS_TOOL_NAMES
+
+    return [Task(id=f"materials-{i:04d}", question=q, answers=answers, metric=metric, suite="materials",
+                 difficulty=template, split=_split_of(f"materials-{i:04d}"), **tolerances,
+                 metadata={"tools": list(MATERIALS_TOOL_NAMES),
+                           "regression_unit": materials_suite.REGRESSION_TEMPLATES.get(template)})
+            for i, (q, answers, metric, template, tolerances) in enumerate(materials_suite.generate(400, seed=0))]
+
+
 SUITES: dict[str, tuple[str, Callable[[], list[Task]]]] = {
     "math": ("grade-school word problems needing exact multi-step arithmetic (generated)", _math_pool),
     "facts": ("single/multi-hop questions over countryinfo, answered by retrieval (+ computation)", _facts_pool),
+    "materials": ("Materials Project lookups, comparisons, counts and derived values (snapshot + pymatgen)",
+                  _materials_pool),
 }
 
 

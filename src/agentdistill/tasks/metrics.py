@@ -76,16 +76,17 @@ def alias_match(prediction: Any, gold: str) -> float:
 _METRICS = {"exact_match": exact_match, "f1": token_f1, "numeric": numeric_match, "alias": alias_match}
 
 
-def score(metric: MetricName, prediction: Any, answers: list[str], rel_tol: float = 1e-4) -> float:
+def score(metric: MetricName, prediction: Any, answers: list[str], rel_tol: float = 1e-4,
+          abs_tol: float = 1e-6) -> float:
     """Best score of `prediction` against any gold answer; None predictions score 0."""
     if prediction is None:
         return 0.0
     if metric == "numeric":
-        return max(numeric_match(prediction, gold, rel_tol=rel_tol) for gold in answers)
+        return max(numeric_match(prediction, gold, rel_tol=rel_tol, abs_tol=abs_tol) for gold in answers)
     return max(_METRICS[metric](prediction, gold) for gold in answers)
 
 
 def score_task(task: Task, prediction: Any) -> tuple[float, bool]:
     """(score, correct): F1 counts as correct from 0.5 up, the other metrics at 1."""
-    value = score(task.metric, prediction, task.answers, task.rel_tol)
+    value = score(task.metric, prediction, task.answers, task.rel_tol, task.abs_tol)
     return value, value >= (0.5 if task.metric == "f1" else 1.0)

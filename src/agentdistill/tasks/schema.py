@@ -17,6 +17,7 @@ class Task(BaseModel):
     answers: list[str] = Field(min_length=1, description="Gold answers; any one of them counts (aliases).")
     metric: MetricName = "exact_match"
     rel_tol: float = Field(default=1e-4, ge=0, description="Relative tolerance of the numeric metric.")
+    abs_tol: float = Field(default=1e-6, ge=0, description="Absolute tolerance of the numeric metric.")
     suite: str
     split: Literal["train", "test", "all"] = "all"
     difficulty: str | None = None

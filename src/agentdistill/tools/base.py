@@ -22,7 +22,7 @@ class Tool:
         self.description = inspect.cleandoc(description or fn.__doc__ or "").strip()
         if not self.description:
             raise ValueError(f"tool {self.name!r} needs a docstring or a description: the model reads it")
-        self.signature = inspect.signature(fn)
+        self.signature = inspect.signature(fn, eval_str=True)  # resolves `from __future__` string annotations
         fields = {
             p.name: (Any if p.annotation is inspect.Parameter.empty else p.annotation,
                      ... if p.default is inspect.Parameter.empty else p.default)

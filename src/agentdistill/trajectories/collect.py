@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from pydantic import BaseModel
 
+from agentdistill.agents.closed_book import ClosedBookAgent
 from agentdistill.agents.code_agent import CodeAgent
 from agentdistill.agents.first_thought import chains_of_thought, cut_prefix
 from agentdistill.llm import AgentChatModel, load_chat_model
@@ -65,15 +66,16 @@ class Collector:
         self.model = BatchingChatModel(inner=base, model_id=base.model_id, max_batch=config.concurrency) \
             if batched else base
         self.store = TrajectoryStore(config.out)
-        self._agents: dict[tuple[str, ...], CodeAgent] = {}
+        self._agents: dict[tuple[str, ...], CodeAgent | ClosedBookAgent] = {}
         self._lock = threading.Lock()
 
-    def agent_for(self, task: Task) -> CodeAgent:
+    def agent_for(self, task: Task) -> CodeAgent | ClosedBookAgent:
         tools = tuple(task.metadata.get("tools", []))
         with self._lock:
             if tools not in self._agents:
                 c = self.config
-                self._agents[tools] = CodeAgent(
+                self._agents[tools] = ClosedBookAgent(self.model, temperature=c.temperature) if c.closed_book \
+                    else CodeAgent(
                     self.model, tools=list(tools), max_steps=c.max_steps, max_new_tokens=c.max_new_tokens,
                     prompt_style=c.prompt_style, sag=c.sag, temperature=(c.temperature or None) if c.sag > 1 else None)
             return self._agents[tools]

@@ -26,6 +26,7 @@ class CollectConfig:
     resume: bool = True
     prompt_style: str = "full"
     sag: int = 1
+    closed_book: bool = False  # no tools, one reply from memory: the baseline that tools are measured against
 
     def __post_init__(self) -> None:
         from agentdistill.agents.first_thought import PREFIX_STYLES
@@ -40,6 +41,8 @@ class CollectConfig:
             raise ValueError("prompt_style must be full or short")
         if self.sag < 1:
             raise ValueError("sag must be at least 1")
+        if self.closed_book and (self.sag > 1 or self.prefix):
+            raise ValueError("closed-book answers in one reply: it takes neither --sag nor --prefix")
         if self.split not in ("train", "test", "all"):
             raise ValueError("split must be train, test or all")
 

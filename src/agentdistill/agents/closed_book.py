@@ -1,0 +1,46 @@
+"""`ClosedBookAgent`: the no-tools baseline. The model answers from memory in one reply; comparing it with the
+tool-using agent on the same tasks measures what retrieval buys (LLaMP's closed-book vs agent comparison)."""
+
+from __future__ import annotations
+
+import time
+
+from agentdistill.agents.parsing import extract_prose_answer
+from agentdistill.agents.prompts import render
+from agentdistill.llm import AgentChatModel, ChatMessage, SamplingParams, load_chat_model
+from agentdistill.trajectories import ActionStep, Trajectory
+
+_PROMPTS = "closed_book"
+
+
+class ClosedBookAgent:
+    """Answers in one model call, with no tools; same `run` interface and `Trajectory` as `CodeAgent`.
+
+    >>> ClosedBookAgent("qwen2.5-coder-0.5b").run("What is the band gap of GaN in eV?").final_answer  # doctest: +SKIP
+    """
+
+    def __init__(self, model: AgentChatModel | str, *, max_new_tokens: int = 48, temperature: float | None = None) -> None:
+        self.model = load_chat_model(model) if isinstance(model, str) else model
+        self.max_new_tokens = max_new_tokens
+        self.temperature = temperature
+        self.tools: list = []
+
+    def initial_messages(self, question: str) -> list[ChatMessage]:
+        return [{"role": "system", "content": render(_PROMPTS, "system")},
+                {"role": "user", "content": render(_PROMPTS, "task", question=question)}]
+
+    def run(self, question: str, prefix: str | None = None) -> Trajectory:
+        """Ask once; the answer is the reply's stated answer, else its first line. `prefix` is not used."""
+        started = time.perf_counter()
+        messages = self.initial_messages(question)
+        params = SamplingParams(max_new_tokens=self.max_new_tokens, temperature=self.temperature)
+        completion = self.model.complete(messages, params)[0]
+        text = completion.text.strip()
+        answer = extract_prose_answer(text) or (text.splitlines()[0].strip().rstrip(".") if text else "")
+        step = ActionStep(index=1, model_output=text, is_final=True, final_answer=answer,
+                          prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
+                          model_latency_s=time.perf_counter() - started)
+        return Trajectory(question=question, model_id=self.model.model_id, steps=[step], final_answer=answer,
+                          termination="final_answer" if text else "error",
+                          messages=messages + [{"role": "assistant", "content": text}],
+                          duration_s=time.perf_counter() - started, metadata={"agent": "closed-book", "tools": []})
