@@ -103,13 +103,12 @@ def run_quickstart(config: QuickstartConfig, stage: Stage = lambda name: None, p
         tokens_per_second = result.tokens_per_second
     distilled = f"hf:{student_dir / 'model'}"
     summaries = []
-    runs = [("prompted", "student prompted", config.student, 1), ("distilled", "student distilled", distilled, 1),
-            ("distilled-sag", f"distilled + SAG x{config.sag}", distilled, config.sag),
-            ("teacher", "teacher", config.teacher, 1)][: None if config.sag > 1 else 2] + \
-        ([("teacher", "teacher", config.teacher, 1)] if config.sag <= 1 else [])
-    if config.closed_book:
-        runs = [("closed-book-student", "student closed-book", config.student, 1),
-                ("closed-book-teacher", "teacher closed-book", config.teacher, 1)] + runs
+    runs = [("closed-book-student", "student closed-book", config.student, 1),
+            ("closed-book-teacher", "teacher closed-book", config.teacher, 1)] if config.closed_book else []
+    runs += [("prompted", "student prompted", config.student, 1), ("distilled", "student distilled", distilled, 1)]
+    if config.sag > 1:
+        runs.append(("distilled-sag", f"distilled + SAG x{config.sag}", distilled, config.sag))
+    runs.append(("teacher", "teacher", config.teacher, 1))
     models = {config.teacher: teacher}  # each model is loaded once, however many runs use it
     for slug, label, spec, sag in runs:
         if spec not in models:
