@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from fake_mp import VALID_KEY, FakeMPServer, closed_port_url
 from typer.testing import CliRunner
 
 from agentdistill.agents import CodeAgent
@@ -24,8 +25,6 @@ from agentdistill.tools.materials.snapshot import (
     records_table,
     write_snapshot,
 )
-
-from fake_mp import VALID_KEY, FakeMPServer, closed_port_url
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "materials"
 runner = CliRunner()

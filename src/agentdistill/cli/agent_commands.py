@@ -11,8 +11,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.syntax import Syntax
 from rich.table import Table
 
-from agentdistill.cli.common import (_fail, _quiet_libraries, app, console, index_app, models_app,
-                                     tasks_app)
+from agentdistill.cli.common import _fail, _quiet_libraries, app, console, index_app, models_app, tasks_app
 from agentdistill.llm import registry
 from agentdistill.llm.registry import DEFAULT_CHAT_MODEL
 

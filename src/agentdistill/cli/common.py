@@ -11,7 +11,6 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
 
-
 app = typer.Typer(help="Build tool-using LLM agents and distill them into small models.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
 models_app = typer.Typer(help="Embedded models: list them and pull (install + convert) them.", no_args_is_help=True)

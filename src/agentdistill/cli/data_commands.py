@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
-from agentdistill.cli.common import (_fail, _quiet_libraries, app, console)
+from agentdistill.cli.common import _fail, _quiet_libraries, app, console
 
 
 @app.command()

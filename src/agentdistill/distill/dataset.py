@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 
-
 def load_training_rows(path: str | Path) -> list[dict[str, Any]]:
     """Rows {"id", "messages", "prefix_span"} from an `export` folder, its train.jsonl, or a trajectory store
     (whose records are filtered with the default filter and given the student's short system prompt)."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from functools import lru_cache
 
-
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 # property name -> (unit, description); the same names in records, queries, snapshots and tools

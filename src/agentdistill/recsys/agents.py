@@ -1,0 +1,63 @@
+"""The feed's two agents. `ParserAgent`: command + feed + memory -> a validated `PreferenceUpdate`.
+`PlannerAgent`: preferences -> a tool chain (`ToolCall`s). Both ask for JSON, validate it, repair once."""
+
+from __future__ import annotations
+
+import json
+
+from pydantic import BaseModel, Field
+
+from agentdistill.agents.prompts import load_templates, render
+from agentdistill.agents.structured import ask_structured
+from agentdistill.llm import AgentChatModel, ChatMessage, load_chat_model
+from agentdistill.recsys.catalog import Catalog
+from agentdistill.recsys.feed_tools import ToolCall
+from agentdistill.recsys.preferences import PreferenceUpdate, Preferences, validate_update
+
+_PROMPTS = "recbot"
+
+
+class Plan(BaseModel):
+    chain: list[ToolCall] = Field(min_length=1, max_length=12)
+
+
+def _model(model: AgentChatModel | str) -> AgentChatModel:
+    return load_chat_model(model) if isinstance(model, str) else model
+
+
+class ParserAgent:
+    """Turns a command into a preference update that is valid for `catalog` (or raises StructuredOutputError)."""
+
+    def __init__(self, model: AgentChatModel | str, catalog: Catalog, max_new_tokens: int = 200) -> None:
+        self.model, self.catalog, self.max_new_tokens = _model(model), catalog, max_new_tokens
+        examples_key = f"examples_{catalog.name}"
+        examples = render(_PROMPTS, examples_key) if examples_key in load_templates(_PROMPTS) else ""
+        self.system = render(_PROMPTS, "parser_system", schema=catalog.describe(), examples=examples)
+
+    def messages(self, command: str, memory: Preferences, feed_titles: list[str]) -> list[ChatMessage]:
+        return [{"role": "system", "content": self.system},
+                {"role": "user", "content": render(_PROMPTS, "parser_user", command=command,
+                                                   memory=memory.model_dump_json(exclude_defaults=True),
+                                                   feed="; ".join(feed_titles[:5]) or "empty")}]
+
+    def parse(self, command: str, memory: Preferences, feed_titles: list[str]) -> tuple[PreferenceUpdate, list[ChatMessage]]:
+        return ask_structured(self.model, self.messages(command, memory, feed_titles), PreferenceUpdate,
+                              check=lambda update: validate_update(update, self.catalog),
+                              max_new_tokens=self.max_new_tokens)
+
+
+class PlannerAgent:
+    """Turns preferences into a chain of feed tools (or raises StructuredOutputError)."""
+
+    def __init__(self, model: AgentChatModel | str, max_new_tokens: int = 160) -> None:
+        self.model, self.max_new_tokens = _model(model), max_new_tokens
+
+    def messages(self, preferences: Preferences, command: str) -> list[ChatMessage]:
+        return [{"role": "system", "content": render(_PROMPTS, "planner_system")},
+                {"role": "user", "content": render(_PROMPTS, "planner_user", command=command,
+                                                   preferences=json.dumps(preferences.model_dump(mode="json")))}]
+
+    def plan(self, preferences: Preferences, command: str) -> tuple[list[ToolCall], list[ChatMessage]]:
+        plan, conversation = ask_structured(self.model, self.messages(preferences, command), Plan,
+                                            max_new_tokens=self.max_new_tokens)
+        return plan.chain, conversation

@@ -1,0 +1,140 @@
+"""Structured preferences: hard constraints and soft phrases, validated against a catalogue, and the memory
+that consolidates them turn by turn (a new command refines, overrides or removes what came before)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from agentdistill.recsys.catalog import Catalog, Item
+
+Operator = Literal["==", "!=", "<", "<=", ">", ">=", "in", "not_in", "between"]
+_FAMILY = {"==": "eq", "in": "eq", "<": "upper", "<=": "upper", ">": "lower", ">=": "lower", "between": "range",
+           "!=": "neq", "not_in": "neq"}
+_NUMERIC_OPS = {"==", "!=", "<", "<=", ">", ">=", "between"}
+_SET_OPS = {"==", "!=", "in", "not_in"}
+
+
+class Constraint(BaseModel):
+    """A hard filter, e.g. price < 200, genre != Horror, year between [1990, 1999]."""
+
+    attribute: str
+    op: Operator
+    value: str | float | list[str] | list[float]
+
+    def label(self) -> str:
+        value = " to ".join(f"{v:g}" for v in self.value) if self.op == "between" and isinstance(self.value, list) \
+            else ", ".join(map(str, self.value)) if isinstance(self.value, list) else \
+            (f"{self.value:g}" if isinstance(self.value, float) else self.value)
+        return f"{self.attribute} {self.op} {value}"
+
+    def holds(self, item: Item) -> bool:
+        have = item.attributes.get(self.attribute)
+        if have is None:
+            return self.op in ("!=", "not_in")
+        values = self.value if isinstance(self.value, list) else [self.value]
+        if isinstance(have, list):  # multi-valued: == / in mean "has one of", != / not_in "has none of"
+            hit = bool({str(v).lower() for v in values} & {h.lower() for h in have})
+            return hit if self.op in ("==", "in") else not hit
+        if isinstance(have, float):
+            low_high = [float(v) for v in values]
+            x = have
+            return {"==": x == low_high[0], "!=": x != low_high[0], "<": x < low_high[0], "<=": x <= low_high[0],
+                    ">": x > low_high[0], ">=": x >= low_high[0],
+                    "between": len(low_high) == 2 and low_high[0] <= x <= low_high[1]}[self.op]
+        hit = str(have).lower() in {str(v).lower() for v in values}
+        return hit if self.op in ("==", "in") else not hit
+
+
+class SoftPreference(BaseModel):
+    """A phrase to favour (positive) or to avoid (negative), matched semantically."""
+
+    text: str = Field(min_length=1, max_length=200)
+    positive: bool = True
+
+
+class Preferences(BaseModel):
+    """What the user wants so far: the parser's memory across turns."""
+
+    constraints: list[Constraint] = Field(default_factory=list)
+    soft: list[SoftPreference] = Field(default_factory=list)
+
+    def matches(self, item: Item) -> bool:
+        return all(c.holds(item) for c in self.constraints)
+
+
+class PreferenceUpdate(BaseModel):
+    """What one command changes; the parser model writes exactly this as JSON."""
+
+    add_constraints: list[Constraint] = Field(default_factory=list)
+    remove_constraints: list[str] = Field(default_factory=list, description="Attributes whose constraints to drop.")
+    add_soft: list[SoftPreference] = Field(default_factory=list)
+    remove_soft: list[str] = Field(default_factory=list, description="Soft phrases to drop.")
+    reset: bool = False
+
+
+def validate_update(update: PreferenceUpdate, catalog: Catalog) -> PreferenceUpdate:
+    """Check attributes, operators and values against the catalogue; values are normalised (case, numbers).
+    Raises ValueError with a message written for the model to fix its output."""
+    schema = catalog.attributes
+    fixed = []
+    for c in update.add_constraints:
+        spec = schema.get(c.attribute)
+        if spec is None:
+            raise ValueError(f"unknown attribute {c.attribute!r}; attributes: {', '.join(schema)}")
+        values = c.value if isinstance(c.value, list) else [c.value]
+        if spec.kind == "numeric":
+            if c.op not in _NUMERIC_OPS:
+                raise ValueError(f"{c.attribute} is numeric: use one of {', '.join(sorted(_NUMERIC_OPS))}")
+            try:
+                numbers = [float(v) for v in values]
+            except (TypeError, ValueError):
+                raise ValueError(f"{c.attribute} needs numbers, got {c.value!r}") from None
+            if (c.op == "between") != (len(numbers) == 2):
+                raise ValueError("between takes [low, high]; the other operators one number")
+            fixed.append(c.model_copy(update={"value": numbers if c.op == "between" else numbers[0]}))
+            continue
+        if c.op not in _SET_OPS:
+            raise ValueError(f"{c.attribute} takes ==, !=, in, not_in (it is not numeric)")
+        known = {v.lower(): v for v in spec.values}
+        unknown = [str(v) for v in values if str(v).lower() not in known]
+        if unknown:
+            raise ValueError(f"{c.attribute} has no value {', '.join(map(repr, unknown))}; values: {', '.join(spec.values)}")
+        canonical = [known[str(v).lower()] for v in values]
+        fixed.append(c.model_copy(update={"value": canonical if c.op in ("in", "not_in") else canonical[0]}))
+    unknown_removals = [a for a in update.remove_constraints if a not in schema]
+    if unknown_removals:
+        raise ValueError(f"remove_constraints names unknown attributes {unknown_removals}; attributes: {', '.join(schema)}")
+    return update.model_copy(update={"add_constraints": fixed})
+
+
+def consolidate(memory: Preferences, update: PreferenceUpdate) -> Preferences:
+    """Memory after `update`: removals first, then additions; a new constraint overrides older ones of its kind
+    on the same attribute (a new upper bound replaces the old one, a new == replaces ==/in), exclusions accumulate,
+    and a value now wanted is no longer excluded (and vice versa)."""
+    constraints = [] if update.reset else [c for c in memory.constraints if c.attribute not in update.remove_constraints]
+    soft = [] if update.reset else [s for s in memory.soft
+                                    if s.text.lower() not in {t.lower() for t in update.remove_soft}]
+    for new in update.add_constraints:
+        family = _FAMILY[new.op]
+        new_values = {str(v).lower() for v in (new.value if isinstance(new.value, list) else [new.value])}
+
+        def superseded(old: Constraint) -> bool:
+            if old.attribute != new.attribute:
+                return False
+            old_family = _FAMILY[old.op]
+            if family == "neq":  # excluding a value drops an earlier wish for it, and repeats
+                old_values = {str(v).lower() for v in (old.value if isinstance(old.value, list) else [old.value])}
+                return old_family == "eq" and old_values <= new_values or old == new
+            if family == "range" or old_family == "range":
+                return old_family in ("upper", "lower", "range") and family in ("upper", "lower", "range")
+            if family == "eq" and old_family == "neq":
+                old_values = {str(v).lower() for v in (old.value if isinstance(old.value, list) else [old.value])}
+                return bool(old_values & new_values)
+            return old_family == family
+
+        constraints = [c for c in constraints if not superseded(c)] + [new]
+    for phrase in update.add_soft:
+        soft = [s for s in soft if s.text.lower() != phrase.text.lower()] + [phrase]
+    return Preferences(constraints=constraints, soft=soft)
