@@ -1,6 +1,11 @@
 """The `agentdistill` command line: a thin layer over the Python API (one module per group of commands)."""
 
-from agentdistill.cli import agent_commands, data_commands, train_commands  # noqa: F401  (registers commands)
+from agentdistill.cli import (  # noqa: F401  (registers commands)
+    agent_commands,
+    data_commands,
+    recbot_commands,
+    train_commands,
+)
 from agentdistill.cli.common import app
 from agentdistill.cli.materials_commands import materials_app
 

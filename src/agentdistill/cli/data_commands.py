@@ -14,7 +14,7 @@ from agentdistill.cli.common import _fail, _quiet_libraries, app, console
 
 @app.command()
 def collect(
-    suite: str = typer.Option("math", help="Suite name (math, facts, materials) or a task file path."),
+    suite: str = typer.Option("math", help="Suite name (math, facts, materials, recbot) or a task file path."),
     split: str = typer.Option("train", help="train, test or all."),
     n: Optional[int] = typer.Option(20, "-n", help="Tasks to use (all if omitted)."),
     teacher: str = typer.Option("qwen2.5-coder-1.5b", help="Teacher model spec (embedded name, hf:PATH, openai:MODEL@URL)."),
@@ -32,6 +32,8 @@ def collect(
     prompt_style: str = typer.Option("full", help="full (few-shot) or short system prompt."),
     sag: int = typer.Option(1, min=1, max=64, help="Self-consistent actions: N candidates per step."),
     closed_book: bool = typer.Option(False, "--closed-book", help="No tools: the model answers from memory in one reply."),
+    catalog: str = typer.Option("default", help="recbot: default, movielens:PATH, csv:PATH or jsonl:PATH."),
+    max_turns: int = typer.Option(5, min=1, help="recbot: commands per simulated session."),
 ) -> None:
     """Run a teacher agent over a suite and store scored trajectories (maps onto CollectConfig)."""
     from rich.progress import MofNCompleteColumn, TimeElapsedColumn
@@ -41,6 +43,17 @@ def collect(
     from agentdistill.trajectories.collect_config import CollectConfig
 
     _quiet_libraries()
+    if suite == "recbot":  # the teacher's parser/planner outputs on simulated train sessions; -n counts sessions
+        from agentdistill.cli.recbot_commands import recbot_collect
+        from agentdistill.recsys.catalog import CatalogError
+        from agentdistill.recsys.evaluate import RecbotConfig
+
+        try:
+            recbot_collect(RecbotConfig(catalog=catalog, parser_model=teacher, sessions=n or 20, max_turns=max_turns,
+                                        split=split if split != "all" else "train", seed=seed, out=str(out)))
+        except (ValueError, CatalogError, ModelNotAvailable, UnknownModel) as error:
+            _fail(str(error))
+        return
     try:
         config = CollectConfig(suite=suite, split=split, n=n, teacher=teacher, out=str(out), prefix=prefix,
                                prefix_style=prefix_style, samples=samples, seed=seed, temperature=temperature,

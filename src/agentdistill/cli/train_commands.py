@@ -61,7 +61,7 @@ def _episode_progress(progress: Progress, bar) -> object:
 
 @app.command("eval")
 def eval_cmd(
-    suite: str = typer.Option("math", help="Suite name (math, facts, materials) or a task file path."),
+    suite: str = typer.Option("math", help="Suite name (math, facts, materials, recbot) or a task file path."),
     split: str = typer.Option("test", help="train, test or all."),
     n: Optional[int] = typer.Option(None, "-n", help="Tasks to use (all if omitted)."),
     model: str = typer.Option("qwen2.5-coder-0.5b", "--model", "-m", help="Embedded name, hf:PATH, openai:MODEL@URL."),
@@ -77,6 +77,10 @@ def eval_cmd(
     concurrency: int = typer.Option(1, min=1, help="Episodes at once (batched generate for local models)."),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Keep episodes already in --out."),
     closed_book: bool = typer.Option(False, "--closed-book", help="Baseline: no tools, the model answers from memory in one reply."),
+    catalog: str = typer.Option("default", help="recbot: default, movielens:PATH, csv:PATH or jsonl:PATH."),
+    planner_model: Optional[str] = typer.Option(None, help="recbot: planner model (default: --model plans too)."),
+    max_turns: int = typer.Option(5, min=1, help="recbot: commands per simulated session."),
+    paraphrase_model: Optional[str] = typer.Option(None, help="recbot: a model paraphrases the simulated commands."),
 ) -> None:
     """Evaluate a model as an agent on held-out tasks: per-task records and a summary (with MAE on the
     regression-style tasks of the materials suite)."""
@@ -85,6 +89,18 @@ def eval_cmd(
     from agentdistill.llm import ModelNotAvailable, UnknownModel
 
     _quiet_libraries()
+    if suite == "recbot":  # simulated feed sessions instead of tasks; -n counts sessions
+        from agentdistill.cli.recbot_commands import recbot_eval
+        from agentdistill.recsys.catalog import CatalogError
+        from agentdistill.recsys.evaluate import RecbotConfig
+
+        try:
+            recbot_eval(RecbotConfig(catalog=catalog, parser_model=model, planner_model=planner_model,
+                                     sessions=n or 20, max_turns=max_turns, split=split, seed=seed,
+                                     paraphrase_model=paraphrase_model, out=str(out), label=label, resume=resume))
+        except (ValueError, CatalogError, ModelNotAvailable, UnknownModel) as error:
+            _fail(str(error))
+        return
     columns = [TextColumn("[bold]eval[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
                TimeElapsedColumn()]
     try:

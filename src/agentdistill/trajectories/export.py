@@ -22,7 +22,8 @@ def student_messages(record: TrajectoryRecord, system: Literal["short", "keep"] 
     """The conversation to train on. Students learn with the short system prompt (no few-shot examples), as
     in the reference: they learn the format from the data instead."""
     messages = [dict(m) for m in record.messages]
-    if system == "short" and messages and messages[0]["role"] == "system":
+    code_agent = record.trajectory.metadata.get("agent", "code") == "code"  # other agents keep their own prompt
+    if system == "short" and code_agent and messages and messages[0]["role"] == "system":
         messages[0]["content"] = _short_prompt(tuple(record.trajectory.metadata.get("tools", [])))
     return messages
 

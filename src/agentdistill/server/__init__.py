@@ -1,0 +1,1 @@
+"""The demo chat server of the interactive recommendation feed (`agentdistill serve`)."""
