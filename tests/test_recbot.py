@@ -1,0 +1,278 @@
+"""The interactive recommendation feed: catalogues, preferences memory, feed tools, the parser/planner turn,
+the simulator and its evaluation/collection, and the HTTP API."""
+
+import json
+import random
+import threading
+from pathlib import Path
+
+import pytest
+
+from agentdistill.llm.base import AgentChatModel, Completion
+from agentdistill.recsys.agents import ParserAgent, PlannerAgent
+from agentdistill.recsys.catalog import (
+    Attribute,
+    Catalog,
+    CatalogError,
+    Item,
+    fashion_catalog,
+    load_movielens,
+    load_table,
+    open_catalog,
+)
+from agentdistill.recsys.evaluate import RecbotConfig, collect_recbot, evaluate_recbot, session_number
+from agentdistill.recsys.preferences import (
+    Constraint,
+    PreferenceUpdate,
+    Preferences,
+    SoftPreference,
+    consolidate,
+    validate_update,
+)
+from agentdistill.recsys.recommender import ItemKNN
+from agentdistill.recsys.session import FeedServices, FeedSession
+from agentdistill.recsys.simulator import SimulatedUser, draw_target, judge
+from agentdistill.trajectories.export import export_dataset
+from agentdistill.trajectories.store import TrajectoryStore
+
+MOVIELENS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "movielens-100k"
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return fashion_catalog()
+
+
+@pytest.fixture(scope="module")
+def services(catalog):
+    return FeedServices(catalog)
+
+
+def update(*constraints, soft=(), remove=(), reset=False) -> PreferenceUpdate:
+    return PreferenceUpdate(add_constraints=[Constraint(attribute=a, op=o, value=v) for a, o, v in constraints],
+                            add_soft=[SoftPreference(text=t, positive=p) for t, p in soft],
+                            remove_constraints=list(remove), reset=reset)
+
+
+def as_json(value: PreferenceUpdate | dict) -> str:
+    return json.dumps(value.model_dump(mode="json") if isinstance(value, PreferenceUpdate) else value)
+
+
+PLAN = json.dumps({"chain": [{"tool": "filter"}, {"tool": "rerank", "alpha": 0.2}]})
+
+
+# -- preferences ----------------------------------------------------------------------------------------
+def test_updates_are_checked_against_the_catalogue(catalog):
+    fixed = validate_update(update(("colour", "==", "RED"), ("price", "<", "80")), catalog)
+    assert [(c.value) for c in fixed.add_constraints] == ["red", 80.0]
+    for bad, message in [(update(("colour", "==", "teal")), "no value 'teal'"),
+                         (update(("fabric", "==", "silk")), "unknown attribute"),
+                         (update(("colour", "<", "red")), "not numeric"),
+                         (update(("price", "between", 10)), "between takes"),
+                         (update(remove=["size"]), "unknown attributes")]:
+        with pytest.raises(ValueError, match=message):
+            validate_update(bad, catalog)
+
+
+def test_memory_refines_overrides_and_forgets():
+    memory = consolidate(Preferences(), update(("category", "==", "dress"), ("price", "<", 200.0),
+                                               ("pattern", "!=", "floral"), soft=[("autumn", True)]))
+    memory = consolidate(memory, update(("price", "<", 100.0), ("pattern", "!=", "striped")))
+    assert [c.label() for c in memory.constraints] == ["category == dress", "pattern != floral", "price < 100",
+                                                       "pattern != striped"]
+    memory = consolidate(memory, update(("category", "==", "skirt"), ("pattern", "==", "floral"),
+                                        soft=[("autumn", False)], remove=["price"]))  # "forget the price limit"
+    labels = [c.label() for c in memory.constraints]
+    assert "price < 100" not in labels and "category == skirt" in labels and "category == dress" not in labels
+    assert "pattern != floral" not in labels and "pattern == floral" in labels  # wanting it lifts the exclusion
+    assert memory.soft == [SoftPreference(text="autumn", positive=False)]
+    assert consolidate(memory, update(("season", "==", "winter"), reset=True)).constraints[0].label() == "season == winter"
+    assert len(consolidate(memory, update(reset=True)).constraints) == 0
+
+
+def test_constraints_on_multi_valued_and_numeric_attributes():
+    movie = Item(id="1", title="Toy Story", attributes={"genre": ["Animation", "Comedy"], "year": 1995.0}, text="")
+    assert Constraint(attribute="genre", op="==", value="comedy").holds(movie)
+    assert not Constraint(attribute="genre", op="!=", value="Comedy").holds(movie)
+    assert Constraint(attribute="genre", op="not_in", value=["Horror", "War"]).holds(movie)
+    assert Constraint(attribute="year", op="between", value=[1990.0, 1999.0]).holds(movie)
+    assert not Constraint(attribute="year", op=">", value=1995.0).holds(movie)
+
+
+# -- catalogues and the base recommender ------------------------------------------------------------------
+def test_fashion_catalogue_is_deterministic_and_described(catalog):
+    assert [i.model_dump() for i in catalog.items[:20]] == [i.model_dump() for i in fashion_catalog(seed=0).items[:20]]
+    assert fashion_catalog(n_items=50, seed=1).items[0] != catalog.items[0]
+    assert "colour (one of: black" in catalog.describe() and "price (numeric, USD" in catalog.describe()
+    assert len(catalog.interactions) > 3000
+
+
+@pytest.mark.skipif(not MOVIELENS.is_dir(), reason=f"{MOVIELENS} (shared MovieLens data) is not present")
+def test_movielens_recbole_files():
+    movies = open_catalog(f"movielens:{MOVIELENS}")
+    assert len(movies.items) == 1682 and len(movies.interactions) == 100_000
+    toy = movies.items[0]
+    assert toy.title == "Toy Story" and toy.attributes["year"] == 1995.0 and "Comedy" in toy.attributes["genre"]
+    assert movies.attributes["genre"].kind == "multi"
+
+
+def test_grouplens_layout_and_generic_tables(tmp_path):
+    folder = tmp_path / "ml"
+    folder.mkdir()
+    flags = ["0"] * 19
+    flags[5] = "1"  # Comedy
+    (folder / "u.item").write_text("1|Toy Story (1995)|01-Jan-1995||http://x|" + "|".join(flags) + "\n", encoding="latin-1")
+    (folder / "u.data").write_text("7\t1\t5\t881250949\n")
+    movies = load_movielens(folder)
+    assert movies.items[0].title == "Toy Story" and movies.items[0].attributes == {"genre": ["Comedy"], "year": 1995.0}
+    assert movies.interactions == [(0, 0)]
+    table = tmp_path / "shop.csv"
+    table.write_text("id,title,colour,price,description\na,Red scarf,red,12.5,Soft wool\nb,Blue hat,blue,20,Warm\n")
+    shop = open_catalog(f"csv:{table}")
+    assert shop.attributes["price"].kind == "numeric" and shop.attributes["colour"].values == ["blue", "red"]
+    assert shop.items[0].text == "Red scarf. Soft wool"
+    bad = tmp_path / "bad.csv"
+    bad.write_text("title,price\nHat,cheap\n")
+    with pytest.raises(CatalogError, match="not a number"):
+        load_table(bad, [Attribute(name="price", kind="numeric")])
+    with pytest.raises(CatalogError, match="neither"):
+        load_movielens(tmp_path)
+    with pytest.raises(CatalogError, match="unknown catalogue"):
+        open_catalog("parquet:x")
+
+
+def test_item_knn_follows_co_interactions():
+    items = [Item(id=str(i), title=str(i), attributes={}, text=str(i)) for i in range(4)]
+    shop = Catalog(name="t", items=items, schema=[], interactions=[(0, 0), (0, 1), (1, 0), (1, 1), (2, 2), (2, 3)])
+    scores = ItemKNN(shop).scores([0])
+    assert scores.argmax() == 1 and scores[1] > scores[2]
+
+
+def test_semantic_similarity_uses_the_embedded_encoder(services, catalog):
+    best = services.embeddings.search("red dress", 5)
+    assert sum(catalog.items[i].attributes["category"] == "dress" for i in best) >= 3
+    assert services.embeddings.similarity("red dress")[best[0]] > 0.5
+
+
+# -- one turn -------------------------------------------------------------------------------------------
+def session_with(services, catalog, scripted, *outputs):
+    model = scripted(*outputs)
+    return FeedSession(services, ParserAgent(model, catalog), PlannerAgent(model), history=[1, 2, 3]), model
+
+
+def test_a_command_filters_and_reranks_the_feed(services, catalog, scripted):
+    session, _ = session_with(services, catalog, scripted,
+                              as_json(update(("category", "==", "dress"), ("price", "<", 100), soft=[("evening", True)])),
+                              json.dumps({"chain": [{"tool": "match", "text": "evening", "weight": 2}]}))
+    before = [i.id for i in session.feed]
+    result = session.command("dresses under 100 for the evening")
+    assert result.error is None and [i.id for i in result.feed] != before
+    assert all(i.attributes["category"] == "dress" and i.attributes["price"] < 100 for i in result.feed)
+    assert [c.tool for c in result.plan] == ["filter", "match"]  # a plan without filter gets one: constraints hold
+    assert result.effects[0].candidates_after < result.effects[0].candidates_before
+    assert set(result.seconds) == {"parse", "plan", "act"}
+
+
+def test_invalid_output_is_repaired_once_then_rejected_without_losing_anything(services, catalog, scripted):
+    session, model = session_with(services, catalog, scripted,
+                                  "I think you want red things!", as_json(update(("colour", "==", "red"))), PLAN,
+                                  '{"add_constraints": [{"attribute": "colour", "op": "==", "value": "teal"}]}',
+                                  "still not json")
+    repaired = session.command("red please")
+    assert repaired.error is None and [c.label() for c in repaired.preferences.constraints] == ["colour == red"]
+    assert "That reply was invalid" in model.seen[1][-1]["content"]
+    feed, memory = [i.id for i in session.feed], session.memory
+    failed = session.command("make it teal")
+    assert failed.error and "teal" in model.seen[-1][-1]["content"] or "no JSON" in failed.error
+    assert [i.id for i in session.feed] == feed and session.memory == memory
+
+
+def test_an_invalid_plan_falls_back_to_the_default_chain(services, catalog, scripted):
+    session, _ = session_with(services, catalog, scripted, as_json(update(("colour", "==", "black"), soft=[("denim", True)])),
+                              "no plan", '{"chain": [{"tool": "explode"}]}')
+    result = session.command("black, something denim")
+    assert result.planner_fallback and [c.tool for c in result.plan] == ["filter", "match", "rerank"]
+    assert all(i.attributes["colour"] == "black" for i in result.feed)
+
+
+# -- simulator, evaluation, collection ------------------------------------------------------------------
+def test_judge_recall_and_ndcg():
+    assert judge([5, 1, 9], {1, 9}).model_dump() == pytest.approx(
+        {"recall": 1.0, "ndcg": (1 / 1.585 + 1 / 2) / (1 + 1 / 1.585), "hits": 2, "passed": True}, rel=1e-3)
+    assert judge([5, 6, 7], {1, 2, 3}).passed is False
+
+
+class OracleModel(AgentChatModel):
+    """A perfect parser/planner for simulated sessions: maps each template command back to the hidden
+    constraint it states (found by its value), and always plans filter + rerank."""
+
+    constraints: list = []
+    calls: list = []
+
+    def complete_batch(self, conversations, params=None):
+        results = []
+        for conversation in conversations:
+            self.calls.append(conversation)
+            if "Command:" not in conversation[-1]["content"]:
+                text = PLAN
+            else:
+                command = conversation[-1]["content"].split("Command:")[-1].lower()
+                said = [c for c in self.constraints if _spoken(c) in command]
+                text = as_json(PreferenceUpdate(add_constraints=said[:1]))
+            results.append([Completion(text=text, prompt_tokens=1, completion_tokens=1)])
+        return results
+
+
+def _spoken(constraint: Constraint) -> str:
+    value = constraint.value
+    return f"{value:g}" if isinstance(value, float) else str(int(value[0])) if isinstance(value, list) else str(value).lower()
+
+
+def oracle(catalog: Catalog, config: RecbotConfig) -> OracleModel:
+    """The oracle for the sessions `config` runs (drawn with the runner's seeds)."""
+    constraints = []
+    for index in range(config.sessions):
+        r = random.Random(config.seed * 1_000_003 + session_number(index, config.split))
+        constraints += draw_target(catalog, r).constraints
+    return OracleModel(model_id="oracle", constraints=constraints, calls=[])
+
+
+def test_simulated_sessions_pass_with_a_perfect_parser(catalog, scripted, tmp_path):
+    config = RecbotConfig(sessions=3, max_turns=3, out=str(tmp_path / "eval"), label="oracle")
+    model = oracle(catalog, config)
+    summary = evaluate_recbot(config, parser_model=model)
+    assert summary.pass_rate == 1.0 and summary.recall_at_10 >= 0.5 and summary.parse_error_rate == 0.0
+    assert 1 <= summary.mean_turns_to_pass <= 3
+    idle = scripted()
+    assert evaluate_recbot(config, parser_model=idle) == summary and idle.calls == []  # resumed: nothing reruns
+    logs = [json.loads(line) for line in (tmp_path / "eval" / "sessions.jsonl").read_text().splitlines()]
+    assert len(logs) == 3 and logs[0]["turns"][0]["command"]
+
+
+def test_a_parser_that_never_parses_never_passes(catalog, scripted, tmp_path):
+    summary = evaluate_recbot(RecbotConfig(sessions=2, max_turns=2, out=str(tmp_path / "e")),
+                              parser_model=scripted(*["nonsense"] * 8))
+    assert summary.parse_error_rate == 1.0 and summary.pass_rate <= 0.5
+
+
+def test_collected_turns_train_with_their_own_prompts(catalog, scripted, tmp_path):
+    config = RecbotConfig(sessions=2, max_turns=3, split="train", out=str(tmp_path / "teacher.jsonl"))
+    added = collect_recbot(config, teacher=oracle(catalog, config))
+    records = list(TrajectoryStore(tmp_path / "teacher.jsonl"))
+    assert added == 2 and records and all(r.correct for r in records)
+    assert {r.trajectory.metadata["agent"] for r in records} == {"recbot-parser", "recbot-planner"}
+    assert collect_recbot(config, teacher=scripted()) == 0  # resumed
+    export_dataset(records, tmp_path / "export")
+    row = json.loads((tmp_path / "export" / "train.jsonl").read_text().splitlines()[0])
+    assert [m["role"] for m in row["messages"]] == ["system", "user", "assistant"]
+    assert "Catalogue attributes" in row["messages"][0]["content"]
+    PreferenceUpdate.model_validate_json(row["messages"][2]["content"])
+
+
+def test_simulated_user_reveals_one_constraint_per_turn(catalog):
+    r = random.Random(4)
+    target = draw_target(catalog, r)
+    user = SimulatedUser(catalog, target, r)
+    commands = [user.next_command() for _ in range(len(target.constraints) + 1)]
+    assert commands[-1].startswith("more like") and len(set(commands)) == len(commands)
+    assert 1 <= len(user.targets) <= 40
