@@ -2,6 +2,7 @@
 tools, the materials agent, the `materials` suite, the closed-book baseline and MAE."""
 
 import gzip
+import json
 import hashlib
 import math
 import os
@@ -303,3 +304,17 @@ def test_materials_cli_search_and_errors():
     os.environ.pop("MP_API_KEY", None)
     keyless = runner.invoke(app, ["run", "--agent", "materials", "--store", "mp", "-m", "smollm2-135m", "Band gap of GaN?"])
     assert keyless.exit_code == 1 and ("MP_API_KEY" in keyless.output or "not available" in keyless.output)
+
+
+@pytest.mark.model
+def test_cli_runs_the_materials_agent_with_a_real_model():
+    from conftest import require_model
+
+    require_model("smollm2-135m")
+    result = runner.invoke(app, ["run", "--agent", "materials", "-m", "smollm2-135m", "--max-steps", "1",
+                                 "--max-new-tokens", "24", "--json", "What is the band gap of GaN?"])
+    assert result.exit_code == 0, result.output
+    trajectory = json.loads(result.output[result.output.index("{"):])
+    assert trajectory["metadata"]["tools"] == ["search_materials", "get_properties", "analyze_composition",
+                                               "analyze_structure"]
+    assert "get_properties" in trajectory["messages"][0]["content"] and trajectory["termination"]
