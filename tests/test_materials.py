@@ -67,6 +67,7 @@ def test_any_way_of_writing_a_formula_finds_the_same_entries(store):
     ({"formula": "Xx2"}, "not an element"), ({"formula": "hello world"}, "not a chemical formula"),
     ({"band_gap_ev": (3, 1)}, "above max"), ({"sort": "colour"}, "sort must be one of"),
     ({"chemsys": "Ti-Qq"}, "chemical system"), ({"limit": 0}, "greater than or equal"),
+    ({"elements": ["Ti", "Kryptonite"]}, "not a chemical element"),
 ])
 def test_bad_queries_say_what_is_wrong(query, message):
     with pytest.raises((MaterialsError, ValueError), match=message):

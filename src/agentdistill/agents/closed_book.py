@@ -23,7 +23,6 @@ class ClosedBookAgent:
         self.model = load_chat_model(model) if isinstance(model, str) else model
         self.max_new_tokens = max_new_tokens
         self.temperature = temperature
-        self.tools: list = []
 
     def initial_messages(self, question: str) -> list[ChatMessage]:
         return [{"role": "system", "content": render(_PROMPTS, "system")},

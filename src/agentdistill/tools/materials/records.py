@@ -55,6 +55,19 @@ def normalize_chemsys(chemsys: str) -> str:
     except ValueError as error:
         raise MaterialsError(f"chemical system {chemsys!r}: {error}") from None
 
+def _element_symbols(names: list[str]) -> list[str]:
+    """'ti' / 'Ti' -> 'Ti'; anything that is not an element raises MaterialsError."""
+    from pymatgen.core import Element
+
+    symbols = []
+    for name in names:
+        try:
+            symbols.append(str(Element(name.strip().capitalize())))
+        except ValueError:
+            raise MaterialsError(f"{name!r} is not a chemical element") from None
+    return symbols
+
+
 def _elements_of(formula: str) -> list[str]:
     return [str(e) for e in parse_composition(formula).elements]
 
@@ -114,6 +127,10 @@ class MaterialQuery(BaseModel):
             self.formula = [reduced_formula(f) for f in self.formula]
         if self.chemsys:
             self.chemsys = normalize_chemsys(self.chemsys)
+        if self.elements:
+            self.elements = _element_symbols(self.elements)
+        if self.exclude_elements:
+            self.exclude_elements = _element_symbols(self.exclude_elements)
         for name in NUMERIC_PROPERTIES:
             bounds = getattr(self, name)
             if bounds is not None and None not in bounds and bounds[0] > bounds[1]:
