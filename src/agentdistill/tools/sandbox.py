@@ -171,7 +171,7 @@ class PythonSandbox:
         while True:
             message = self._read(deadline)
             if message is None:
-                return self._restart_after_failure(started, tool_calls)
+                return self._restart_after_failure(started, tool_calls, timed_out=time.monotonic() >= deadline)
             if message.get("op") == "tool_call":
                 tool_started = time.monotonic()
                 tool_calls.append(str(message.get("name")))
@@ -195,8 +195,13 @@ class PythonSandbox:
             value = str(value)  # the code gets the text of values JSON cannot carry
         return {"op": "tool_result", "ok": True, "value": value}
 
-    def _restart_after_failure(self, started: float, tool_calls: list[str]) -> ExecutionResult:
-        code = self._process.poll() if self._process else None
+    def _restart_after_failure(self, started: float, tool_calls: list[str], timed_out: bool) -> ExecutionResult:
+        code = None
+        if self._process and not timed_out:
+            try:  # the pipe can close a moment before the kernel reports the exit (seen on a loaded machine)
+                code = self._process.wait(timeout=2.0)
+            except subprocess.TimeoutExpired:
+                code = None
         if code is None:
             error = f"TimeoutError: the code did not finish within {self.limits.timeout_s:g} s and was killed"
         elif code < 0:
