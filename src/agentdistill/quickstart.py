@@ -9,6 +9,7 @@ per task, a trained student is reused), so an interrupted quickstart continues w
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -80,13 +81,19 @@ def run_quickstart(config: QuickstartConfig, stage: Stage = lambda name: None, p
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     teacher_store = out / "teacher.jsonl"
-    teacher = load_chat_model(config.teacher)
+    models: dict = {}  # each model is loaded once, when first needed, however many stages use it
+
+    def model(spec: str):
+        if spec not in models:
+            models[spec] = load_chat_model(spec)
+        return models[spec]
+
     for suite in config.suites:
         stage(f"teacher {config.teacher} collects {config.train_tasks} {suite} train tasks")
         Collector(CollectConfig(suite=suite, split="train", n=config.train_tasks, teacher=config.teacher,
                                 out=str(teacher_store), prefix=config.prefix, max_steps=config.max_steps,
                                 max_new_tokens=config.max_new_tokens, concurrency=config.concurrency),
-                  model=teacher).run(on_record=progress)
+                  model=model(config.teacher)).run(on_record=progress)
     stage("filter and export")
     kept, stats = filter_records(TrajectoryStore(teacher_store), FilterConfig(
         correct_only=not config.train_on_incorrect, drop_max_steps=not config.train_on_incorrect,
@@ -97,6 +104,8 @@ def run_quickstart(config: QuickstartConfig, stage: Stage = lambda name: None, p
     student_dir = out / "student"
     tokens_per_second = None
     if not (student_dir / "model" / STUDENT_MARKER).exists():
+        models.clear()  # training needs the memory: a 1.5B teacher in fp32 holds ~6 GB (reloaded for its eval)
+        gc.collect()
         stage(f"distill {len(kept)} trajectories into {config.student} (LoRA, {config.epochs:g} epochs)")
         result = distill(DistillConfig(data=str(out / "export"), student=config.student, out=str(student_dir),
                                        epochs=config.epochs))
@@ -109,11 +118,7 @@ def run_quickstart(config: QuickstartConfig, stage: Stage = lambda name: None, p
     if config.sag > 1:
         runs.append(("distilled-sag", f"distilled + SAG x{config.sag}", distilled, config.sag))
     runs.append(("teacher", "teacher", config.teacher, 1))
-    models = {config.teacher: teacher}  # each model is loaded once, however many runs use it
     for slug, label, spec, sag in runs:
-        if spec not in models:
-            models[spec] = load_chat_model(spec)
-        model = models[spec]
         for suite in config.suites:
             stage(f"evaluate {label} on {config.test_tasks} {suite} test tasks")
             folder = out / "eval" / f"{slug}-{suite}"
@@ -121,7 +126,7 @@ def run_quickstart(config: QuickstartConfig, stage: Stage = lambda name: None, p
                 suite=suite, split="test", n=config.test_tasks, model=spec, out=str(folder), label=label, sag=sag,
                 temperature=config.sag_temperature if sag > 1 else 0.0, max_steps=config.max_steps,
                 max_new_tokens=config.max_new_tokens, concurrency=config.concurrency,
-                closed_book=slug.startswith("closed-book")), model=model,
+                closed_book=slug.startswith("closed-book")), model=model(spec),
                 on_record=progress))
     md, png = write_report(summaries, out / "report")
     return QuickstartResult(summaries=summaries, filter_stats=dict(stats), train_examples=len(kept),
