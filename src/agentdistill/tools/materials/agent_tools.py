@@ -39,7 +39,8 @@ def materials_tools(store: MaterialsStore | None = None) -> list[Tool]:
 
     def get_properties(formula: str) -> list[dict]:
         """Every entry of `formula` (any way of writing it: "GaN", "Ga2N2") with its known properties, as a
-        list of dicts like search_materials returns; several entries are polymorphs."""
+        list of dicts like search_materials returns (each value a plain number or bool, a key absent when
+        unknown); several entries are polymorphs."""
         return [r.as_tool_value() for r in store.get_properties(formula)]
 
     def analyze_composition(formula: str) -> dict:
