@@ -5,7 +5,6 @@ import gzip
 import json
 import hashlib
 import math
-import os
 import time
 from pathlib import Path
 
@@ -292,7 +291,7 @@ def test_eval_reports_mae_for_closed_book_and_agent(scripted, tmp_path):
     assert closed.mean_steps == 1.0
 
 
-def test_materials_cli_search_and_errors():
+def test_materials_cli_search_and_errors(monkeypatch):
     result = runner.invoke(app, ["materials", "search", "--formula", "ZnSe", "--sort", "formation_energy_per_atom_ev",
                                  "--limit", "2"])
     assert result.exit_code == 0 and "Se1Zn1" in result.output and "-0.71142" in result.output
@@ -302,7 +301,7 @@ def test_materials_cli_search_and_errors():
     assert bad_range.exit_code == 2 and "MIN:MAX" in bad_range.output
     no_store = runner.invoke(app, ["materials", "search", "--formula", "GaN", "--store", "nowhere.csv.gz"])
     assert no_store.exit_code == 1 and "unknown materials store" in no_store.output
-    os.environ.pop("MP_API_KEY", None)
+    monkeypatch.delenv("MP_API_KEY", raising=False)
     keyless = runner.invoke(app, ["run", "--agent", "materials", "--store", "mp", "-m", "smollm2-135m", "Band gap of GaN?"])
     assert keyless.exit_code == 1 and ("MP_API_KEY" in keyless.output or "not available" in keyless.output)
 

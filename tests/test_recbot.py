@@ -183,7 +183,8 @@ def test_invalid_output_is_repaired_once_then_rejected_without_losing_anything(s
     assert "That reply was invalid" in model.seen[1][-1]["content"]
     feed, memory = [i.id for i in session.feed], session.memory
     failed = session.command("make it teal")
-    assert failed.error and "teal" in model.seen[-1][-1]["content"] or "no JSON" in failed.error
+    assert "not a valid PreferenceUpdate (no JSON object found)" in failed.error
+    assert "no value 'teal'" in model.seen[-1][-1]["content"]  # the repair prompt quoted the first error
     assert [i.id for i in session.feed] == feed and session.memory == memory
 
 

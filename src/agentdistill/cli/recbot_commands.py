@@ -12,25 +12,30 @@ from rich.table import Table
 from agentdistill.cli.common import _fail, _quiet_libraries, app, console
 
 
-def _progress(name: str) -> Progress:
-    return Progress(TextColumn(f"[bold]{name}[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-                    TimeElapsedColumn(), console=console)
-
-
-def recbot_eval(config) -> None:
-    """`eval --suite recbot`: simulated sessions, Recall@10 / NDCG@10 / pass rate / latency."""
-    from agentdistill.recsys.evaluate import RECBOT_COLUMNS, evaluate_recbot
-
+def _run_sessions(name: str, total: int, work) -> int:
+    """Run `work(on_session)` under a progress bar counting passed sessions; returns how many passed."""
     passed = [0, 0]
-    with _progress("recbot eval") as progress:
-        bar = progress.add_task("", total=config.sessions)
+    with Progress(TextColumn(f"[bold]{name}[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+                  TimeElapsedColumn(), console=console) as progress:
+        bar = progress.add_task("", total=total)
 
         def on_session(log) -> None:
             passed[0] += log.passed
             passed[1] += 1
             progress.update(bar, advance=1, description=f"passed {passed[0]}/{passed[1]}")
 
-        summary = evaluate_recbot(config, on_session=on_session)
+        work(on_session)
+    return passed[0]
+
+
+def recbot_eval(config) -> None:
+    """`eval --suite recbot`: simulated sessions, Recall@10 / NDCG@10 / pass rate / latency."""
+    from agentdistill.recsys.evaluate import RECBOT_COLUMNS, evaluate_recbot
+
+    summaries = []
+    _run_sessions("recbot eval", config.sessions,
+                  lambda on_session: summaries.append(evaluate_recbot(config, on_session=on_session)))
+    summary = summaries[0]
     table = Table(*RECBOT_COLUMNS)
     table.add_row(*summary.row())
     console.print(table)
@@ -41,17 +46,10 @@ def recbot_collect(config) -> None:
     """`collect --suite recbot`: the teacher's parser/planner conversations on simulated train sessions."""
     from agentdistill.recsys.evaluate import collect_recbot
 
-    passed = [0, 0]
-    with _progress("recbot collect") as progress:
-        bar = progress.add_task("", total=config.sessions)
-
-        def on_session(log) -> None:
-            passed[0] += log.passed
-            passed[1] += 1
-            progress.update(bar, advance=1, description=f"sessions passed {passed[0]}/{passed[1]}")
-
-        added = collect_recbot(config, on_session=on_session)
-    console.print(f"{added} new sessions ({passed[0]} passed) -> {config.out}")
+    added = []
+    passed = _run_sessions("recbot collect", config.sessions,
+                           lambda on_session: added.append(collect_recbot(config, on_session=on_session)))
+    console.print(f"{added[0]} new sessions ({passed} passed) -> {config.out}")
 
 
 @app.command()

@@ -38,7 +38,6 @@ class ServerConfig:
     parser_model: str = "qwen2.5-coder-0.5b"
     planner_model: str | None = None
     max_sessions: int = 200
-    max_command_chars: int = 500
     max_body_bytes: int = 16_384
 
 

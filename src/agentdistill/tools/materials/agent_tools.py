@@ -6,10 +6,9 @@ from functools import lru_cache
 
 from agentdistill.tools.base import Tool
 from agentdistill.tools.materials.analysis import composition_summary, structure_summary
-from agentdistill.tools.materials.records import MaterialQuery, MaterialsStore
+from agentdistill.tools.materials.records import MaterialQuery, MaterialsStore, Range
 
 MATERIALS_TOOL_NAMES = ("search_materials", "get_properties", "analyze_composition", "analyze_structure")
-Range = tuple[float | None, float | None] | None
 
 
 def materials_tools(store: MaterialsStore | None = None) -> list[Tool]:
@@ -20,9 +19,9 @@ def materials_tools(store: MaterialsStore | None = None) -> list[Tool]:
 
     def search_materials(formula: str | None = None, chemsys: str | None = None, elements: list[str] | None = None,
                          exclude_elements: list[str] | None = None, num_elements: int | None = None,
-                         band_gap_ev: Range = None, formation_energy_per_atom_ev: Range = None,
-                         is_metal: bool | None = None, bulk_modulus_gpa: Range = None,
-                         shear_modulus_gpa: Range = None, refractive_index: Range = None,
+                         band_gap_ev: Range | None = None, formation_energy_per_atom_ev: Range | None = None,
+                         is_metal: bool | None = None, bulk_modulus_gpa: Range | None = None,
+                         shear_modulus_gpa: Range | None = None, refractive_index: Range | None = None,
                          sort: str | None = None, limit: int = 20) -> list[dict]:
         """Search Materials Project entries; every given filter must hold. Ranges are (min, max) with None for
         an open end, e.g. band_gap_ev=(3, None). chemsys="O-Ti" means exactly Ti and O; elements=["Ti"] means
