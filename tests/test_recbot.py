@@ -3,7 +3,6 @@ the simulator and its evaluation/collection, and the HTTP API."""
 
 import json
 import random
-import threading
 from pathlib import Path
 
 import pytest
