@@ -1,6 +1,6 @@
 """First-thought prefix ablation: teacher accuracy without a prefix and with each prefix style, same tasks.
 
-    python bench/first_thought.py [--teacher qwen2.5-coder-1.5b] [--tasks 12] [--out runs/ftp]
+    python bench/first_thought.py [--teacher qwen2.5-coder-1.5b] [--tasks 12] [--concurrency 4] [--out runs/ftp]
 
 Writes one trajectory store per (suite, condition) under --out (so an interrupted run resumes) and prints
 accuracy by suite and condition, plus how often the episode ended with final_answer.
@@ -26,6 +26,7 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=12)
     parser.add_argument("--conditions", nargs="+", default=CONDITIONS)
     parser.add_argument("--max-steps", type=int, default=4)
+    parser.add_argument("--concurrency", type=int, default=1, help="episodes stepped in lockstep (batched generate)")
     parser.add_argument("--out", default="runs/ftp")
     args = parser.parse_args()
     model = load_chat_model(args.teacher)
@@ -34,7 +35,7 @@ def main() -> None:
         for condition in args.conditions:
             config = CollectConfig(
                 suite=suite, split="train", n=args.tasks, teacher=args.teacher, max_steps=args.max_steps,
-                out=str(Path(args.out) / f"{suite}-{condition.replace('+', '-')}.jsonl"),
+                concurrency=args.concurrency, out=str(Path(args.out) / f"{suite}-{condition.replace('+', '-')}.jsonl"),
                 prefix=condition != "none", prefix_style="paragraph" if condition == "none" else condition,
             )
             Collector(config, model=model).run()
