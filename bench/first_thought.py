@@ -9,6 +9,7 @@ accuracy by suite and condition, plus how often the episode ended with final_ans
 from __future__ import annotations
 
 import argparse
+from math import comb
 from pathlib import Path
 
 from agentdistill.llm import load_chat_model
@@ -30,7 +31,7 @@ def main() -> None:
     parser.add_argument("--out", default="runs/ftp")
     args = parser.parse_args()
     model = load_chat_model(args.teacher)
-    table = {}
+    table, outcomes = {}, {}
     for suite in args.suites:
         for condition in args.conditions:
             config = CollectConfig(
@@ -44,6 +45,7 @@ def main() -> None:
             finished = sum(r.trajectory.termination == "final_answer" for r in records)
             seconds = sum(r.trajectory.duration_s for r in records) / max(len(records), 1)
             table[suite, condition] = (correct, finished, len(records), seconds)
+            outcomes[suite, condition] = {r.task_id: r.correct for r in records}
             print(f"{suite:6} {condition:17} correct {correct}/{len(records)}  final_answer {finished}/{len(records)}"
                   f"  {seconds:.0f} s/episode", flush=True)
     print(f"\n{args.teacher}, {args.tasks} train tasks per suite, greedy, max {args.max_steps} steps")
@@ -52,6 +54,33 @@ def main() -> None:
     for suite in args.suites:
         cells = [f"{table[suite, c][0]}/{table[suite, c][2]}" for c in args.conditions]
         print(f"| {suite} | " + " | ".join(cells) + " |")
+    if "none" in args.conditions:
+        print("\nPaired against no prefix (same tasks): tasks only the prefix solved / only no-prefix solved, "
+              "two-sided sign-test p")
+        for condition in (c for c in args.conditions if c != "none"):
+            for suite in [*args.suites, "all"]:
+                suites = args.suites if suite == "all" else [suite]
+                gained, lost = discordant_pairs([(outcomes[s, "none"], outcomes[s, condition]) for s in suites])
+                print(f"  {condition:17} {suite:6} +{gained} -{lost}  p={sign_test(gained, lost):.2f}")
+
+
+def discordant_pairs(pairs: list[tuple[dict[str, bool], dict[str, bool]]]) -> tuple[int, int]:
+    """Tasks solved only with the condition, and only without it, over the tasks both runs hold."""
+    gained = lost = 0
+    for base, other in pairs:
+        for task_id in base.keys() & other.keys():
+            gained += other[task_id] and not base[task_id]
+            lost += base[task_id] and not other[task_id]
+    return gained, lost
+
+
+def sign_test(gained: int, lost: int) -> float:
+    """Exact two-sided sign test: how likely a split this uneven is when the prefix changes nothing."""
+    n = gained + lost
+    if n == 0:
+        return 1.0
+    tail = sum(comb(n, k) for k in range(min(gained, lost) + 1)) / 2 ** n
+    return min(1.0, 2 * tail)
 
 
 if __name__ == "__main__":
