@@ -94,14 +94,14 @@ def filter_cmd(
     keep_incorrect: bool = typer.Option(False, help="Keep wrong answers too."),
     keep_max_steps: bool = typer.Option(False, help="Keep episodes that ran out of steps."),
     keep_parse_failures: bool = typer.Option(False, help="Keep episodes with unparseable steps."),
-    no_dedupe: bool = typer.Option(False, help="Keep duplicate trajectories."),
+    dedupe: bool = typer.Option(True, "--dedupe/--no-dedupe", help="Drop repeats of a task with the same assistant turns."),
 ) -> None:
     """Keep the trajectories worth training on and print what was dropped and why."""
     from agentdistill.trajectories import TrajectoryStore
     from agentdistill.trajectories.filters import FilterConfig, filter_records
 
     config = FilterConfig(correct_only=not keep_incorrect, drop_max_steps=not keep_max_steps,
-                          drop_parse_failures=not keep_parse_failures, dedupe=not no_dedupe)
+                          drop_parse_failures=not keep_parse_failures, dedupe=dedupe)
     try:
         kept, stats = filter_records(TrajectoryStore(store), config)
     except ValueError as error:
