@@ -88,6 +88,13 @@ def test_filter_and_export_commands(tmp_path, scripted):
     assert result.exit_code == 0 and "kept" in result.output
     result = runner.invoke(app, ["export", str(tmp_path / "kept.jsonl"), "--out", str(tmp_path / "sft")])
     assert result.exit_code == 0 and "exported 2 conversations" in result.output
+    repeat = json.loads(store.read_text().splitlines()[0]) | {"sample": 1}
+    repeat["id"] = repeat["task_id"] + "#1"
+    with store.open("a") as f:  # a second sample with the same turns as the first
+        f.write(json.dumps(repeat) + "\n")
+    for flag, kept in (("--dedupe", 2), ("--no-dedupe", 3)):
+        result = runner.invoke(app, ["filter", str(store), "--out", str(tmp_path / "kept.jsonl"), flag])
+        assert result.exit_code == 0 and len((tmp_path / "kept.jsonl").read_text().splitlines()) == kept
     (tmp_path / "broken.jsonl").write_text('{"not": "a record"}\n')
     result = runner.invoke(app, ["filter", str(tmp_path / "broken.jsonl"), "--out", str(tmp_path / "k2.jsonl")])
     assert result.exit_code == 1 and "broken.jsonl:1" in result.output
