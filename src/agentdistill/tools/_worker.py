@@ -167,8 +167,13 @@ def run(code: str, namespace: dict, limits: dict) -> dict:
 
 
 def _suggestion(error: BaseException, namespace: dict) -> str:
-    """Python's "Did you mean" hint, which str(NameError) leaves out (a model wrote Final_answer(...))."""
+    """A hint for the two slips models make with tools: a misspelt name (Python's "Did you mean", which
+    str(NameError) leaves out: Final_answer(...)) and importing a tool from an invented module
+    (`from knowledge_base import retrieve`, seen under a code-opening first-thought prefix)."""
     name = getattr(error, "name", None)
+    if isinstance(error, ModuleNotFoundError):
+        tools = ["final_answer", *(tool["name"] for tool in CONFIG["tools"])]
+        return f". The tools are already defined; call them without importing: {', '.join(tools)}"
     if not isinstance(error, NameError) or not name:
         return ""
     import builtins
