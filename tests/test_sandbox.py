@@ -49,7 +49,7 @@ def test_errors_are_observations(box):
     assert box.run("def f(:").error.startswith("SyntaxError")
     assert box.run("Final_answer(3)").error.endswith("Did you mean 'final_answer'?")
     invented = box.run("from knowledge_base import lookup").error
-    assert invented.startswith("ModuleNotFoundError") and "without importing: final_answer, lookup" in invented
+    assert invented.startswith("ModuleNotFoundError") and "the tools are already defined functions: final_answer, lookup" in invented
 
 
 def test_infinite_loop_is_stopped_and_state_survives(box):

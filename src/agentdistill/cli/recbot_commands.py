@@ -3,39 +3,44 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from agentdistill.cli.common import _fail, _quiet_libraries, app, console
 
 
-def _run_sessions(name: str, total: int, work) -> int:
-    """Run `work(on_session)` under a progress bar counting passed sessions; returns how many passed."""
-    passed = [0, 0]
+@contextmanager
+def _session_progress(name: str, total: int):
+    """A progress bar over simulated sessions; yields (on_session callback, [passed, done] counts)."""
+    counts = [0, 0]
     with Progress(TextColumn(f"[bold]{name}[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
                   TimeElapsedColumn(), console=console) as progress:
         bar = progress.add_task("", total=total)
 
         def on_session(log) -> None:
-            passed[0] += log.passed
-            passed[1] += 1
-            progress.update(bar, advance=1, description=f"passed {passed[0]}/{passed[1]}")
+            counts[0] += log.passed
+            counts[1] += 1
+            progress.update(bar, advance=1, description=f"passed {counts[0]}/{counts[1]}")
 
-        work(on_session)
-    return passed[0]
+        yield on_session, counts
 
 
 def recbot_eval(config) -> None:
     """`eval --suite recbot`: simulated sessions, Recall@10 / NDCG@10 / pass rate / latency."""
     from agentdistill.recsys.evaluate import RECBOT_COLUMNS, evaluate_recbot
 
-    summaries = []
-    _run_sessions("recbot eval", config.sessions,
-                  lambda on_session: summaries.append(evaluate_recbot(config, on_session=on_session)))
-    summary = summaries[0]
+    with _session_progress("recbot eval", config.sessions) as (on_session, _):
+        summary = evaluate_recbot(config, on_session=on_session)
     table = Table(*RECBOT_COLUMNS)
     table.add_row(*summary.row())
     console.print(table)
@@ -46,10 +51,9 @@ def recbot_collect(config) -> None:
     """`collect --suite recbot`: the teacher's parser/planner conversations on simulated train sessions."""
     from agentdistill.recsys.evaluate import collect_recbot
 
-    added = []
-    passed = _run_sessions("recbot collect", config.sessions,
-                           lambda on_session: added.append(collect_recbot(config, on_session=on_session)))
-    console.print(f"{added[0]} new sessions ({passed} passed) -> {config.out}")
+    with _session_progress("recbot collect", config.sessions) as (on_session, counts):
+        added = collect_recbot(config, on_session=on_session)
+    console.print(f"{added} new sessions ({counts[0]} passed) -> {config.out}")
 
 
 @app.command()

@@ -173,7 +173,7 @@ def _suggestion(error: BaseException, namespace: dict) -> str:
     name = getattr(error, "name", None)
     if isinstance(error, ModuleNotFoundError):
         tools = ["final_answer", *(tool["name"] for tool in CONFIG["tools"])]
-        return f". The tools are already defined; call them without importing: {', '.join(tools)}"
+        return f". Only installed packages import; the tools are already defined functions: {', '.join(tools)}"
     if not isinstance(error, NameError) or not name:
         return ""
     import builtins
