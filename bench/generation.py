@@ -59,10 +59,10 @@ def main() -> None:
         if not registry.is_ready(name):
             print(f"{name:20} skipped: run `agentdistill models pull {name}`")
             continue
-        rows = {dtype: measure(name, dtype, args.new_tokens) for dtype in ("float32", "bfloat16")}
+        rows = {dtype: measure(name, dtype, args.new_tokens) for dtype in ("fp32", "bf16")}
         for dtype, r in rows.items():
             print(f"{name:20} {dtype:9} {r['load_s']:7.2f} {r['prefill']:14.1f} {r['greedy']:13.1f} {r['n8']:10.1f}")
-        f, b = rows["float32"], rows["bfloat16"]
+        f, b = rows["fp32"], rows["bf16"]
         print(f"{'':20} bf16/fp32: prefill {b['prefill'] / f['prefill']:.2f}x ({f['prompt_tokens']}-token agent "
               f"prompt), greedy {b['greedy'] / f['greedy']:.2f}x, n=8 {b['n8'] / f['n8']:.2f}x; "
               f"n=8 vs greedy (fp32) {f['n8'] / f['greedy']:.2f}x tokens/s")

@@ -98,3 +98,23 @@ def test_filter_and_export_commands(tmp_path, scripted):
     (tmp_path / "broken.jsonl").write_text('{"not": "a record"}\n')
     result = runner.invoke(app, ["filter", str(tmp_path / "broken.jsonl"), "--out", str(tmp_path / "k2.jsonl")])
     assert result.exit_code == 1 and "broken.jsonl:1" in result.output
+
+
+def test_collect_and_eval_check_their_arguments_before_loading_a_model(tmp_path, monkeypatch):
+    monkeypatch.setenv("AGENTDISTILL_CACHE", str(tmp_path / "empty"))  # loading a model would fail: 'models pull'
+    corrupt = tmp_path / "corrupt.jsonl"
+    corrupt.write_text("not json\n" + "{}\n")
+    (tmp_path / "a-file").write_text("")
+    out = str(tmp_path / "t.jsonl")
+    cases = [
+        (["collect", "-n", "-5", "--out", out], "-n must be at least 1"),
+        (["eval", "-n", "0", "--out", str(tmp_path / "e")], "-n must be at least 1"),
+        (["collect", "--suite", "nosuch", "--out", out], "unknown suite 'nosuch'"),
+        (["eval", "--suite", "nosuch", "--out", str(tmp_path / "e")], "unknown suite 'nosuch'"),
+        (["collect", "--out", str(corrupt)], "corrupt.jsonl:1: not a trajectory record"),
+        (["collect", "--out", str(tmp_path / "a-file" / "t.jsonl")], "cannot write the store"),
+    ]
+    for args, message in cases:
+        result = runner.invoke(app, args)
+        assert result.exit_code == 1 and message in result.output, (args, result.output)
+        assert "Traceback" not in result.output and "models pull" not in result.output

@@ -131,10 +131,3 @@ def test_store_survives_kill_9_and_resume_duplicates_nothing(tmp_path):
     after = [json.loads(line)["id"] for line in out.read_text().splitlines()]
     assert len(after) == 12 and len(set(after)) == 12
     assert after[: len(records)] == [r.id for r in records]  # nothing rewritten
-
-
-def test_store_repairs_a_torn_last_line(tmp_path):
-    path = tmp_path / "s.jsonl"
-    path.write_text('{"partial": tru')
-    store = TrajectoryStore(path)
-    assert store.repaired_bytes == len('{"partial": tru') and path.read_text() == "" and len(store) == 0

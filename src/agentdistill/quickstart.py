@@ -10,6 +10,7 @@ per task, a trained student is reused), so an interrupted quickstart continues w
 from __future__ import annotations
 
 import gc
+import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -18,6 +19,7 @@ from agentdistill.distill.distill_config import STUDENT_MARKER, DistillConfig
 from agentdistill.evaluation.eval_config import EvalConfig
 from agentdistill.evaluation.evaluate import EvalSummary, evaluate
 from agentdistill.evaluation.report import markdown_table, write_report
+from agentdistill.llm.precision import inference_precision, parse_dtype, training_precision
 from agentdistill.trajectories.collect import Collector
 from agentdistill.trajectories.collect_config import CollectConfig
 from agentdistill.trajectories.filters import FilterConfig, filter_records
@@ -43,6 +45,10 @@ class QuickstartConfig:
     sag_temperature: float = 0.7
     train_on_incorrect: bool = False
     closed_book: bool = False  # also evaluate student and teacher answering from memory, without tools
+    dtype: str = "auto"  # of every local model, for inference and training alike (resolved per purpose)
+
+    def __post_init__(self) -> None:
+        self.dtype = parse_dtype(self.dtype)
 
     @classmethod
     def tiny(cls, **overrides) -> "QuickstartConfig":
@@ -65,6 +71,7 @@ class QuickstartResult:
     filter_stats: dict
     train_examples: int
     train_tokens_per_second: float | None
+    train_precision: str | None  # how the student was trained (from its summary.json when it was reused)
     report_md: Path
     report_png: Path
 
@@ -75,9 +82,12 @@ class QuickstartResult:
 def run_quickstart(config: QuickstartConfig, stage: Stage = lambda name: None, progress=None) -> QuickstartResult:
     """Run (or resume) the pipeline; `progress(record, summary)` is called after each episode."""
     from agentdistill.distill.trainer import distill
-    from agentdistill.llm import load_chat_model
+    from agentdistill.llm import is_server_spec, load_chat_model
     from agentdistill.trajectories.export import export_dataset
 
+    # a precision this machine cannot run fails now, not after half an hour of collection
+    inference_precision(config.dtype)
+    training_precision(config.dtype, lora=True)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     teacher_store = out / "teacher.jsonl"
@@ -85,14 +95,15 @@ def run_quickstart(config: QuickstartConfig, stage: Stage = lambda name: None, p
 
     def model(spec: str):
         if spec not in models:
-            models[spec] = load_chat_model(spec)
+            models[spec] = load_chat_model(spec, dtype="auto" if is_server_spec(spec) else config.dtype)
         return models[spec]
 
     for suite in config.suites:
         stage(f"teacher {config.teacher} collects {config.train_tasks} {suite} train tasks")
         Collector(CollectConfig(suite=suite, split="train", n=config.train_tasks, teacher=config.teacher,
                                 out=str(teacher_store), prefix=config.prefix, max_steps=config.max_steps,
-                                max_new_tokens=config.max_new_tokens, concurrency=config.concurrency),
+                                max_new_tokens=config.max_new_tokens, concurrency=config.concurrency,
+                                dtype=config.dtype),
                   model=model(config.teacher)).run(on_record=progress)
     stage("filter and export")
     kept, stats = filter_records(TrajectoryStore(teacher_store), FilterConfig(
@@ -102,14 +113,14 @@ def run_quickstart(config: QuickstartConfig, stage: Stage = lambda name: None, p
         raise RuntimeError(f"the filter kept no trajectory ({dict(stats)}); nothing to distill")
     export_dataset(kept, out / "export")
     student_dir = out / "student"
-    tokens_per_second = None
+    tokens_per_second, train_precision = None, _trained_precision(student_dir)
     if not (student_dir / "model" / STUDENT_MARKER).exists():
         models.clear()  # training needs the memory: a 1.5B teacher in fp32 holds ~6 GB (reloaded for its eval)
         gc.collect()
         stage(f"distill {len(kept)} trajectories into {config.student} (LoRA, {config.epochs:g} epochs)")
         result = distill(DistillConfig(data=str(out / "export"), student=config.student, out=str(student_dir),
-                                       epochs=config.epochs))
-        tokens_per_second = result.tokens_per_second
+                                       epochs=config.epochs, dtype=config.dtype))
+        tokens_per_second, train_precision = result.tokens_per_second, str(result.precision)
     distilled = f"hf:{student_dir / 'model'}"
     summaries = []
     runs = [("closed-book-student", "student closed-book", config.student, 1),
@@ -126,8 +137,20 @@ def run_quickstart(config: QuickstartConfig, stage: Stage = lambda name: None, p
                 suite=suite, split="test", n=config.test_tasks, model=spec, out=str(folder), label=label, sag=sag,
                 temperature=config.sag_temperature if sag > 1 else 0.0, max_steps=config.max_steps,
                 max_new_tokens=config.max_new_tokens, concurrency=config.concurrency,
-                closed_book=slug.startswith("closed-book")), model=model(spec),
+                closed_book=slug.startswith("closed-book"), dtype=config.dtype), model=model(spec),
                 on_record=progress))
     md, png = write_report(summaries, out / "report")
     return QuickstartResult(summaries=summaries, filter_stats=dict(stats), train_examples=len(kept),
-                            train_tokens_per_second=tokens_per_second, report_md=md, report_png=png)
+                            train_tokens_per_second=tokens_per_second, train_precision=train_precision,
+                            report_md=md, report_png=png)
+
+
+def _trained_precision(student_dir: Path) -> str | None:
+    """The training precision recorded by an earlier run's `distill` (None if there is none, or it predates it)."""
+    from agentdistill.llm.precision import TrainingPrecision
+
+    try:
+        summary = json.loads((student_dir / "summary.json").read_text(encoding="utf-8"))
+        return str(TrainingPrecision.model_validate(summary["precision"]))
+    except (OSError, ValueError, KeyError):
+        return None

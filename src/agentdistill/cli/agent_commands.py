@@ -11,7 +11,16 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.syntax import Syntax
 from rich.table import Table
 
-from agentdistill.cli.common import _fail, _quiet_libraries, app, console, index_app, models_app, tasks_app
+from agentdistill.cli.common import (
+    _fail,
+    _quiet_libraries,
+    app,
+    console,
+    dtype_option,
+    index_app,
+    models_app,
+    tasks_app,
+)
 from agentdistill.llm import registry
 from agentdistill.llm.registry import DEFAULT_CHAT_MODEL
 
@@ -33,6 +42,7 @@ def run(
     agent_kind: str = typer.Option("code", "--agent", help="code (python + --tools) or materials (materials tools)."),
     store: str = typer.Option("snapshot", help="Materials data for --agent materials: snapshot, mp (live API, "
                               "needs MP_API_KEY) or a snapshot file path."),
+    dtype: str = dtype_option(),
 ) -> None:
     """Solve QUESTION with a code-acting agent; each step is shown as it happens."""
     from agentdistill.agents import CodeAgent
@@ -50,7 +60,7 @@ def run(
         raise typer.BadParameter(f"unknown tool(s) {', '.join(unknown)}; known: python, retrieve", param_hint="--tools")
     _quiet_libraries()
     try:
-        chat = load_chat_model(model, temperature=temperature, top_p=top_p)
+        chat = load_chat_model(model, dtype=dtype, temperature=temperature, top_p=top_p)
         tool_specs: list = list(names)
         if corpus is not None and "retrieve" in names:
             tool_specs = [n for n in names if n != "retrieve"] + [Retriever.load(corpus).as_tool()]

@@ -34,6 +34,22 @@ def _quiet_libraries() -> None:
     datasets.utils.logging.disable_progress_bar()  # dataset map/save bars are noise next to our own progress
 
 
+def _check_dtype(value: str) -> str:
+    from agentdistill.llm.precision import PrecisionError, parse_dtype
+
+    try:
+        return parse_dtype(value)
+    except PrecisionError as error:
+        raise typer.BadParameter(str(error)) from None
+
+
+def dtype_option():
+    """`--dtype`, the same on every command that loads or trains a model; resolved by `llm.precision`."""
+    return typer.Option("auto", "--dtype", callback=_check_dtype,
+                        help="Precision: auto (the fastest sound one on this machine: fp32 on CPUs without native "
+                             "bf16, bf16 with it or on a GPU), fp32, bf16 or fp16 (float32/bfloat16/float16 too).")
+
+
 def _fail(message: str) -> None:
     err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
     raise typer.Exit(1)

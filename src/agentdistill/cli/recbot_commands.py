@@ -16,7 +16,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from agentdistill.cli.common import _fail, _quiet_libraries, app, console
+from agentdistill.cli.common import _fail, _quiet_libraries, app, console, dtype_option
 
 
 @contextmanager
@@ -64,6 +64,7 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on (0.0.0.0 for every interface)."),
     port: int = typer.Option(8000, min=1, max=65535),
     max_sessions: int = typer.Option(200, min=1, help="Most live sessions; the least recently used is dropped."),
+    dtype: str = dtype_option(),
 ) -> None:
     """Serve the interactive recommendation feed: a web page with the feed, a chat box for commands, and the
     parsed preferences and tool chain of each turn."""
@@ -77,7 +78,7 @@ def serve(
     try:
         with console.status("loading the catalogue, the item embeddings and the models…"):
             api = create_app(ServerConfig(catalog=catalog, parser_model=parser_model, planner_model=planner_model,
-                                          max_sessions=max_sessions))
+                                          max_sessions=max_sessions, dtype=dtype))
     except (CatalogError, ModelNotAvailable, UnknownModel, ValueError) as error:
         _fail(str(error))
     console.print(f"feed on [bold]http://{host}:{port}/[/] (Ctrl-C stops)")

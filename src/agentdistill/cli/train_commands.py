@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from agentdistill.cli.common import _fail, _quiet_libraries, app, console
+from agentdistill.cli.common import _fail, _quiet_libraries, app, console, dtype_option
 
 
 @app.command()
@@ -27,7 +27,7 @@ def distill(
     grad_accum: int = typer.Option(4, min=1, help="Steps per optimizer update."),
     max_length: int = typer.Option(2048, min=64, help="Longer conversations are cut."),
     mask_prefix: bool = typer.Option(False, "--mask-prefix", help="No loss on first-thought prefix tokens."),
-    dtype: str = typer.Option("auto", help="auto (bf16 where the hardware has it), float32 or bfloat16."),
+    dtype: str = dtype_option(),
     gradient_checkpointing: bool = typer.Option(False, help="Trade compute for memory."),
     seed: int = typer.Option(0),
     merge: bool = typer.Option(True, "--merge/--no-merge", help="Also save a merged, standalone model."),
@@ -47,6 +47,7 @@ def distill(
         result = run_distill(config)
     except (ValueError, FileNotFoundError, ModelNotAvailable, UnknownModel) as error:
         _fail(str(error).strip("'\""))
+    console.print(f"precision: {result.precision} ({result.precision.reason})")
     console.print(f"trained on {result.examples} conversations ({result.loss_tokens} loss tokens) in "
                   f"{result.seconds:.0f} s = {result.tokens_per_second:.0f} tokens/s; loss "
                   f"{result.first_loss:.3f} -> {result.last_loss:.3f}")
@@ -81,6 +82,7 @@ def eval_cmd(
     planner_model: Optional[str] = typer.Option(None, help="recbot: planner model (default: --model plans too)."),
     max_turns: int = typer.Option(5, min=1, help="recbot: commands per simulated session."),
     paraphrase_model: Optional[str] = typer.Option(None, help="recbot: a model paraphrases the simulated commands."),
+    dtype: str = dtype_option(),
 ) -> None:
     """Evaluate a model as an agent on held-out tasks: per-task records and a summary (with MAE on the
     regression-style tasks of the materials suite)."""
@@ -97,7 +99,8 @@ def eval_cmd(
         try:
             recbot_eval(RecbotConfig(catalog=catalog, parser_model=model, planner_model=planner_model,
                                      sessions=n or 20, max_turns=max_turns, split=split, seed=seed,
-                                     paraphrase_model=paraphrase_model, out=str(out), label=label, resume=resume))
+                                     paraphrase_model=paraphrase_model, out=str(out), label=label, resume=resume,
+                                     dtype=dtype))
         except (ValueError, CatalogError, ModelNotAvailable, UnknownModel) as error:
             _fail(str(error))
         return
@@ -107,12 +110,12 @@ def eval_cmd(
         config = EvalConfig(suite=suite, split=split, n=n, model=model, out=str(out), label=label,
                             prompt_style=prompt_style, sag=sag, temperature=temperature,
                             top_p=top_p, seed=seed, max_steps=max_steps, max_new_tokens=max_new_tokens,
-                            concurrency=concurrency, resume=resume, closed_book=closed_book)
+                            concurrency=concurrency, resume=resume, closed_book=closed_book, dtype=dtype)
         with Progress(*columns, console=console) as progress:
             bar = progress.add_task("", total=None)
             summary = evaluate(config, on_record=_episode_progress(progress, bar),
                                total=lambda todo, skipped: progress.update(bar, total=todo))
-    except (ValueError, KeyError, FileExistsError, ModelNotAvailable, UnknownModel) as error:
+    except (ValueError, KeyError, OSError, ModelNotAvailable, UnknownModel) as error:
         _fail(str(error).strip("'\""))
     table = Table(*SUMMARY_COLUMNS)
     table.add_row(*summary.row())
@@ -152,6 +155,7 @@ def quickstart(
     closed_book: bool = typer.Option(False, "--closed-book", help="Also evaluate both models without tools."),
     concurrency: Optional[int] = typer.Option(None, min=1, help="Episodes stepped together in one batch."),
     prefix: Optional[bool] = typer.Option(None, "--prefix/--no-prefix", help="First-thought prefixes for the teacher."),
+    dtype: str = dtype_option(),
 ) -> None:
     """The whole pipeline, offline on CPU: teacher trajectories -> filter -> distill -> evaluate -> report."""
     from agentdistill.llm import ModelNotAvailable, UnknownModel
@@ -161,6 +165,7 @@ def quickstart(
     overrides = {k: v for k, v in dict(out=str(out) if out else None, teacher=teacher, student=student,
                                        train_tasks=train_tasks, test_tasks=test_tasks, epochs=epochs, sag=sag,
                                        concurrency=concurrency, prefix=prefix, closed_book=closed_book or None,
+                                       dtype=dtype,
                                        suites=[s.strip() for s in suites.split(",") if s.strip()] if suites else None,
                                        ).items() if v is not None}
     config = QuickstartConfig.tiny(**overrides) if tiny else QuickstartConfig(**overrides)
@@ -185,5 +190,7 @@ def quickstart(
     if result.train_tokens_per_second:
         console.print(f"distillation: {result.train_examples} conversations, "
                       f"{result.train_tokens_per_second:.0f} training tokens/s")
+    if result.train_precision:
+        console.print(f"student trained in {result.train_precision}")
     console.print(result.table(), markup=False)
     console.print(f"[dim]{result.report_md}, {result.report_png}[/]")

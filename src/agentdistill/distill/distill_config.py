@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from agentdistill.llm.precision import parse_dtype
+
 STUDENT_MARKER = "agentdistill_student.json"  # written next to a student's weights: how it was trained
 
 
@@ -24,7 +26,7 @@ class DistillConfig:
     grad_accum: int = 4
     max_length: int = 2048
     mask_prefix: bool = False
-    dtype: str = "auto"
+    dtype: str = "auto"  # auto, fp32, bf16 (mixed) or fp16 (mixed, GPU); see llm.precision
     gradient_checkpointing: bool = False
     seed: int = 0
     logging_steps: int = 1
@@ -35,8 +37,7 @@ class DistillConfig:
             raise ValueError("epochs must be > 0, batch_size and grad_accum >= 1, max_length >= 64")
         if self.lora_r < 1 or not 0 <= self.lora_dropout < 1:
             raise ValueError("lora_r must be >= 1 and lora_dropout in [0, 1)")
-        if self.dtype not in ("auto", "float32", "bfloat16"):
-            raise ValueError("dtype must be auto, float32 or bfloat16")
+        self.dtype = parse_dtype(self.dtype)
 
     @property
     def lr(self) -> float:

@@ -5,7 +5,12 @@ Output folder:
     model/            the merged student: `load_chat_model("hf:out/model")`, `vllm serve out/model`
     train_log.jsonl   one line per logged step (loss, learning rate, grad norm, ...)
     loss.png          the loss curve
-    summary.json      config, examples, tokens, seconds, tokens/s
+    summary.json      config, precision, examples, tokens, seconds, tokens/s
+
+Precision (`--dtype`, resolved by `llm.precision.training_precision`): fp32, or bf16/fp16 mixed precision in
+which what is trained stays fp32 (LoRA adapters over a frozen low-precision base; fp32 master weights for
+full fine-tuning) and the products run under autocast. The merged student is saved in fp32, so nothing the
+adapters learnt is rounded away at merge time; whoever loads it picks the inference precision.
 
 Under `accelerate launch` (FSDP / DeepSpeed) the same code trains on several GPUs: SFTTrainer reads the
 distributed setup from the environment that accelerate prepares.
@@ -22,6 +27,7 @@ from typing import Any
 from agentdistill.distill.dataset import build_dataset, load_training_rows
 from agentdistill.distill.distill_config import STUDENT_MARKER, DistillConfig
 from agentdistill.distill.templates import training_template
+from agentdistill.llm.precision import TrainingPrecision, training_precision
 
 
 @dataclass
@@ -36,21 +42,24 @@ class DistillResult:
     seconds: float
     first_loss: float | None
     last_loss: float | None
+    precision: TrainingPrecision
 
     @property
     def tokens_per_second(self) -> float:
         return self.train_tokens / self.seconds if self.seconds else 0.0
 
 
-def distill(config: DistillConfig, callbacks: list | None = None) -> DistillResult:
-    """Train the student as `config` says; returns where it went and what it measured."""
-    import torch
+def distill(config: DistillConfig, callbacks: list | None = None,
+            precision: TrainingPrecision | None = None) -> DistillResult:
+    """Train the student as `config` says; returns where it went and what it measured.
+
+    `precision` replaces the decision `config.dtype` would give (`bench/precision.py` compares the options)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
     from agentdistill.llm import local_model_path
-    from agentdistill.llm.hf import pick_device_and_dtype
 
+    precision = precision or training_precision(config.dtype, lora=not config.full)  # fails before loading
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     rows = load_training_rows(config.data)
@@ -61,12 +70,11 @@ def distill(config: DistillConfig, callbacks: list | None = None) -> DistillResu
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     dataset = build_dataset(rows, tokenizer, training_template(tokenizer), config.mask_prefix)
-    dtype = pick_device_and_dtype(config.dtype)[1]
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=precision.torch_dtype())
     args = SFTConfig(
         output_dir=str(out / "checkpoints"), num_train_epochs=config.epochs, learning_rate=config.lr,
         per_device_train_batch_size=config.batch_size, gradient_accumulation_steps=config.grad_accum,
-        max_length=config.max_length, bf16=dtype == torch.bfloat16, fp16=False,
+        max_length=config.max_length, **precision.trainer_flags(),
         gradient_checkpointing=config.gradient_checkpointing, logging_steps=config.logging_steps,
         lr_scheduler_type="cosine", warmup_steps=0.1, save_strategy="no", report_to="none", seed=config.seed,
         dataloader_num_workers=0, disable_tqdm=False,
@@ -76,7 +84,7 @@ def distill(config: DistillConfig, callbacks: list | None = None) -> DistillResu
     started = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - started
-    model_dir = _save(trainer, tokenizer, out, config, dtype)
+    model_dir = _save(trainer, tokenizer, out, config)
     history = [h for h in trainer.state.log_history if "loss" in h]
     _write_log(out, history)
     plot_loss(history, out / "loss.png", title=f"{config.student} ({'full' if config.full else 'LoRA'})")
@@ -86,10 +94,12 @@ def distill(config: DistillConfig, callbacks: list | None = None) -> DistillResu
         loss_tokens=sum(sum(m) for m in dataset["assistant_masks"]),
         train_tokens=train_tokens, seconds=seconds,
         first_loss=history[0]["loss"] if history else None, last_loss=history[-1]["loss"] if history else None,
+        precision=precision,
     )
     summary = {"config": config.to_dict(), "examples": result.examples, "loss_tokens": result.loss_tokens,
                "train_tokens": train_tokens, "seconds": round(seconds, 1),
-               "tokens_per_second": round(result.tokens_per_second, 1), "dtype": str(dtype).removeprefix("torch."),
+               "tokens_per_second": round(result.tokens_per_second, 1), "precision": precision.model_dump(),
+               "saved_dtype": "fp32",
                "first_loss": result.first_loss, "last_loss": result.last_loss}
     (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return result
@@ -102,16 +112,19 @@ def _lora(config: DistillConfig):
                       target_modules="all-linear", task_type="CAUSAL_LM")
 
 
-def _save(trainer: Any, tokenizer: Any, out: Path, config: DistillConfig, dtype: Any) -> Path:
-    """Adapter (LoRA) and a merged, standalone model folder in the student's dtype."""
+def _save(trainer: Any, tokenizer: Any, out: Path, config: DistillConfig) -> Path:
+    """Adapter (LoRA) and a merged, standalone fp32 model folder."""
+    import torch
+
     model_dir = out / "model"
     model = trainer.model
     if not config.full:
         model.save_pretrained(str(out / "adapter"))
         if not config.merge:
             return out / "adapter"
-        model = model.merge_and_unload()
-    model = model.to(dtype)
+        # merge in fp32: added into bf16 base weights, updates below bf16's 8-bit mantissa would vanish
+        model = model.to(torch.float32).merge_and_unload()
+    model = model.to(torch.float32)
     model.save_pretrained(str(model_dir))
     tokenizer.save_pretrained(str(model_dir))  # with the model's own chat template, not the training one
     # students learned the short system prompt; `eval --prompt-style auto` reads this to use it

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from agentdistill.evaluation.eval_config import EvalConfig
 from agentdistill.llm import AgentChatModel
+from agentdistill.llm.precision import describe_precisions
 from agentdistill.tasks import load_suite
 from agentdistill.tasks.metrics import extract_number
 from agentdistill.trajectories.collect import Collector
@@ -46,6 +47,7 @@ class EvalSummary(BaseModel):
     mean_completion_tokens: float
     seconds_per_task: float
     finished_rate: float
+    precision: str = Field(default="-", description="What the model computed in (see llm.precision).")
     mae: dict[str, RegressionError] = Field(default_factory=dict, description="Per regression-style template.")
     config: dict
 
@@ -53,10 +55,12 @@ class EvalSummary(BaseModel):
         mae = "; ".join(f"{name} {e.mae:.3g} {e.unit} ({e.answered}/{e.tasks})" if e.answered else
                         f"{name} - (0/{e.tasks})" for name, e in self.mae.items())
         return [self.label, self.suite, str(self.tasks), f"{self.accuracy:.1%} ({self.correct}/{self.tasks})",
-                mae or "-", f"{self.mean_steps:.2f}", f"{self.mean_completion_tokens:.0f}", f"{self.seconds_per_task:.1f}"]
+                mae or "-", f"{self.mean_steps:.2f}", f"{self.mean_completion_tokens:.0f}", f"{self.seconds_per_task:.1f}",
+                self.precision]
 
 
-SUMMARY_COLUMNS = ["run", "suite", "tasks", "accuracy", "MAE (answered/tasks)", "mean steps", "tokens/task", "s/task"]
+SUMMARY_COLUMNS = ["run", "suite", "tasks", "accuracy", "MAE (answered/tasks)", "mean steps", "tokens/task", "s/task",
+                   "precision"]
 
 
 def regression_errors(records: list[TrajectoryRecord], suite: str) -> dict[str, RegressionError]:
@@ -96,6 +100,7 @@ def summarize(records: list[TrajectoryRecord], config: EvalConfig) -> EvalSummar
         mean_completion_tokens=sum(r.trajectory.completion_tokens for r in records) / n,
         seconds_per_task=sum(r.trajectory.duration_s for r in records) / n,
         finished_rate=sum(r.trajectory.finished for r in records) / n,
+        precision=describe_precisions(r.precision for r in records),
         mae=regression_errors(records, config.suite), config=config.to_dict(),
     )
 

@@ -12,20 +12,30 @@ from typing import Any
 
 from agentdistill.llm import registry
 from agentdistill.llm.base import AgentChatModel, ChatMessage, Completion, SamplingParams
+from agentdistill.llm.precision import Precision, PrecisionError, TrainingPrecision, parse_dtype
 from agentdistill.llm.registry import DEFAULT_CHAT_MODEL, ModelNotAvailable, UnknownModel
 
 __all__ = [
     "AgentChatModel", "ChatMessage", "Completion", "SamplingParams", "load_chat_model", "local_model_path",
-    "DEFAULT_CHAT_MODEL", "ModelNotAvailable", "UnknownModel", "registry",
+    "DEFAULT_CHAT_MODEL", "ModelNotAvailable", "UnknownModel", "registry", "Precision", "PrecisionError",
+    "TrainingPrecision", "parse_dtype", "is_server_spec",
 ]
 
 
-def load_chat_model(spec: str = DEFAULT_CHAT_MODEL, **fields: Any) -> AgentChatModel:
+def is_server_spec(spec: str) -> bool:
+    """True for `openai:MODEL@URL`: the model runs in a server, which decides its own precision."""
+    return spec.startswith("openai:")
+
+
+def load_chat_model(spec: str = DEFAULT_CHAT_MODEL, dtype: str = "auto", **fields: Any) -> AgentChatModel:
     """Load a chat model from a spec string (see the module docstring); `fields` set defaults such as
-    `temperature`, `max_new_tokens`, `n`, `seed`."""
-    if spec.startswith("openai:"):
+    `temperature`, `max_new_tokens`, `n`, `seed`. `dtype` (auto, fp32, bf16, fp16) applies to local models;
+    `auto` picks the fastest sound precision for this machine (`llm.precision`)."""
+    if is_server_spec(spec):
         from agentdistill.llm.openai_compat import OpenAIChatModel
 
+        if parse_dtype(dtype) != "auto":
+            raise PrecisionError(f"--dtype {dtype} applies to local models; the server behind {spec} decides its own")
         model, _, base_url = spec.removeprefix("openai:").partition("@")
         if not model:
             raise ValueError(f"bad model spec {spec!r}: expected openai:MODEL@BASE_URL")
@@ -35,14 +45,14 @@ def load_chat_model(spec: str = DEFAULT_CHAT_MODEL, **fields: Any) -> AgentChatM
 
     if not spec.startswith("hf:"):
         fields.setdefault("model_id", spec)
-    return HFChatModel.from_pretrained(local_model_path(spec), **fields)
+    return HFChatModel.from_pretrained(local_model_path(spec), dtype=dtype, **fields)
 
 
 def local_model_path(spec: str) -> Path:
     """The folder (or .gguf file) behind a local spec: `hf:PATH` or an embedded chat model's name."""
     if spec.startswith("hf:"):
         return Path(spec.removeprefix("hf:")).expanduser()
-    if spec.startswith("openai:"):
+    if is_server_spec(spec):
         raise ValueError(f"a local model (name or hf:PATH) is needed here, not the server {spec}")
     if registry.get(spec).role != "chat":
         raise ValueError(f"{spec!r} is an embedding model, not a chat model")

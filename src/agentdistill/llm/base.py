@@ -15,6 +15,8 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import BaseModel, Field
 
+from agentdistill.llm.precision import Precision
+
 ChatMessage = dict[str, str]  # {"role": "system"|"user"|"assistant"|"tool", "content": "..."}
 
 _ROLE_OF_TYPE = {"system": "system", "human": "user", "ai": "assistant", "tool": "tool"}
@@ -75,6 +77,8 @@ class AgentChatModel(BaseChatModel):
     top_p: float = Field(default=1.0, gt=0.0, le=1.0)
     seed: int | None = None
     n: int = Field(default=1, ge=1, description="Samples per call.")
+    precision: Precision | None = Field(default=None, description="The dtype it computes in and why; None where "
+                                        "a server decides (recorded with every trajectory and evaluation).")
 
     def resolve(self, params: SamplingParams | None) -> SamplingParams:
         """Fill every unset field of `params` from this model's defaults."""

@@ -28,6 +28,7 @@ class BatchingChatModel(AgentChatModel):
     batch_sizes: list[int] = []
 
     def model_post_init(self, context: Any) -> None:
+        self.precision = self.precision or self.inner.precision
         self._queue = queue.Queue()
         self._worker = threading.Thread(target=self._serve, daemon=True, name="batching-chat-model")
         self._worker.start()

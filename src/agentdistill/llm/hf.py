@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import platform
 import threading
 from pathlib import Path
 from typing import Any
@@ -20,31 +19,7 @@ from agentdistill.llm.base import (
     continues_assistant,
     truncate_at_stop,
 )
-
-
-def cpu_supports_bf16() -> bool:
-    """True where the CPU computes in bf16 natively (AVX512-BF16/AMX on x86, BF16 on Arm).
-
-    Without it bf16 still halves the bytes read per decoded token (measured ~2x faster decoding on an
-    AVX2 machine) but prefill becomes ~5x slower (719-token prompt, Qwen-0.5B: 42 s vs 7.8 s in fp32),
-    and agent prompts are long, so fp32 is the better default there.
-    """
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return platform.machine() == "arm64"  # Apple silicon
-    return any(f in flags for f in ("avx512_bf16", "amx_bf16")) or (
-        platform.machine() == "aarch64" and " bf16" in flags
-    )
-
-
-def pick_device_and_dtype(dtype: str = "auto") -> tuple[str, torch.dtype]:
-    """The fastest sensible placement: GPU if present; bf16 where the hardware supports it."""
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    if dtype != "auto":
-        return device, getattr(torch, dtype)
-    bf16 = torch.cuda.is_bf16_supported() if device == "cuda" else cpu_supports_bf16()
-    return device, torch.bfloat16 if bf16 else torch.float32
+from agentdistill.llm.precision import inference_precision
 
 
 _MIN_SHARED = 16  # shorter shared prefixes are not worth a cache copy
@@ -91,7 +66,9 @@ class HFChatModel(AgentChatModel):
 
     @classmethod
     def from_pretrained(cls, path: str | Path, dtype: str = "auto", **fields: Any) -> "HFChatModel":
-        """Load a model folder (or a single .gguf file, dequantised) with its tokenizer and chat template."""
+        """Load a model folder (or a single .gguf file, dequantised) with its tokenizer and chat template.
+
+        `dtype` is auto, fp32, bf16 or fp16 (`precision.inference_precision` resolves auto for this machine)."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         path = Path(path).expanduser()
@@ -99,16 +76,17 @@ class HFChatModel(AgentChatModel):
             raise FileNotFoundError(f"no model at {path}")
         gguf = {"gguf_file": path.name} if path.suffix == ".gguf" else {}
         folder = path.parent if gguf else path
-        device, torch_dtype = pick_device_and_dtype(dtype)
+        precision = inference_precision(dtype)  # before loading: a choice that cannot run fails at once
+        device = precision.device
         tokenizer = AutoTokenizer.from_pretrained(folder, **gguf)
-        model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch_dtype, **gguf).to(device).eval()
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=precision.torch_dtype(), **gguf).to(device).eval()
         if tokenizer.chat_template is None:
             raise ValueError(f"{path} has no chat template; agentdistill needs an instruct/chat model")
         tokenizer.padding_side = "left"  # decoder-only batching pads on the left
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
         fields.setdefault("model_id", f"hf:{path}")
-        chat = cls(path=str(path), device=device, **fields)
+        chat = cls(path=str(path), device=device, precision=precision, **fields)
         chat._model, chat._tokenizer = model, tokenizer
         return chat
 

@@ -13,11 +13,13 @@ import random
 import statistics
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
 from agentdistill.llm import AgentChatModel, load_chat_model
+from agentdistill.llm.precision import Precision, describe_precisions, parse_dtype
 from agentdistill.recsys.agents import ParserAgent, PlannerAgent
 from agentdistill.recsys.catalog import open_catalog
 from agentdistill.recsys.session import FeedServices, FeedSession
@@ -44,12 +46,14 @@ class RecbotConfig:
     out: str = "runs/recbot-eval"
     label: str | None = None
     resume: bool = True
+    dtype: str = "auto"  # precision of local models: auto, fp32, bf16, fp16 (resolved by llm.precision)
 
     def __post_init__(self) -> None:
         if self.split not in ("train", "test"):
             raise ValueError("recbot sessions have a train and a test split")
         if self.sessions < 1 or self.max_turns < 1:
             raise ValueError("sessions and max_turns must be at least 1")
+        self.dtype = parse_dtype(self.dtype)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -77,6 +81,7 @@ class SessionLog(BaseModel):
     turns_used: int | None
     recall: float
     ndcg: float
+    precision: Precision | None = None  # the parser model's; None: a server's own choice
 
 
 class RecbotSummary(BaseModel):
@@ -91,16 +96,17 @@ class RecbotSummary(BaseModel):
     p90_seconds_per_command: float
     parse_error_rate: float
     planner_fallback_rate: float
+    precision: str = "-"
     config: dict
 
     def row(self) -> list[str]:
         return [self.label, self.catalog, str(self.sessions), f"{self.recall_at_10:.3f}", f"{self.ndcg_at_10:.3f}",
                 f"{self.pass_rate:.1%}", "-" if self.mean_turns_to_pass is None else f"{self.mean_turns_to_pass:.2f}",
-                f"{self.p50_seconds_per_command:.1f}", f"{self.parse_error_rate:.1%}"]
+                f"{self.p50_seconds_per_command:.1f}", f"{self.parse_error_rate:.1%}", self.precision]
 
 
 RECBOT_COLUMNS = ["run", "catalogue", "sessions", "Recall@10", "NDCG@10", "pass rate", "turns to pass",
-                  "p50 s/command", "parse errors"]
+                  "p50 s/command", "parse errors", "precision"]
 
 
 def session_number(index: int, split: str) -> int:
@@ -115,11 +121,12 @@ class SessionRunner:
         self.config = config
         self.catalog = open_catalog(config.catalog)
         self.services = FeedServices(self.catalog)
-        parser_model = parser_model or load_chat_model(config.parser_model)
-        planner_model = planner_model or (load_chat_model(config.planner_model) if config.planner_model else parser_model)
+        load = partial(load_chat_model, dtype=config.dtype)
+        parser_model = parser_model or load(config.parser_model)
+        planner_model = planner_model or (load(config.planner_model) if config.planner_model else parser_model)
         self.parser = ParserAgent(parser_model, self.catalog)
         self.planner = PlannerAgent(planner_model)
-        self.paraphraser = paraphraser or (load_chat_model(config.paraphrase_model) if config.paraphrase_model else None)
+        self.paraphraser = paraphraser or (load(config.paraphrase_model) if config.paraphrase_model else None)
         matrix_users = max((u for u, _ in self.catalog.interactions), default=-1) + 1
         self._histories = [[] for _ in range(matrix_users)]
         for user, item in self.catalog.interactions:
@@ -144,7 +151,7 @@ class SessionRunner:
         last = turns[-1]
         return SessionLog(id=f"{self.catalog.name}-{number:06d}", target=target, targets=len(user.targets), turns=turns,
                           passed=turns_used is not None, turns_used=turns_used, recall=last.recall,
-                          ndcg=last.ndcg), session
+                          ndcg=last.ndcg, precision=self.parser.model.precision), session
 
 
 def evaluate_recbot(config: RecbotConfig, parser_model: AgentChatModel | None = None,
@@ -201,7 +208,8 @@ def summarize_sessions(logs: list[SessionLog], config: RecbotConfig) -> RecbotSu
         p50_seconds_per_command=statistics.median(seconds),
         p90_seconds_per_command=seconds[min(len(seconds) - 1, int(0.9 * len(seconds)))],
         parse_error_rate=sum(t.error is not None for t in turns) / (len(turns) or 1),
-        planner_fallback_rate=sum(t.planner_fallback for t in turns) / (len(turns) or 1), config=config.to_dict())
+        planner_fallback_rate=sum(t.planner_fallback for t in turns) / (len(turns) or 1),
+        precision=describe_precisions(log.precision for log in logs), config=config.to_dict())
 
 
 def collect_recbot(config: RecbotConfig, teacher: AgentChatModel | None = None,
@@ -226,7 +234,8 @@ def collect_recbot(config: RecbotConfig, teacher: AgentChatModel | None = None,
                 store.append(TrajectoryRecord(
                     id=f"{task_id}#0", task_id=task_id, suite="recbot", question=turn.command,
                     gold=[json.dumps(log.target.model_dump(mode="json"))], metric="recall@10",
-                    teacher=runner.parser.model.model_id, trajectory=Trajectory(
+                    teacher=runner.parser.model.model_id, precision=runner.parser.model.precision,
+                    trajectory=Trajectory(
                         question=turn.command, model_id=runner.parser.model.model_id, final_answer=clean[-1]["content"],
                         termination="final_answer", messages=clean, metadata={"agent": f"recbot-{role}", "tools": []}),
                     score=log.recall, correct=log.passed))

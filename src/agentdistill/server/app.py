@@ -39,6 +39,7 @@ class ServerConfig:
     planner_model: str | None = None
     max_sessions: int = 200
     max_body_bytes: int = 16_384
+    dtype: str = "auto"  # precision of local models: auto, fp32, bf16, fp16 (resolved by llm.precision)
 
 
 class CommandBody(BaseModel):
@@ -80,8 +81,9 @@ def create_app(config: ServerConfig, parser_model: AgentChatModel | None = None,
     """The app, with the catalogue, the feed services and the models loaded (pass models to share or fake them)."""
     catalog = catalog or open_catalog(config.catalog)
     services = FeedServices(catalog)
-    parser_model = parser_model or load_chat_model(config.parser_model)
-    planner_model = planner_model or (load_chat_model(config.planner_model) if config.planner_model else parser_model)
+    parser_model = parser_model or load_chat_model(config.parser_model, dtype=config.dtype)
+    planner_model = planner_model or (load_chat_model(config.planner_model, dtype=config.dtype) if config.planner_model
+                                      else parser_model)
     parser, planner = ParserAgent(parser_model, catalog), PlannerAgent(planner_model)
     model_lock = threading.Lock()
     pool = SessionPool(lambda: FeedSession(services, parser, planner), config.max_sessions)

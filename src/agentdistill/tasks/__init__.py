@@ -64,6 +64,8 @@ SUITES: dict[str, tuple[str, Callable[[], list[Task]]]] = {
 
 def load_suite(name: str, split: Split = "test", n: int | None = None, seed: int = 0) -> list[Task]:
     """Tasks of a built-in suite (or a local benchmark file path), in an order shuffled by `seed`."""
+    if n is not None and n < 1:
+        raise ValueError(f"the number of tasks must be at least 1, not {n}")
     if name in SUITES:
         tasks = [t for t in SUITES[name][1]() if split == "all" or t.split == split]
     else:

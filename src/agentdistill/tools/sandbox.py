@@ -238,7 +238,19 @@ class PythonSandbox:
             message = json.loads(line)
         except ValueError:
             return None
-        return message if isinstance(message, dict) else None
+        # printed lone surrogates (chr(0xd800)) arrive as JSON escapes; no tokenizer or store can encode them
+        return replace_surrogates(message) if isinstance(message, dict) else None
+
+
+def replace_surrogates(value: Any) -> Any:
+    """`value` with every string made encodable as UTF-8 (lone surrogates become '?'), through dicts and lists."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {replace_surrogates(k): replace_surrogates(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [replace_surrogates(v) for v in value]
+    return value
 
 
 _READABLE_FILES = ["/etc/ld.so.cache", "/etc/localtime", "/proc/cpuinfo", "/proc/meminfo", "/dev/null",

@@ -60,12 +60,16 @@ class Collector:
 
     def __init__(self, config: CollectConfig, model: AgentChatModel | None = None) -> None:
         self.config = config
-        base = model or load_chat_model(config.teacher, temperature=config.temperature, top_p=config.top_p,
-                                        seed=config.seed)
+        self.store = TrajectoryStore(config.out)
+        # an unknown suite, a corrupt or unwritable store, or --no-resume over records fail now, not after a
+        # model load of half a minute
+        self.jobs()
+        self.store.check_writable()
+        base = model or load_chat_model(config.teacher, dtype=config.dtype, temperature=config.temperature,
+                                        top_p=config.top_p, seed=config.seed)
         batched = isinstance(base, HFChatModel) and config.concurrency > 1
         self.model = BatchingChatModel(inner=base, model_id=base.model_id, max_batch=config.concurrency) \
             if batched else base
-        self.store = TrajectoryStore(config.out)
         self._agents: dict[tuple[str, ...], CodeAgent | ClosedBookAgent] = {}
         self._lock = threading.Lock()
 
@@ -102,7 +106,7 @@ class Collector:
             gold=task.answers, metric=task.metric, sample=sample, teacher=self.model.model_id,
             sampling={"temperature": self.config.temperature, "top_p": self.config.top_p, "seed": self.config.seed,
                       "max_steps": self.config.max_steps, "max_new_tokens": self.config.max_new_tokens},
-            used_prefix=prefix is not None,
+            precision=self.model.precision, used_prefix=prefix is not None,
             prefix=_prefix_info(prefix, cot or "", self.config.prefix_style, first) if prefix else None,
             trajectory=trajectory, score=score, correct=correct,
         )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from agentdistill.llm.precision import parse_dtype
+
 
 @dataclass
 class CollectConfig:
@@ -27,10 +29,13 @@ class CollectConfig:
     prompt_style: str = "full"
     sag: int = 1
     closed_book: bool = False  # no tools, one reply from memory: the baseline that tools are measured against
+    dtype: str = "auto"  # precision of local models: auto, fp32, bf16, fp16 (resolved by llm.precision)
 
     def __post_init__(self) -> None:
         from agentdistill.agents.first_thought import PREFIX_STYLES
 
+        if self.n is not None and self.n < 1:
+            raise ValueError(f"-n must be at least 1 (or left out for every task), not {self.n}")
         if self.samples < 1 or self.concurrency < 1 or self.max_steps < 1:
             raise ValueError("samples, concurrency and max_steps must be at least 1")
         if self.samples > 1 and self.temperature == 0:
@@ -45,6 +50,7 @@ class CollectConfig:
             raise ValueError("closed-book answers in one reply: it takes neither --sag nor --prefix")
         if self.split not in ("train", "test", "all"):
             raise ValueError("split must be train, test or all")
+        self.dtype = parse_dtype(self.dtype)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -1,17 +1,20 @@
-"""Append-only JSONL store of trajectory records: crash-safe, resumable.
+"""Append-only JSONL store of trajectory records: crash-safe, resumable, and never altered by reading.
 
-Each record is one line, written with flush + fsync, so a kill -9 can at worst leave one partial last
-line; opening the store repairs that (the partial line is cut off, never parsed, never duplicated).
+Each record is one line, written with flush + fsync, so a kill -9 can at worst leave one partial last line.
+Reading skips such a torn last line; the first `append` repairs the file: a last line that parses but lost
+only its newline is completed, one that does not parse is cut off (never parsed, never duplicated). A
+failed append (disk full, file-size limit) is truncated back, so no torn line is ever left mid-file.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-
 from pydantic import ValidationError
 
+from agentdistill.tools.sandbox import replace_surrogates
 from agentdistill.trajectories.record import TrajectoryRecord
 
 
@@ -20,42 +23,90 @@ class TrajectoryStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.repaired_bytes = self._repair()
+        self.repaired_bytes = 0
+        self._repaired = False
 
-    def _repair(self) -> int:
-        """Cut a partial last line left by an interrupted write; returns how many bytes were dropped."""
+    def _repair(self) -> None:
+        """Before the first write: complete or cut a last line that an interrupted write left without '\\n'."""
+        if self._repaired:
+            return
+        self._repaired = True
         if not self.path.exists() or self.path.stat().st_size == 0:
-            return 0
+            return
         with self.path.open("rb+") as f:
             data = f.read()
             if data.endswith(b"\n"):
-                return 0
-            keep = data.rfind(b"\n") + 1
-            f.truncate(keep)
-            return len(data) - keep
+                return
+            start = data.rfind(b"\n") + 1
+            if _parse(data[start:]) is not None:
+                f.write(b"\n")  # a whole record that lost only its newline: keep it
+                return
+            f.truncate(start)
+            self.repaired_bytes = len(data) - start
+
+    def check_writable(self) -> None:
+        """Raise a one-line OSError now if records could not be appended here later."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("ab"):
+                pass
+        except OSError as error:
+            raise OSError(f"cannot write the store {self.path}: {error.strerror or error}") from None
 
     def append(self, record: TrajectoryRecord) -> None:
-        line = record.model_dump_json() + "\n"
-        with self.path.open("a", encoding="utf-8") as f:
-            f.write(line)
-            f.flush()
-            os.fsync(f.fileno())
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._repair()
+        line = (_serialise(record) + "\n").encode("utf-8")
+        with self.path.open("ab") as f:
+            size = f.tell()
+            try:
+                f.write(line)
+                f.flush()
+                os.fsync(f.fileno())
+            except BaseException:
+                f.truncate(size)  # a partial line mid-file would make every later record unreadable
+                raise
 
     def __iter__(self) -> Iterator[TrajectoryRecord]:
         if not self.path.exists():
             return
-        with self.path.open(encoding="utf-8") as lines:
-            for number, line in enumerate(lines, 1):
-                if line.strip():
-                    try:
-                        yield TrajectoryRecord.model_validate_json(line)
-                    except ValidationError as error:
-                        raise ValueError(f"{self.path}:{number}: not a trajectory record "
-                                         f"({error.errors()[0]['msg']})") from None
+        with self.path.open("rb") as lines:
+            for number, raw in enumerate(lines, 1):
+                if not raw.strip():
+                    continue
+                if not raw.endswith(b"\n"):
+                    record = _parse(raw)
+                    if record is not None:  # a whole last record without its newline
+                        yield record
+                    return  # else: torn by a kill mid-write; the next append cuts it
+                yield self._validated(raw, number)
+
+    def _validated(self, raw: bytes, number: int) -> TrajectoryRecord:
+        try:
+            return TrajectoryRecord.model_validate_json(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise ValueError(f"{self.path}:{number}: not UTF-8 text (is this a trajectory store?)") from None
+        except ValidationError as error:
+            raise ValueError(f"{self.path}:{number}: not a trajectory record ({error.errors()[0]['msg']})") from None
 
     def ids(self) -> set[str]:
         return {record.id for record in self}
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
+
+
+def _parse(raw: bytes) -> TrajectoryRecord | None:
+    try:
+        return TrajectoryRecord.model_validate_json(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValidationError):
+        return None
+
+
+def _serialise(record: TrajectoryRecord) -> str:
+    """The record as one JSON line; strings JSON cannot carry as UTF-8 (lone surrogates printed by model
+    code) are written with replacement characters instead of failing the whole collection."""
+    try:
+        return record.model_dump_json()
+    except (ValueError, UnicodeError):
+        return json.dumps(replace_surrogates(record.model_dump(mode="json")), ensure_ascii=False)
