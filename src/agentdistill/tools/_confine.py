@@ -1,5 +1,6 @@
-"""Kernel-enforced confinement for the sandbox worker (Linux): Landlock for files, seccomp for processes
-and sockets, a private network namespace where permitted.
+"""Kernel-enforced confinement for the sandbox worker (Linux): an unprivileged user without capabilities,
+Landlock for files, seccomp for processes, sockets and file metadata, a private network namespace where
+permitted.
 
 This module is stdlib-only and is executed inside the worker (never imported by the host). Each function
 returns a short description of what it enabled, or raises OSError if the kernel refused; the worker
@@ -18,6 +19,12 @@ _libc.syscall.restype = ctypes.c_long
 _libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
 
 PR_SET_NO_NEW_PRIVS = 38
+PR_SET_KEEPCAPS = 8
+PR_CAPBSET_DROP = 24
+PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
+CAP_DAC_READ_SEARCH = 2
+_CAP_VERSION_3 = 0x20080522
+NOBODY = 65534
 PR_SET_SECCOMP = 22
 SECCOMP_MODE_FILTER = 2
 CLONE_NEWNET = 0x40000000
@@ -39,6 +46,34 @@ def private_network() -> str:
     """A new, empty network namespace (root or user namespaces needed): no interface but a down loopback."""
     _check(_libc.unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
     return "network namespace"
+
+
+def drop_privileges(workdir: str) -> str:
+    """As root: become `nobody` with no capability but reading (so Python's own files, even under a 0700
+    /root, still import; Landlock decides what may be read), after handing the private folder to nobody.
+    Host files are then another user's: chmod, chown, utime, xattrs and device nodes on them fail. As any
+    other user: drop whatever capabilities are held."""
+    if os.geteuid() != 0:
+        _set_capabilities(0)
+        return "no capabilities"
+    os.chown(workdir, NOBODY, NOBODY)
+    for cap in range(64):
+        if cap != CAP_DAC_READ_SEARCH and _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0:
+            break  # past the last capability this kernel knows
+    _libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    _check(_libc.prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0), "prctl(KEEPCAPS)")
+    os.setgroups([])
+    os.setresgid(NOBODY, NOBODY, NOBODY)
+    os.setresuid(NOBODY, NOBODY, NOBODY)
+    _set_capabilities(1 << CAP_DAC_READ_SEARCH)
+    _check(_libc.prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0), "prctl(KEEPCAPS)")
+    return "unprivileged user"
+
+
+def _set_capabilities(mask: int) -> None:
+    header = struct.pack("Ii", _CAP_VERSION_3, 0)
+    data = struct.pack("6I", mask, mask, 0, 0, 0, 0)  # effective, permitted, inheritable; two 32-bit words
+    _check(_libc.capset(header, data), "capset")
 
 
 # --- Landlock ---------------------------------------------------------------------------------------
@@ -89,6 +124,10 @@ _ARCH = {
         keyctl=250, add_key=248, request_key=249, io_uring_setup=425, io_uring_enter=426,
         io_uring_register=427, tkill=200, kill=62, tgkill=234, prlimit64=302, rt_sigqueueinfo=129,
         rt_tgsigqueueinfo=297, pidfd_open=434, pidfd_send_signal=424, pidfd_getfd=438,
+        chmod=90, fchmod=91, fchmodat=268, fchmodat2=452, chown=92, fchown=93, lchown=94, fchownat=260,
+        utime=132, utimes=235, futimesat=261, utimensat=280, setxattr=188, lsetxattr=189, fsetxattr=190,
+        removexattr=197, lremovexattr=198, fremovexattr=199, mknod=133, mknodat=259, name_to_handle_at=303,
+        open_by_handle_at=304,
     )),
     "aarch64": (0xC00000B7, dict(
         clone=220, clone3=435, execve=221, execveat=281, socket=198, socketpair=199, ptrace=117,
@@ -97,6 +136,9 @@ _ARCH = {
         request_key=218, io_uring_setup=425, io_uring_enter=426, io_uring_register=427, tkill=130,
         kill=129, tgkill=131, prlimit64=261, rt_sigqueueinfo=138, rt_tgsigqueueinfo=240,
         pidfd_open=434, pidfd_send_signal=424, pidfd_getfd=438,
+        fchmod=52, fchmodat=53, fchmodat2=452, fchown=55, fchownat=54, utimensat=88, setxattr=5, lsetxattr=6,
+        fsetxattr=7, removexattr=14, lremovexattr=15, fremovexattr=16, mknodat=33, name_to_handle_at=264,
+        open_by_handle_at=265,
     )),
 }
 _DENIED = (
@@ -105,6 +147,13 @@ _DENIED = (
     "perf_event_open", "userfaultfd", "keyctl", "add_key", "request_key", "io_uring_setup",
     "io_uring_enter", "io_uring_register", "tkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo",
     "pidfd_open", "pidfd_send_signal", "pidfd_getfd",
+    # file metadata: Landlock governs reads and writes of contents, not modes, owners, times or xattrs;
+    # refused everywhere, the private folder too (a mode or time there is of no use to an agent's code)
+    "chmod", "fchmod", "fchmodat", "fchmodat2", "chown", "fchown", "lchown", "fchownat", "utime", "utimes",
+    "futimesat", "utimensat", "setxattr", "lsetxattr", "fsetxattr", "removexattr", "lremovexattr",
+    "fremovexattr", "mknod", "mknodat",
+    # file handles bypass path-based checks (the "shocker" escape needs CAP_DAC_READ_SEARCH, kept for reads)
+    "name_to_handle_at", "open_by_handle_at",
 )
 _LD_W_ABS, _JEQ, _JGE, _JSET, _RET = 0x20, 0x15, 0x35, 0x45, 0x06
 _ALLOW, _KILL = 0x7FFF0000, 0x80000000
@@ -117,8 +166,8 @@ def _op(code: int, k: int, jt: int = 0, jf: int = 0) -> tuple[int, int, int, int
 
 
 def seccomp() -> str:
-    """Deny new processes (threads stay allowed), exec, sockets, signals to other processes, and
-    kernel interfaces a Python program has no use for. Denied calls fail with EPERM, so the code sees
+    """Deny new processes (threads stay allowed), exec, sockets, signals to other processes, changes of
+    file metadata, and kernel interfaces a Python program has no use for. Denied calls fail with EPERM, so the code sees
     a PermissionError instead of being killed."""
     machine = platform.machine()
     if machine not in _ARCH:

@@ -3,9 +3,13 @@
 Started by `PythonSandbox` as `python -I _worker.py CONFIG_JSON`; stdlib only until confined. It talks to
 the host over two pipes with one JSON object a line:
 
-  host -> worker  {"op": "run", "code": ...} | {"op": "tool_result", "ok": bool, "value"|"error": ...}
-  worker -> host  {"op": "ready", "isolation": [...]} | {"op": "tool_call", "name", "args", "kwargs"}
-                  | {"op": "result", "output", "error", "is_final", "final_answer", "final_answer_repr"}
+  host -> worker  {"op": "run", "code", "nonce"} | {"op": "tool_result", "ok": bool, "value"|"error": ...}
+  worker -> host  {"op": "ready", "isolation": [...], "pid"} | {"op": "tool_call", "name", "args", "kwargs"}
+                  | {"op": "result", "nonce", "output", "error", "is_final", "final_answer", "final_answer_repr",
+                     "duration_s"}
+
+The host trusts none of it: it checks every message against its schema and the run's nonce, caps sizes,
+and replaces the worker on anything else (the code runs in this process and can write to the pipe).
 
 Variables persist between runs. Tools are stubs that forward each call to the host and wait for the answer.
 """
@@ -112,7 +116,8 @@ def confine() -> list[str]:
     kernel = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(kernel)
     steps = [
-        kernel.private_network,
+        kernel.private_network,  # needs the privileges dropped next
+        lambda: kernel.drop_privileges(os.getcwd()),
         lambda: kernel.landlock(CONFIG["read_only"], [os.getcwd()], CONFIG["read_only_files"]),
         kernel.seccomp,
     ]
@@ -163,7 +168,18 @@ def run(code: str, namespace: dict, limits: dict) -> dict:
         signal.setitimer(signal.ITIMER_REAL, 0)
         sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
     result["output"] = output.getvalue()
+    limit = limits["max_output_chars"]
+    for key in ("error", "final_answer_repr"):
+        result[key] = _cap(result[key], limit)
+    if len(json.dumps(result["final_answer"], default=repr)) > limit:
+        result["final_answer"] = _cap(str(result["final_answer"]), limit)
     return result
+
+
+def _cap(text: str | None, limit: int) -> str | None:
+    if text is None or len(text) <= limit:
+        return text
+    return text[:limit] + f"...[truncated: {len(text) - limit} more characters]"
 
 
 def _suggestion(error: BaseException, namespace: dict) -> str:
@@ -208,7 +224,7 @@ def main() -> None:
         command = receive()
         if command.get("op") == "run":
             started = time.perf_counter()
-            reply = run(command["code"], namespace, CONFIG["limits"])
+            reply = {"nonce": command.pop("nonce"), **run(command.pop("code"), namespace, CONFIG["limits"])}
             reply["duration_s"] = time.perf_counter() - started
             send(reply)
 

@@ -1,15 +1,20 @@
 """`PythonSandbox`: model-written code runs in a separate, confined worker process, never in the host.
 
 The worker keeps its variables between calls (one worker per episode), forwards tool calls back to the
-host, and is restarted if it crashes, hangs or is killed; the host only ever sees an error observation.
+host, and is restarted if it crashes, hangs, floods the host, writes too much or breaks the protocol; the
+host only ever sees an error observation. Nothing the worker does can stall the host past one run's
+deadline: the host writes without blocking, reads against that fixed deadline, validates every message and
+stops the worker (SIGSTOP) between runs, so threads the code left behind do nothing while the agent thinks.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import select
 import shutil
+import signal
 import site
 import subprocess
 import sys
@@ -17,15 +22,16 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from agentdistill.tools.base import Tool
 
 _WORKER = Path(__file__).with_name("_worker.py")
-_MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 _KERNEL_PROTECTIONS = ("network namespace", "landlock", "seccomp")
+_GRACE_S = 2.0  # past the worker's own alarm, for code stuck inside a C call
+_QUOTA_CHECK_S = 0.2
 
 
 class SandboxLimits(BaseModel):
@@ -39,6 +45,9 @@ class SandboxLimits(BaseModel):
     max_output_chars: int = Field(default=4000, ge=100, description="Captured stdout/stderr is cut here.")
     max_runs_per_worker: int = Field(default=100, ge=1, description="Lifetime CPU budget, in runs.")
     startup_timeout_s: float = Field(default=60.0, gt=0)
+    max_tool_calls: int = Field(default=200, ge=1, description="Tool calls one run may make.")
+    max_message_kb: int = Field(default=1024, ge=16, description="Largest message the worker may send.")
+    disk_quota_mb: int = Field(default=64, ge=1, description="Total size of the files in the private folder.")
 
 
 class ExecutionResult(BaseModel):
@@ -69,13 +78,51 @@ class SandboxError(RuntimeError):
     pass
 
 
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class _Ready(_Message):
+    op: Literal["ready"]
+    isolation: list[str]
+    pid: int
+
+
+class _ToolCall(_Message):
+    op: Literal["tool_call"]
+    name: str
+    args: list[Any]
+    kwargs: dict[str, Any]
+
+
+class _Result(_Message):
+    op: Literal["result"]
+    nonce: str
+    output: str
+    error: str | None
+    is_final: bool
+    final_answer: Any
+    final_answer_repr: str | None
+    duration_s: float
+
+
+_WORKER_MESSAGE: TypeAdapter[_Ready | _ToolCall | _Result] = TypeAdapter(_Ready | _ToolCall | _Result)
+
+
+class _Broken(Exception):
+    """The worker has to be replaced; the message is what the code reads."""
+
+
 class PythonSandbox:
     """A persistent, confined Python worker for model-written code.
 
     Confinement (Linux): rlimits (CPU, memory, file size, open files), a private network namespace where
-    permitted, Landlock (reads only under Python's own folders; writes only in a private temporary
-    directory), and a seccomp filter (no fork/exec, no sockets, no signals to other processes). The worker
-    starts with an empty environment, so host secrets in environment variables never reach it.
+    permitted, an unprivileged user (as root: `nobody`, no capability but reading), Landlock (reads only
+    under Python's own folders; writes only in a private temporary directory), and a seccomp filter (no
+    fork/exec, no sockets, no signals to other processes, no changes of file metadata). The worker starts
+    with an empty environment, so host secrets in environment variables never reach it. The host bounds
+    each run by one deadline, caps tool calls, message sizes and the private folder's size, validates
+    every message, and stops the worker between runs.
 
     >>> with PythonSandbox() as box:
     ...     box.run("x = 6 * 7").error is None, box.run("print(x)").output
@@ -127,12 +174,17 @@ class PythonSandbox:
         )
         os.close(to_worker_r)
         os.close(from_worker_w)
+        os.set_blocking(to_worker_w, False)  # a worker that stops reading must not block the host's writes
         self._to_worker, self._from_worker, self._buffer = to_worker_w, from_worker_r, b""
-        ready = self._read(time.monotonic() + self.limits.startup_timeout_s)
-        if ready is None or ready.get("op") != "ready":
+        try:
+            ready = self._read(time.monotonic() + self.limits.startup_timeout_s)
+        except _Broken:
+            ready = None
+        if not isinstance(ready, _Ready):
             self.close()
             raise SandboxError("the sandbox worker failed to start")
-        self.isolation = ready["isolation"]
+        self.isolation = ready.isolation
+        self._pause()
         missing = [p for p in _KERNEL_PROTECTIONS if not any(a.startswith(p) for a in self.isolation)]
         if self.require_isolation and missing:
             self.close()
@@ -164,22 +216,41 @@ class PythonSandbox:
         """Run `code` with the variables of earlier runs; errors come back in the result, never raised."""
         self.start()
         started = time.monotonic()
-        # The worker stops itself at timeout_s; the extra grace covers code stuck inside a C call.
-        deadline = started + self.limits.timeout_s + 2.0
+        # One deadline for the whole run, tool calls included: the worker's own alarm fires at timeout_s,
+        # and nothing the code does (ignoring SIGALRM, calling slow tools) moves this one.
+        deadline = started + self.limits.timeout_s + _GRACE_S
         tool_calls: list[str] = []
-        self._send({"op": "run", "code": code})
-        while True:
-            message = self._read(deadline)
-            if message is None:
-                return self._restart_after_failure(started, tool_calls, timed_out=time.monotonic() >= deadline)
-            if message.get("op") == "tool_call":
-                tool_started = time.monotonic()
-                tool_calls.append(str(message.get("name")))
-                self._send(self._call_tool(message))
-                deadline += time.monotonic() - tool_started  # time spent in host tools is not the code's
-            elif message.get("op") == "result":
-                fields = {k: message.get(k) for k in ExecutionResult.model_fields if k in message}
-                return ExecutionResult(**fields, tool_calls=tool_calls)
+        nonce = secrets.token_hex(16)  # a result must answer this run, not an earlier one or a forged one
+        try:
+            self._resume()
+            self._send({"op": "run", "code": code, "nonce": nonce}, deadline)
+            while True:
+                message = self._read(deadline)
+                if isinstance(message, _ToolCall):
+                    if len(tool_calls) >= self.limits.max_tool_calls:
+                        raise _Broken(f"the code made more than {self.limits.max_tool_calls} tool calls in one run "
+                                      "and was stopped")
+                    tool_calls.append(message.name)
+                    self._send(self._call_tool(message.model_dump()), deadline)
+                elif isinstance(message, _Result) and message.nonce == nonce:
+                    self._check_quota()
+                    self._pause()
+                    return self._result(message, tool_calls)
+                else:
+                    raise _Broken("the code's process sent a message out of turn (a forged or late result)")
+        except _Broken as broken:
+            return self._replace_worker(str(broken), started, tool_calls)
+
+    def _result(self, message: _Result, tool_calls: list[str]) -> ExecutionResult:
+        """The worker's result with every text capped here too: the code may have written the message."""
+        cap = self.limits.max_output_chars
+        answer = message.final_answer
+        if len(json.dumps(answer, default=str)) > cap:
+            answer = _cap(str(answer), cap)
+        return ExecutionResult(output=_cap(message.output, cap + 100), error=_cap(message.error, cap),
+                               is_final=message.is_final, final_answer=answer,
+                               final_answer_repr=_cap(message.final_answer_repr, cap),
+                               duration_s=message.duration_s, tool_calls=tool_calls)
 
     def _call_tool(self, message: dict) -> dict:
         tool = self.tools.get(str(message.get("name")))
@@ -188,14 +259,22 @@ class PythonSandbox:
         try:
             value = tool(*message.get("args", []), **message.get("kwargs", {}))
         except Exception as error:  # noqa: BLE001 - a failing tool is an observation, not a host crash
-            return {"op": "tool_result", "ok": False, "error": f"{type(error).__name__}: {error}"}
+            return {"op": "tool_result", "ok": False,
+                    "error": _cap(f"{type(error).__name__}: {error}", self.limits.max_output_chars)}
         try:
             json.dumps(value)
         except (TypeError, ValueError):
             value = str(value)  # the code gets the text of values JSON cannot carry
         return {"op": "tool_result", "ok": True, "value": value}
 
-    def _restart_after_failure(self, started: float, tool_calls: list[str], timed_out: bool) -> ExecutionResult:
+    def _replace_worker(self, reason: str, started: float, tool_calls: list[str]) -> ExecutionResult:
+        """Kill the worker, start a fresh one, and say why in the observation."""
+        self.close()
+        self.start()
+        return ExecutionResult(error=reason, restarted=True, duration_s=time.monotonic() - started,
+                               tool_calls=tool_calls)
+
+    def _exit_reason(self, timed_out: bool) -> str:
         code = None
         if self._process and not timed_out:
             try:  # the pipe can close a moment before the kernel reports the exit (seen on a loaded machine)
@@ -203,43 +282,98 @@ class PythonSandbox:
             except subprocess.TimeoutExpired:
                 code = None
         if code is None:
-            error = f"TimeoutError: the code did not finish within {self.limits.timeout_s:g} s and was killed"
-        elif code < 0:
-            error = f"the code crashed the Python process (signal {-code})"
-        else:
-            error = f"the Python process exited with status {code}"
-        self.close()
-        self.start()
-        return ExecutionResult(error=error, restarted=True, duration_s=time.monotonic() - started,
-                               tool_calls=tool_calls)
+            return f"TimeoutError: the code did not finish within {self.limits.timeout_s:g} s and was killed"
+        if code < 0:
+            return f"the code crashed the Python process (signal {-code})"
+        return f"the Python process exited with status {code}"
+
+    # -- keeping the worker in bounds -----------------------------------------------------------------
+    def _pause(self) -> None:
+        """Stop the worker between runs: threads the code started cannot write, send or spin meanwhile."""
+        if self._process is not None:
+            os.kill(self._process.pid, signal.SIGSTOP)
+
+    def _resume(self) -> None:
+        if self._process is not None:
+            os.kill(self._process.pid, signal.SIGCONT)
+
+    def _check_quota(self) -> None:
+        used, files = _folder_usage(self._workdir or "", limit_files=10_000)
+        if used > self.limits.disk_quota_mb * 1024 * 1024 or files >= 10_000:
+            raise _Broken(f"the code wrote more than {self.limits.disk_quota_mb} MB (or 10,000 files) into its "
+                          "folder and was stopped; its files are gone")
 
     # -- pipe protocol --------------------------------------------------------------------------------
-    def _send(self, message: dict) -> None:
-        try:
-            os.write(self._to_worker, (json.dumps(message, default=str) + "\n").encode())
-        except (BrokenPipeError, OSError):
-            pass  # the worker is gone; the next read notices and restarts it
+    def _send(self, message: dict, deadline: float) -> None:
+        """Write one line without ever blocking past `deadline` (a worker that stops reading is replaced)."""
+        data = (json.dumps(message, default=str) + "\n").encode()
+        while data:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise _Broken(self._exit_reason(timed_out=True))
+            _, writable, _ = select.select([], [self._to_worker], [], min(remaining, _QUOTA_CHECK_S))
+            if not writable:
+                continue
+            try:
+                data = data[os.write(self._to_worker, data):]
+            except BlockingIOError:
+                continue
+            except OSError:
+                raise _Broken(self._exit_reason(timed_out=False)) from None
 
-    def _read(self, deadline: float) -> dict | None:
-        """Next message from the worker, or None if it died, hung past `deadline`, or sent garbage."""
+    def _read(self, deadline: float) -> _Ready | _ToolCall | _Result:
+        """The next message from the worker, checked against its schema; `_Broken` if it died, hung past
+        `deadline`, wrote too much, or sent anything malformed."""
+        limit = self.limits.max_message_kb * 1024
+        next_check = time.monotonic() + _QUOTA_CHECK_S
         while b"\n" not in self._buffer:
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or len(self._buffer) > _MAX_MESSAGE_BYTES:
-                return None
-            ready, _, _ = select.select([self._from_worker], [], [], remaining)
+            if remaining <= 0:
+                raise _Broken(self._exit_reason(timed_out=True))
+            if len(self._buffer) > limit:
+                raise _Broken(f"the code's process sent a message over {self.limits.max_message_kb} KB and was stopped")
+            if time.monotonic() >= next_check and self._workdir:
+                self._check_quota()
+                next_check = time.monotonic() + _QUOTA_CHECK_S
+            ready, _, _ = select.select([self._from_worker], [], [], min(remaining, _QUOTA_CHECK_S))
             if not ready:
-                return None
+                continue
             chunk = os.read(self._from_worker, 1 << 16)
             if not chunk:
-                return None
+                raise _Broken(self._exit_reason(timed_out=False))
             self._buffer += chunk
         line, _, self._buffer = self._buffer.partition(b"\n")
         try:
-            message = json.loads(line)
-        except ValueError:
-            return None
-        # printed lone surrogates (chr(0xd800)) arrive as JSON escapes; no tokenizer or store can encode them
-        return replace_surrogates(message) if isinstance(message, dict) else None
+            # printed lone surrogates (chr(0xd800)) arrive as JSON escapes; no tokenizer or store can encode them
+            return _WORKER_MESSAGE.validate_python(replace_surrogates(json.loads(line)))
+        except (ValueError, ValidationError):
+            raise _Broken("the code's process sent a malformed message and was stopped") from None
+
+
+def _cap(text: str | None, limit: int) -> str | None:
+    if text is None or len(text) <= limit:
+        return text
+    return text[:limit] + f"...[truncated: {len(text) - limit} more characters]"
+
+
+def _folder_usage(folder: str, limit_files: int) -> tuple[int, int]:
+    """(bytes on disk, entries) below `folder`, counting at most `limit_files` entries."""
+    used, entries, stack = 0, 0, [folder]
+    while stack and entries < limit_files:
+        try:
+            with os.scandir(stack.pop()) as it:
+                for entry in it:
+                    entries += 1
+                    try:
+                        info = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    used += max(info.st_blocks * 512, 0)
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+        except OSError:
+            continue
+    return used, entries
 
 
 def replace_surrogates(value: Any) -> Any:
