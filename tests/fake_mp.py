@@ -42,7 +42,7 @@ def _matches(doc: dict, params: dict[str, str]) -> bool:
 
 
 class FakeMPServer:
-    def __init__(self, hang: bool = False) -> None:
+    def __init__(self, hang: bool = False, trickle: bool = False) -> None:
         self.requests: list[tuple[str, dict, str | None]] = []
         server_self = self
 
@@ -54,6 +54,13 @@ class FakeMPServer:
                 server_self.requests.append((url.path, params, key))
                 if hang:
                     threading.Event().wait(30)
+                    return
+                if trickle:  # a byte every second: no single read ever times out
+                    self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+                    for _ in range(30):
+                        threading.Event().wait(1)
+                        self.wfile.write(b"X")
+                        self.wfile.flush()
                     return
                 if url.path == "/heartbeat":
                     return self._json(200, {"db_version": "2025.09.25", "version": "0.87.0",

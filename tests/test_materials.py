@@ -318,3 +318,17 @@ def test_cli_runs_the_materials_agent_with_a_real_model():
     assert trajectory["metadata"]["tools"] == ["search_materials", "get_properties", "analyze_composition",
                                                "analyze_structure"]
     assert "get_properties" in trajectory["messages"][0]["content"] and trajectory["termination"]
+
+
+def test_a_server_that_trickles_bytes_fails_within_the_deadline():
+    pytest.importorskip("mp_api")
+    from agentdistill.tools.materials import MPStore
+
+    trickling = FakeMPServer(trickle=True)
+    started = time.monotonic()
+    try:
+        with pytest.raises(MaterialsError, match="start-up check took longer than 3 s"):
+            MPStore(api_key=VALID_KEY, endpoint=trickling.url, timeout=2)
+    finally:
+        trickling.server.server_close()
+    assert time.monotonic() - started < 5

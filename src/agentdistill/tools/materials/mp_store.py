@@ -66,7 +66,9 @@ class MPStore(MaterialsStore):
             raise MaterialsError(f"a Materials Project API key has 32 characters; this one has {len(self.api_key)}")
         self.endpoint = (endpoint or os.environ.get("MP_API_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/") + "/"
         self.timeout = timeout
-        self._probe()
+        # requests' timeout bounds each socket read, not the request: a server that trickles a byte at a time
+        # would hold a plain probe for minutes, so the probe runs under the deadline too
+        _with_deadline(self._probe, timeout + 1, "the start-up check")  # +1: a plain read timeout reports first
         self._rester = _with_deadline(self._connect, timeout, "connecting")
 
     def _probe(self) -> None:
