@@ -111,3 +111,24 @@ def fake_openai():
     yield start
     for server in servers:
         server.server.shutdown()
+
+
+def serve_in_thread(app):
+    """Run an ASGI app with uvicorn on a free local port in a daemon thread: (server, thread, base URL).
+    Stop it with `server.should_exit = True; thread.join()`."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return server, thread, f"http://127.0.0.1:{port}"

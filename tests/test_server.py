@@ -3,11 +3,10 @@ headless browser."""
 
 import json
 import shutil
-import socket
 import threading
-import time
 
 import pytest
+from conftest import serve_in_thread
 from fastapi.testclient import TestClient
 
 from agentdistill.recsys.catalog import fashion_catalog
@@ -109,24 +108,14 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium on this machine (apt-get install -y chromium)")
 def test_the_page_in_a_headless_browser(api, tmp_path):
     playwright = pytest.importorskip("playwright.sync_api", reason="playwright (dev extra) is not installed")
-    import uvicorn
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(api, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
+    server, thread, url = serve_in_thread(api)
     try:
         with playwright.sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=[
                 "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                 "--disable-sync", "--no-first-run", "--disable-quic"])
             page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(f"http://127.0.0.1:{port}/")
+            page.goto(f"{url}/")
             expect = playwright.expect
             cards = page.locator("#feed .card")
             expect(cards).to_have_count(10)

@@ -68,18 +68,17 @@ def serve(
 ) -> None:
     """Serve the interactive recommendation feed: a web page with the feed, a chat box for commands, and the
     parsed preferences and tool chain of each turn."""
-    import uvicorn
-
     from agentdistill.llm import ModelNotAvailable, UnknownModel
     from agentdistill.recsys.catalog import CatalogError
-    from agentdistill.server.app import ServerConfig, create_app
+    from agentdistill.server.app import ServerConfig, create_app, serve as serve_app
 
     _quiet_libraries()
+    config = ServerConfig(catalog=catalog, parser_model=parser_model, planner_model=planner_model,
+                          max_sessions=max_sessions, dtype=dtype)
     try:
         with console.status("loading the catalogue, the item embeddings and the models…"):
-            api = create_app(ServerConfig(catalog=catalog, parser_model=parser_model, planner_model=planner_model,
-                                          max_sessions=max_sessions, dtype=dtype))
+            api = create_app(config)
     except (CatalogError, ModelNotAvailable, UnknownModel, ValueError) as error:
         _fail(str(error))
     console.print(f"feed on [bold]http://{host}:{port}/[/] (Ctrl-C stops)")
-    uvicorn.run(api, host=host, port=port, log_level="warning")
+    serve_app(api, config, host, port)

@@ -1,21 +1,22 @@
 """FastAPI app of the interactive recommendation feed.
 
     GET  /                              the web page (feed cards, chat box, preferences and tool chain)
+    GET  /api/health                    live sessions and queued commands
     POST /api/sessions                  a new session: its id and first (passive) feed
     GET  /api/sessions/{id}             the session's feed, preferences and turn count
     POST /api/sessions/{id}/commands    {"text": ...} -> a stream of JSON lines: parsing, parsed, planned, done
 
-Sessions are isolated (each has its own memory and feed); commands run in worker threads, never on the event
-loop; one lock serialises model calls (a local model is not thread-safe), so concurrent users queue for it.
+Sessions are isolated (each has its own memory and feed), expire when idle, are capped per client and never
+dropped while a command of theirs waits or runs (`sessions.py`). Commands go through one bounded queue to
+one model thread (a local model is not thread-safe); a full queue answers 503 with Retry-After at once, and
+nothing else ever waits for a model. Bodies are limited as they stream in (`limits.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import threading
-import uuid
-from collections import OrderedDict
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib.resources import files
 
@@ -28,6 +29,8 @@ from agentdistill.llm import AgentChatModel, load_chat_model
 from agentdistill.recsys.agents import ParserAgent, PlannerAgent
 from agentdistill.recsys.catalog import Catalog, Item, open_catalog
 from agentdistill.recsys.session import FeedServices, FeedSession
+from agentdistill.server.limits import BodyLimit, Job, ModelQueue, QueueFull
+from agentdistill.server.sessions import SessionPool
 
 
 @dataclass
@@ -38,7 +41,12 @@ class ServerConfig:
     parser_model: str = "qwen2.5-coder-0.5b"
     planner_model: str | None = None
     max_sessions: int = 200
+    max_sessions_per_client: int = 20
+    session_idle_s: float = 3600.0  # a session unused this long is dropped
+    max_queued_commands: int = 8  # beyond these, a command is answered 503 at once
     max_body_bytes: int = 16_384
+    body_timeout_s: float = 10.0  # a client that stops sending its body gets 408
+    shutdown_timeout_s: float = 5.0  # SIGTERM: queued commands are cancelled, the server is gone within this
     dtype: str = "auto"  # precision of local models: auto, fp32, bf16, fp16 (resolved by llm.precision)
 
 
@@ -50,51 +58,27 @@ def item_json(item: Item) -> dict:
     return item.model_dump(mode="json")
 
 
-class SessionPool:
-    """Live sessions by id, least recently used dropped beyond `limit`."""
-
-    def __init__(self, make, limit: int) -> None:
-        self._make, self._limit = make, limit
-        self._sessions: OrderedDict[str, FeedSession] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def create(self) -> tuple[str, FeedSession]:
-        session_id = uuid.uuid4().hex
-        session = self._make()
-        with self._lock:
-            self._sessions[session_id] = session
-            while len(self._sessions) > self._limit:
-                self._sessions.popitem(last=False)
-        return session_id, session
-
-    def get(self, session_id: str) -> FeedSession:
-        with self._lock:
-            session = self._sessions.get(session_id)
-            if session is None:
-                raise HTTPException(404, f"no session {session_id!r} (it may have expired): create one")
-            self._sessions.move_to_end(session_id)
-            return session
-
-
 def create_app(config: ServerConfig, parser_model: AgentChatModel | None = None,
-               planner_model: AgentChatModel | None = None, catalog: Catalog | None = None) -> FastAPI:
-    """The app, with the catalogue, the feed services and the models loaded (pass models to share or fake them)."""
+               planner_model: AgentChatModel | None = None, catalog: Catalog | None = None):
+    """The app (an ASGI callable), with the catalogue, the feed services and the models loaded (pass models to
+    share or fake them)."""
     catalog = catalog or open_catalog(config.catalog)
     services = FeedServices(catalog)
     parser_model = parser_model or load_chat_model(config.parser_model, dtype=config.dtype)
     planner_model = planner_model or (load_chat_model(config.planner_model, dtype=config.dtype) if config.planner_model
                                       else parser_model)
     parser, planner = ParserAgent(parser_model, catalog), PlannerAgent(planner_model)
-    model_lock = threading.Lock()
-    pool = SessionPool(lambda: FeedSession(services, parser, planner), config.max_sessions)
-    api = FastAPI(title="agentdistill feed", docs_url="/api/docs")
+    pool = SessionPool(lambda: FeedSession(services, parser, planner), config.max_sessions,
+                       config.max_sessions_per_client, config.session_idle_s)
+    models = ModelQueue(config.max_queued_commands)
 
-    @api.middleware("http")
-    async def limit_body(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > config.max_body_bytes:
-            return JSONResponse({"error": f"request body over {config.max_body_bytes} bytes"}, status_code=413)
-        return await call_next(request)
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        yield
+        models.close()  # shutting down: queued commands end with an error event instead of holding the exit
+
+    api = FastAPI(title="agentdistill feed", docs_url="/api/docs", lifespan=lifespan)
+    api.state.pool, api.state.models = pool, models
 
     @api.exception_handler(RequestValidationError)
     async def invalid_body(request: Request, error: RequestValidationError):
@@ -103,15 +87,20 @@ def create_app(config: ServerConfig, parser_model: AgentChatModel | None = None,
 
     @api.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException):
-        return JSONResponse({"error": error.detail}, status_code=error.status_code)
+        return JSONResponse({"error": error.detail}, status_code=error.status_code, headers=error.headers)
 
     @api.get("/", response_class=HTMLResponse)
     async def page() -> str:
         return files("agentdistill.server").joinpath("static", "index.html").read_text(encoding="utf-8")
 
+    @api.get("/api/health")
+    async def health() -> dict:
+        return {"ok": True, "sessions": len(pool), "queued_commands": models.waiting()}
+
     @api.post("/api/sessions")
-    async def new_session() -> dict:
-        session_id, session = await asyncio.to_thread(pool.create)
+    async def new_session(request: Request) -> dict:
+        client = request.client.host if request.client else "unknown"
+        session_id, session = await asyncio.to_thread(pool.create, client)
         return {"session": session_id, "catalog": catalog.name, "feed": [item_json(i) for i in session.feed],
                 "preferences": session.memory.model_dump(mode="json")}
 
@@ -122,8 +111,8 @@ def create_app(config: ServerConfig, parser_model: AgentChatModel | None = None,
                 "preferences": session.memory.model_dump(mode="json"), "turns": len(session.turns)}
 
     @api.post("/api/sessions/{session_id}/commands")
-    async def command(session_id: str, body: CommandBody) -> StreamingResponse:
-        session = pool.get(session_id)
+    async def command(session_id: str, body: CommandBody):
+        session = pool.begin(session_id)
         loop = asyncio.get_running_loop()
         events: asyncio.Queue = asyncio.Queue()
 
@@ -132,24 +121,41 @@ def create_app(config: ServerConfig, parser_model: AgentChatModel | None = None,
 
         def run() -> None:
             try:
-                with model_lock:  # also keeps two commands of one session from interleaving
-                    session.on_event = send
-                    try:
-                        session.command(body.text)
-                    finally:
-                        session.on_event = None
+                session.on_event = send  # one job at a time: two commands of a session never interleave
+                try:
+                    session.command(body.text)
+                finally:
+                    session.on_event = None
             except Exception as error:  # noqa: BLE001 - reported to the page; the session stays as it was
                 send({"stage": "error", "message": f"{type(error).__name__}: {error}"})
             finally:
+                pool.end(session_id)
                 send(None)
 
+        def cancel() -> None:
+            pool.end(session_id)
+            send({"stage": "error", "message": "the server is shutting down; the command did not run"})
+            send(None)
+
+        try:
+            models.submit(Job(run=run, cancel=cancel))
+        except QueueFull:
+            pool.end(session_id)
+            raise HTTPException(503, f"{config.max_queued_commands} commands are waiting for the model; "
+                                     "try again shortly", headers={"Retry-After": "5"}) from None
+
         async def stream():
-            worker = asyncio.create_task(asyncio.to_thread(run))
             while (event := await events.get()) is not None:
                 yield json.dumps(event) + "\n"
-            await worker
 
         return StreamingResponse(stream(), media_type="application/x-ndjson")
 
-    return api
+    return BodyLimit(api, config.max_body_bytes, config.body_timeout_s)
 
+
+def serve(app, config: ServerConfig, host: str, port: int) -> None:
+    """Run `app` with uvicorn: bounded connections and keep-alive, and a bounded graceful shutdown."""
+    import uvicorn
+
+    uvicorn.run(app, host=host, port=port, log_level="warning", limit_concurrency=256, timeout_keep_alive=5,
+                timeout_graceful_shutdown=int(max(1, config.shutdown_timeout_s)))
