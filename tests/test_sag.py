@@ -101,3 +101,39 @@ def test_silent_candidates_abstain(scripted):
     trajectory = CodeAgent(model, sag=3).run("Seven?")
     first = trajectory.steps[0]
     assert [c.vote_key for c in first.candidates] == [None, None, "answer:7"] and first.candidates[2].chosen
+
+
+def test_replays_are_deterministic_so_no_tool_runs_twice():
+    calls = []
+
+    @tool
+    def fetch(key: str) -> str:
+        """Fetch a value."""
+        calls.append(key)
+        return key.upper()
+
+    box = BranchingSandbox(tools=[fetch])
+    committed = box.run("import random, time\nk = random.choice('abcdefghij')\nnames = list({'alpha', 'beta', 'gamma'})\n"
+                        "v = fetch(k + names[0])\nt = time.time()\nprint(t)")
+    branches = box.try_each(["print(v, t, names)"] * 4)
+    assert len({b.result.output for b in branches}) == 1  # every copy rebuilt the same state ...
+    replayed_t = float(branches[0].result.output.split()[1])
+    assert replayed_t == committed.clock and abs(replayed_t - float(committed.output)) < 0.5  # its start time
+    assert len(calls) == 1  # and the replays called the same tool with the same arguments, answered from the log
+
+
+def test_a_replay_that_diverges_is_refused_and_runs_no_tool():
+    calls = []
+
+    @tool
+    def fetch(key: str) -> str:
+        """Fetch a value."""
+        calls.append(key)
+        return key
+
+    box = BranchingSandbox(tools=[fetch])
+    box.run("import os\nv = fetch(os.urandom(4).hex())")  # differs in every run, whatever the seed
+    branches = box.try_each(["print(v)", "print(len(v))"])
+    assert len(calls) == 1
+    for branch in branches:
+        assert branch.result.error.startswith("ReplayDiverged") and "no tool ran twice" in branch.result.error

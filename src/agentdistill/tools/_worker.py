@@ -3,10 +3,13 @@
 Started by `PythonSandbox` as `python -I _worker.py CONFIG_JSON`; stdlib only until confined. It talks to
 the host over two pipes with one JSON object a line:
 
-  host -> worker  {"op": "run", "code", "nonce"} | {"op": "tool_result", "ok": bool, "value"|"error": ...}
+  host -> worker  {"op": "run", "code", "nonce", "clock"} | {"op": "tool_result", "ok": bool, "value"|"error": ...}
   worker -> host  {"op": "ready", "isolation": [...], "pid"} | {"op": "tool_call", "name", "args", "kwargs"}
                   | {"op": "result", "nonce", "output", "error", "is_final", "final_answer", "final_answer_repr",
-                     "duration_s"}
+                     "duration_s", "clock"}
+
+`random` (and numpy's) start from a fixed seed and the host fixes PYTHONHASHSEED, and a run given a `clock`
+sees `time.time()` frozen there: replaying the same code gives the same values (self-consistent branches).
 
 The host trusts none of it: it checks every message against its schema and the run's nonce, caps sizes,
 and replaces the worker on anything else (the code runs in this process and can write to the pipe).
@@ -17,10 +20,12 @@ Variables persist between runs. Tools are stubs that forward each call to the ho
 from __future__ import annotations
 
 import ast
+import contextlib
 import importlib.util
 import io
 import json
 import os
+import random
 import resource
 import signal
 import sys
@@ -199,6 +204,27 @@ def _suggestion(error: BaseException, namespace: dict) -> str:
     return f". Did you mean {close[0]!r}?" if close else ""
 
 
+@contextlib.contextmanager
+def frozen_clock(clock: float | None):
+    """Yield the run's start time; with `clock`, time.time() returns it throughout the run."""
+    if clock is None:
+        yield time.time()
+        return
+    real_time, real_ns = time.time, time.time_ns
+    time.time, time.time_ns = (lambda: clock), (lambda: int(clock * 1e9))
+    try:
+        yield clock
+    finally:
+        time.time, time.time_ns = real_time, real_ns
+
+
+def seed_randomness(seed: int) -> None:
+    random.seed(seed)
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        numpy.random.seed(seed)
+
+
 def on_alarm(signum, frame):
     raise ExecutionTimeout()
 
@@ -214,6 +240,7 @@ def main() -> None:
         except ImportError:
             pass
     isolation = confine()
+    seed_randomness(0)
     signal.signal(signal.SIGALRM, on_alarm)
     signal.signal(signal.SIGXCPU, on_cpu_limit)
     namespace = {"__name__": "__main__", "final_answer": final_answer}
@@ -223,9 +250,10 @@ def main() -> None:
     while True:
         command = receive()
         if command.get("op") == "run":
-            started = time.perf_counter()
-            reply = {"nonce": command.pop("nonce"), **run(command.pop("code"), namespace, CONFIG["limits"])}
-            reply["duration_s"] = time.perf_counter() - started
+            started, clock = time.perf_counter(), command.pop("clock", None)
+            with frozen_clock(clock) as now:
+                reply = {"nonce": command.pop("nonce"), **run(command.pop("code"), namespace, CONFIG["limits"])}
+            reply["duration_s"], reply["clock"] = time.perf_counter() - started, now
             send(reply)
 
 

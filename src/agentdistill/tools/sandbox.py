@@ -61,6 +61,7 @@ class ExecutionResult(BaseModel):
     duration_s: float = 0.0
     tool_calls: list[str] = Field(default_factory=list)
     restarted: bool = Field(default=False, description="The worker died or hung and was replaced; state is lost.")
+    clock: float | None = Field(default=None, description="time.time() when the run started, as the code saw it.")
 
     def observation(self) -> str:
         """The text the agent reads back."""
@@ -104,6 +105,7 @@ class _Result(_Message):
     final_answer: Any
     final_answer_repr: str | None
     duration_s: float
+    clock: float
 
 
 _WORKER_MESSAGE: TypeAdapter[_Ready | _ToolCall | _Result] = TypeAdapter(_Ready | _ToolCall | _Result)
@@ -165,10 +167,13 @@ class PythonSandbox:
             "preimport": self.preimport, "read_only": _readable_roots(), "read_only_files": _READABLE_FILES,
             "tools": [{"name": t.name, "description": t.description} for t in self.tools.values()],
         }
+        # PYTHONHASHSEED fixes set and dict order of strings, so that replaying code gives the same values
+        # (-I would ignore it; -s -P keep -I's other guarantees, and the environment is ours alone)
         env = {"PATH": "/usr/bin:/bin", "HOME": self._workdir, "TMPDIR": self._workdir, "LANG": "C.UTF-8",
-               "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+               "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg",
+               "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
         self._process = subprocess.Popen(
-            [sys.executable, "-I", str(_WORKER), json.dumps(config)],
+            [sys.executable, "-s", "-P", str(_WORKER), json.dumps(config)],
             cwd=self._workdir, env=env, pass_fds=(to_worker_r, from_worker_w), start_new_session=True,
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
@@ -212,8 +217,10 @@ class PythonSandbox:
         return self._workdir
 
     # -- running code ---------------------------------------------------------------------------------
-    def run(self, code: str) -> ExecutionResult:
-        """Run `code` with the variables of earlier runs; errors come back in the result, never raised."""
+    def run(self, code: str, clock: float | None = None) -> ExecutionResult:
+        """Run `code` with the variables of earlier runs; errors come back in the result, never raised.
+
+        `clock` freezes `time.time()` at that value for this run (replaying a step as it first ran)."""
         self.start()
         started = time.monotonic()
         # One deadline for the whole run, tool calls included: the worker's own alarm fires at timeout_s,
@@ -223,7 +230,7 @@ class PythonSandbox:
         nonce = secrets.token_hex(16)  # a result must answer this run, not an earlier one or a forged one
         try:
             self._resume()
-            self._send({"op": "run", "code": code, "nonce": nonce}, deadline)
+            self._send({"op": "run", "code": code, "nonce": nonce, "clock": clock}, deadline)
             while True:
                 message = self._read(deadline)
                 if isinstance(message, _ToolCall):
@@ -250,7 +257,7 @@ class PythonSandbox:
         return ExecutionResult(output=_cap(message.output, cap + 100), error=_cap(message.error, cap),
                                is_final=message.is_final, final_answer=answer,
                                final_answer_repr=_cap(message.final_answer_repr, cap),
-                               duration_s=message.duration_s, tool_calls=tool_calls)
+                               duration_s=message.duration_s, clock=message.clock, tool_calls=tool_calls)
 
     def _call_tool(self, message: dict) -> dict:
         tool = self.tools.get(str(message.get("name")))
