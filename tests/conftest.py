@@ -113,7 +113,7 @@ def fake_openai():
         server.server.shutdown()
 
 
-def serve_in_thread(app):
+def serve_in_thread(app, **settings):
     """Run an ASGI app with uvicorn on a free local port in a daemon thread: (server, thread, base URL).
     Stop it with `server.should_exit = True; thread.join()`."""
     import socket
@@ -125,7 +125,7 @@ def serve_in_thread(app):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical", **settings))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

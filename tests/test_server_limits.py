@@ -19,6 +19,7 @@ from conftest import serve_in_thread
 from agentdistill.llm.base import AgentChatModel, Completion
 from agentdistill.recsys.catalog import fashion_catalog
 from agentdistill.server.app import ServerConfig, create_app
+from agentdistill.server.limits import header_timeout_protocol
 
 RED = json.dumps({"add_constraints": [{"attribute": "colour", "op": "==", "value": "red"}]})
 PLAN = json.dumps({"chain": [{"tool": "filter"}]})
@@ -40,7 +41,7 @@ def serve():
 
     def make(config: ServerConfig, delay_s: float = 1.0) -> str:
         app = create_app(config, parser_model=SlowModel(model_id="slow", delay_s=delay_s), catalog=fashion_catalog())
-        server, thread, url = serve_in_thread(app)
+        server, thread, url = serve_in_thread(app, http=header_timeout_protocol(config.body_timeout_s))
         running.append((server, thread))
         return url
 
@@ -137,6 +138,27 @@ def test_a_body_that_never_comes_times_out(serve):
     started = time.monotonic()
     answer, _ = raw_request(url, head, [], read_timeout=10)
     assert answer.startswith(b"HTTP/1.1 408") and time.monotonic() - started < 5, answer[:200]
+
+
+def test_headers_sent_a_byte_at_a_time_are_cut_off(serve):
+    url = serve(ServerConfig(body_timeout_s=1.0))
+    host, port = url.removeprefix("http://").split(":")
+    started = time.monotonic()
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        closed = False
+        for byte in b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 100:
+            try:
+                conn.sendall(bytes([byte]))
+            except (BrokenPipeError, ConnectionResetError):
+                closed = True
+                break
+            time.sleep(0.1)
+            if time.monotonic() - started > 5:
+                break
+        if not closed:
+            conn.settimeout(3)
+            closed = conn.recv(1024) == b""
+    assert closed and time.monotonic() - started < 4
 
 
 def test_a_flood_of_new_sessions_evicts_no_working_user(serve):

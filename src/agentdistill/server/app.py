@@ -29,7 +29,7 @@ from agentdistill.llm import AgentChatModel, load_chat_model
 from agentdistill.recsys.agents import ParserAgent, PlannerAgent
 from agentdistill.recsys.catalog import Catalog, Item, open_catalog
 from agentdistill.recsys.session import FeedServices, FeedSession
-from agentdistill.server.limits import BodyLimit, Job, ModelQueue, QueueFull
+from agentdistill.server.limits import BodyLimit, Job, ModelQueue, QueueFull, header_timeout_protocol
 from agentdistill.server.sessions import SessionPool
 
 
@@ -45,7 +45,7 @@ class ServerConfig:
     session_idle_s: float = 3600.0  # a session unused this long is dropped
     max_queued_commands: int = 8  # beyond these, a command is answered 503 at once
     max_body_bytes: int = 16_384
-    body_timeout_s: float = 10.0  # a client that stops sending its body gets 408
+    body_timeout_s: float = 10.0  # a client that stops sending its body gets 408; one slow with its headers, closed
     shutdown_timeout_s: float = 5.0  # SIGTERM: queued commands are cancelled, the server is gone within this
     dtype: str = "auto"  # precision of local models: auto, fp32, bf16, fp16 (resolved by llm.precision)
 
@@ -154,8 +154,9 @@ def create_app(config: ServerConfig, parser_model: AgentChatModel | None = None,
 
 
 def serve(app, config: ServerConfig, host: str, port: int) -> None:
-    """Run `app` with uvicorn: bounded connections and keep-alive, and a bounded graceful shutdown."""
+    """Run `app` with uvicorn: bounded connections, header and keep-alive timeouts, bounded graceful shutdown."""
     import uvicorn
 
     uvicorn.run(app, host=host, port=port, log_level="warning", limit_concurrency=256, timeout_keep_alive=5,
+                http=header_timeout_protocol(config.body_timeout_s),
                 timeout_graceful_shutdown=int(max(1, config.shutdown_timeout_s)))

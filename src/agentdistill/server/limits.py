@@ -65,6 +65,38 @@ async def _respond(send, status: int, text: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def header_timeout_protocol(seconds: float):
+    """uvicorn's h11 protocol, closing a connection whose request head is not complete within `seconds` of the
+    connection (or of the previous response): uvicorn itself waits for headers forever, so a client sending a
+    byte at a time (slowloris) would hold a connection slot."""
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeaderTimeoutProtocol(H11Protocol):
+        def connection_made(self, transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm_header_timer()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._arm_header_timer()
+
+        def connection_lost(self, exc) -> None:
+            self._header_timer.cancel()
+            super().connection_lost(exc)
+
+        def _arm_header_timer(self) -> None:
+            if getattr(self, "_header_timer", None) is not None:
+                self._header_timer.cancel()
+            self._header_timer = self.loop.call_later(seconds, self._headers_too_slow)
+
+        def _headers_too_slow(self) -> None:
+            if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+                self.transport.close()  # still no complete request head
+
+    return HeaderTimeoutProtocol
+
+
 class QueueFull(Exception):
     pass
 
