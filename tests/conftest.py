@@ -65,7 +65,7 @@ def qwen05():
 class FakeOpenAIServer:
     """A local HTTP server speaking the OpenAI chat-completions shape; `reply(body, i)` gives choice i's text."""
 
-    def __init__(self, reply) -> None:
+    def __init__(self, reply, max_choices: int = 64) -> None:
         import threading
         from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -76,7 +76,7 @@ class FakeOpenAIServer:
             def do_POST(self):  # noqa: N802
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 server_self.requests.append(body)
-                n = body.get("n") or 1
+                n = min(body.get("n") or 1, max_choices)  # max_choices=1: a server that ignores `n`
                 logprobs = {"content": [{"token": "a", "logprob": -0.5, "bytes": None, "top_logprobs": []},
                                         {"token": "b", "logprob": -1.5, "bytes": None, "top_logprobs": []}]}
                 payload = {
@@ -104,8 +104,8 @@ class FakeOpenAIServer:
 def fake_openai():
     servers = []
 
-    def start(reply) -> FakeOpenAIServer:
-        servers.append(FakeOpenAIServer(reply))
+    def start(reply, **options) -> FakeOpenAIServer:
+        servers.append(FakeOpenAIServer(reply, **options))
         return servers[-1]
 
     yield start

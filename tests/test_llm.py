@@ -109,3 +109,23 @@ def test_hf_batch_with_a_shared_prefix_cache_matches_single_calls(smollm):
     batched = [c[0].text for c in smollm.complete_batch(conversations, params)]
     assert len(smollm._cache_ids) > 16  # the shared prefix was cached once for the batch
     assert batched == alone
+
+
+def test_a_server_that_ignores_n_is_asked_again_for_the_rest(fake_openai):
+    from agentdistill.llm import load_chat_model
+
+    server = fake_openai(lambda body, i: f"seed {body.get('seed')}", max_choices=1)
+    model = load_chat_model(f"openai:m@{server.base_url}")
+    completions = model.complete([{"role": "user", "content": "hi"}], SamplingParams(n=3, temperature=0.7, seed=5))
+    assert [c.text for c in completions] == ["seed 5", "seed 6", "seed 7"]  # three samples, not one
+    assert len(server.requests) == 3
+
+
+def test_an_echoed_prefix_is_stripped_from_a_continuation(fake_openai):
+    from agentdistill.llm import load_chat_model
+
+    server = fake_openai(lambda body, i: body["messages"][-1]["content"] + " 6 * 7 = 42")
+    model = load_chat_model(f"openai:m@{server.base_url}")
+    conversation = [{"role": "user", "content": "6*7?"}, {"role": "assistant", "content": "Thought: compute"}]
+    assert model.complete(conversation)[0].text == " 6 * 7 = 42"
+    assert server.requests[0]["continue_final_message"] is True

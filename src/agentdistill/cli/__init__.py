@@ -7,8 +7,10 @@ from agentdistill.cli import (  # noqa: F401  (registers commands)
     train_commands,
 )
 from agentdistill.cli.common import app
+from agentdistill.cli.engine_commands import engine_app
 from agentdistill.cli.materials_commands import materials_app
 
 app.add_typer(materials_app, name="materials")
+app.add_typer(engine_app, name="engine")
 
 __all__ = ["app"]

@@ -3,6 +3,8 @@
 - ``"qwen2.5-coder-0.5b"`` (or another name from `agentdistill models list`): an embedded model, offline.
 - ``"hf:PATH"``: a transformers model folder (or a single ``.gguf`` file) on disk.
 - ``"openai:MODEL@BASE_URL"``: any OpenAI-compatible server, e.g. ``openai:Qwen/Qwen2.5-32B@http://gpu:8000/v1``.
+- ``"engine:NAME"`` (or ``"engine:PATH.gguf"``): the embedded model served by the managed llama.cpp engine
+  (`agentdistill engine build` once), started on first use and stopped when its last user closes.
 """
 
 from __future__ import annotations
@@ -23,19 +25,26 @@ __all__ = [
 
 
 def is_server_spec(spec: str) -> bool:
-    """True for `openai:MODEL@URL`: the model runs in a server, which decides its own precision."""
-    return spec.startswith("openai:")
+    """True for `openai:MODEL@URL` and `engine:...`: the model runs in a server, which decides its own precision."""
+    return spec.startswith(("openai:", "engine:"))
 
 
 def load_chat_model(spec: str = DEFAULT_CHAT_MODEL, dtype: str = "auto", **fields: Any) -> AgentChatModel:
     """Load a chat model from a spec string (see the module docstring); `fields` set defaults such as
     `temperature`, `max_new_tokens`, `n`, `seed`. `dtype` (auto, fp32, bf16, fp16) applies to local models;
     `auto` picks the fastest sound precision for this machine (`llm.precision`)."""
+    if is_server_spec(spec) and parse_dtype(dtype) != "auto":
+        raise PrecisionError(f"--dtype {dtype} applies to transformers models; the server behind {spec} decides its own")
+    if spec.startswith("engine:"):
+        from agentdistill.llm.engine_backend import EngineChatModel
+
+        target = spec.removeprefix("engine:")
+        gguf = Path(target).expanduser() if target.endswith(".gguf") else registry.gguf_path(target)
+        fields.setdefault("model_id", spec)
+        return EngineChatModel.start(gguf, **fields)
     if is_server_spec(spec):
         from agentdistill.llm.openai_compat import OpenAIChatModel
 
-        if parse_dtype(dtype) != "auto":
-            raise PrecisionError(f"--dtype {dtype} applies to local models; the server behind {spec} decides its own")
         model, _, base_url = spec.removeprefix("openai:").partition("@")
         if not model:
             raise ValueError(f"bad model spec {spec!r}: expected openai:MODEL@BASE_URL")

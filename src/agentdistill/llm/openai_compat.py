@@ -15,7 +15,11 @@ class OpenAIChatModel(AgentChatModel):
     """Chat completions over HTTP; `n` samples come from the server in one request.
 
     A trailing assistant message is continued through vLLM's `continue_final_message` /
-    `add_generation_prompt` extensions (servers without them start a fresh message instead).
+    `add_generation_prompt` extensions (servers without them start a fresh message instead). What a server
+    does not honour is never passed off as done: fewer choices than `n` are filled with further requests,
+    a continuation that echoes the prefilled text has it stripped, and missing log-probabilities stay None.
+    `sampling_defaults` are sent with every request (for servers whose own defaults differ, e.g. llama.cpp's
+    repeat penalty), so greedy runs agree across backends.
     """
 
     model: str
@@ -24,6 +28,7 @@ class OpenAIChatModel(AgentChatModel):
     timeout_s: float = 120.0
     logprobs: bool = True
     max_concurrency: int = 8
+    sampling_defaults: dict[str, Any] = {}
     _client: Any = PrivateAttr(default=None)
 
     def model_post_init(self, context: Any) -> None:
@@ -33,35 +38,37 @@ class OpenAIChatModel(AgentChatModel):
         self._client = OpenAI(base_url=self.base_url, api_key=key, timeout=self.timeout_s, max_retries=1)
 
     def _request(self, conversation: list[ChatMessage], p: SamplingParams) -> list[Completion]:
-        extra: dict[str, Any] = {}
-        if continues_assistant(conversation):
-            extra = {"continue_final_message": True, "add_generation_prompt": False}
+        completions = self._choices(conversation, p, p.n or 1)
+        for extra_seed in range(1, (p.n or 1) * 2):  # a server that ignores `n`: ask again for the rest
+            if len(completions) >= (p.n or 1):
+                break
+            seed = None if p.seed is None else p.seed + extra_seed
+            completions += self._choices(conversation, p.model_copy(update={"seed": seed}), 1)
+        return completions[: p.n or 1]
+
+    def _choices(self, conversation: list[ChatMessage], p: SamplingParams, n: int) -> list[Completion]:
+        extra: dict[str, Any] = dict(self.sampling_defaults)
+        prefix = conversation[-1]["content"] if continues_assistant(conversation) else ""
+        if prefix:
+            extra.update(continue_final_message=True, add_generation_prompt=False)
         response = self._client.chat.completions.create(
-            model=self.model,
-            messages=conversation,
-            n=p.n,
-            max_tokens=p.max_new_tokens,
-            temperature=p.temperature,
-            top_p=p.top_p,
-            seed=p.seed,
-            stop=p.stop or None,
-            logprobs=self.logprobs or None,
-            extra_body=extra or None,
+            model=self.model, messages=conversation, n=n, max_tokens=p.max_new_tokens, temperature=p.temperature,
+            top_p=p.top_p, seed=p.seed, stop=p.stop or None, logprobs=self.logprobs or None, extra_body=extra or None,
         )
         usage = response.usage
         prompt_tokens = usage.prompt_tokens if usage else 0
         completions = []
         for choice in response.choices:
             tokens = [t.logprob for t in (choice.logprobs.content or [])] if choice.logprobs else []
-            completions.append(
-                Completion(
-                    text=choice.message.content or "",
-                    finish_reason="length" if choice.finish_reason == "length" else "stop",
-                    prompt_tokens=prompt_tokens,
-                    completion_tokens=len(tokens) or (usage.completion_tokens // max(len(response.choices), 1) if usage else 0),
-                    mean_logprob=sum(tokens) / len(tokens) if tokens else None,
-                )
-            )
+            text = choice.message.content or ""
+            if prefix and text.startswith(prefix):
+                text = text[len(prefix):]  # llama.cpp returns the prefilled text with its continuation
+            completions.append(Completion(
+                text=text, finish_reason="length" if choice.finish_reason == "length" else "stop",
+                prompt_tokens=prompt_tokens,
+                completion_tokens=len(tokens) or (usage.completion_tokens // max(len(response.choices), 1) if usage else 0),
+                mean_logprob=sum(tokens) / len(tokens) if tokens else None,
+            ))
         return completions
 
     def complete_batch(

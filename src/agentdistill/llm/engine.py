@@ -1,0 +1,246 @@
+"""llama.cpp's `llama-server` as a managed local engine for the embedded GGUF models.
+
+- `build()` compiles `llama-server` once from the `llama-cpp-python` PyPI source distribution (its vendored
+  llama.cpp; cmake, native CPU flags, a static binary) into `cache_dir()/engine/`; later calls reuse it.
+- `EngineServer(gguf).acquire()` starts a server for one model on 127.0.0.1 (a free port, parallel slots,
+  continuous batching, prompt cache), or joins the one already running: one server per model and settings
+  is shared by every process, through a lock file and a state file beside it. `release()` stops it when its
+  last user leaves. Its log lands in `cache_dir()/engine/logs/`.
+
+The chat model on top is `llm.engine_backend.EngineChatModel` (spec `engine:NAME`).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+
+from agentdistill.llm.registry import cache_dir
+
+SDIST = "llama-cpp-python==0.3.36"  # its vendor/llama.cpp is the engine's source
+_CMAKE_FLAGS = ["-DCMAKE_BUILD_TYPE=Release", "-DGGML_NATIVE=ON", "-DBUILD_SHARED_LIBS=OFF", "-DLLAMA_CURL=OFF",
+                "-DLLAMA_OPENSSL=OFF", "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_EXAMPLES=OFF",
+                "-DLLAMA_BUILD_SERVER=ON", "-DGGML_CCACHE=OFF"]
+
+
+class EngineError(RuntimeError):
+    pass
+
+
+def engine_dir() -> Path:
+    return cache_dir() / "engine" / SDIST.replace("==", "-")
+
+
+def server_binary() -> Path:
+    return engine_dir() / "llama-server"
+
+
+def is_built() -> bool:
+    return server_binary().is_file()
+
+
+def build(progress: Callable[[int, str], None] | None = None) -> Path:
+    """Compile `llama-server` from the PyPI source distribution (once; ~9 min on 2 cores). `progress(percent,
+    line)` follows the compiler."""
+    if is_built():
+        return server_binary()
+    if shutil.which("cmake") is None:
+        raise EngineError("building the engine needs cmake and a C++ compiler (apt-get install cmake g++)")
+    engine_dir().mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=engine_dir().parent, prefix=".build-") as tmp:
+        work = Path(tmp)
+        _run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "--quiet", SDIST,
+              "-d", str(work)], "downloading the llama.cpp sources from PyPI")
+        archive = next(work.glob("*.tar.gz"))
+        with tarfile.open(archive) as tar:
+            tar.extractall(work, filter="data")
+        source = next(work.glob("*/vendor/llama.cpp"))
+        _run(["cmake", "-S", str(source), "-B", str(work / "build"), *_CMAKE_FLAGS], "configuring llama.cpp")
+        command = ["cmake", "--build", str(work / "build"), "--target", "llama-server", "-j", str(os.cpu_count() or 1)]
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        tail: list[str] = []
+        for line in process.stdout or []:
+            tail = (tail + [line])[-40:]
+            match = re.match(r"\[\s*(\d+)%\]", line)
+            if progress and match:
+                progress(int(match.group(1)), line.strip())
+        if process.wait() != 0:
+            raise EngineError("building llama-server failed:\n" + "".join(tail))
+        built = work / "build" / "bin" / "llama-server"
+        staged = engine_dir() / ".llama-server.tmp"
+        shutil.copy2(built, staged)
+        staged.rename(server_binary())  # atomic: a half-copied binary is never used
+    return server_binary()
+
+
+def _run(command: list[str], what: str) -> None:
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise EngineError(f"{what} failed: {(done.stderr or done.stdout).strip()[-2000:]}")
+
+
+class EngineServer:
+    """One `llama-server` for one GGUF file and settings, shared across processes (see the module docstring)."""
+
+    def __init__(self, gguf: str | Path, parallel: int = 4, context: int = 8192, threads: int | None = None,
+                 start_timeout_s: float = 120.0) -> None:
+        self.gguf = Path(gguf)
+        self.parallel, self.context = parallel, context
+        self.threads = threads or os.cpu_count() or 1
+        self.start_timeout_s = start_timeout_s
+        key = hashlib.sha256(f"{self.gguf.resolve()}|{parallel}|{context}|{self.threads}".encode()).hexdigest()[:16]
+        run = cache_dir() / "engine" / "run"
+        run.mkdir(parents=True, exist_ok=True)
+        self._lock_path, self._state_path = run / f"{key}.lock", run / f"{key}.json"
+        self.log_path = cache_dir() / "engine" / "logs" / f"{self.gguf.stem}-{key}.log"
+        self.port: int | None = None
+        self._held = False
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def acquire(self) -> "EngineServer":
+        """Join the running server for this model, or start one; one restart if it dies while starting."""
+        if self._held:
+            return self
+        with self._locked():
+            state = self._state()
+            if state and _alive(state["pid"]) and _healthy(state["port"]):
+                state["users"] += 1
+            else:
+                state = {"pid": None, "port": None, "users": 1}
+                state["pid"], state["port"] = self._start()
+            self._write(state)
+        self.port, self._held = state["port"], True
+        return self
+
+    def release(self) -> None:
+        """Leave the server; the last user out stops it."""
+        if not self._held:
+            return
+        self._held = False
+        with self._locked():
+            state = self._state()
+            if not state:
+                return
+            state["users"] -= 1
+            if state["users"] > 0:
+                self._write(state)
+                return
+            _stop(state["pid"])
+            self._state_path.unlink(missing_ok=True)
+
+    def status(self) -> dict | None:
+        state = self._state()
+        if state and _alive(state["pid"]):
+            return {**state, "healthy": _healthy(state["port"]), "log": str(self.log_path)}
+        return None
+
+    def stop(self) -> bool:
+        """Stop the server whoever uses it (`agentdistill engine stop`)."""
+        with self._locked():
+            state = self._state()
+            self._state_path.unlink(missing_ok=True)
+        if state and _alive(state["pid"]):
+            _stop(state["pid"])
+            return True
+        return False
+
+    def _start(self) -> tuple[int, int]:
+        if not is_built():
+            raise EngineError("the llama.cpp engine is not built; run: agentdistill engine build")
+        if not self.gguf.is_file():
+            raise EngineError(f"no GGUF model at {self.gguf}")
+        for attempt in (1, 2):
+            port = _free_port()
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            with self.log_path.open("ab") as log:
+                process = subprocess.Popen(
+                    [str(server_binary()), "-m", str(self.gguf), "--host", "127.0.0.1", "--port", str(port),
+                     "--parallel", str(self.parallel), "--ctx-size", str(self.context * self.parallel),
+                     "--threads", str(self.threads), "--jinja", "--no-webui"],
+                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+            deadline = time.monotonic() + self.start_timeout_s
+            while time.monotonic() < deadline and process.poll() is None:
+                if _healthy(port):
+                    return process.pid, port
+                time.sleep(0.2)
+            _stop(process.pid)
+            if attempt == 2:
+                raise EngineError(f"llama-server did not start for {self.gguf.name} (see {self.log_path})")
+        raise AssertionError("unreachable")
+
+    @contextmanager
+    def _locked(self):
+        with self._lock_path.open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _state(self) -> dict | None:
+        try:
+            return json.loads(self._state_path.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def _write(self, state: dict) -> None:
+        self._state_path.write_text(json.dumps(state))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.waitpid(pid, os.WNOHANG)  # reap it if it is our child and has exited (a zombie still answers kill 0)
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+def _healthy(port: int | None) -> bool:
+    if not port:
+        return False
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def _stop(pid: int | None) -> None:
+    if not _alive(pid):
+        return
+    os.kill(pid, signal.SIGTERM)
+    for _ in range(50):
+        if not _alive(pid):
+            return
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
