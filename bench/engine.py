@@ -61,7 +61,8 @@ def main() -> None:
         local = measure(name, args.tokens)
         print(f"\n{name}: {'':24} {'engine':>10} {'transformers':>13} {'ratio':>7}")
         for key in engine:
-            better = local[key] / engine[key] if key.endswith("_s") else engine[key] / local[key]
+            rate = key.endswith("tok_s") or key == "episode_steps"  # higher is better; else seconds
+            better = engine[key] / local[key] if rate else local[key] / engine[key]
             print(f"  {key:32} {engine[key]:10.2f} {local[key]:13.2f} {better:6.1f}x")
         speedups[name] = local["episode_s"] / engine["episode_s"]
     first = args.models[0]
