@@ -115,7 +115,7 @@ def test_a_run_mixing_precisions_says_so():
 def test_a_server_decides_its_own_precision():
     from agentdistill.llm import load_chat_model
 
-    with pytest.raises(PrecisionError, match="applies to local models"):
+    with pytest.raises(PrecisionError, match="applies to transformers models"):
         load_chat_model("openai:m@http://127.0.0.1:9/v1", dtype="bf16")
     assert load_chat_model("openai:m@http://127.0.0.1:9/v1").precision is None
 

@@ -31,7 +31,7 @@ def is_server_spec(spec: str) -> bool:
 
 def load_chat_model(spec: str = DEFAULT_CHAT_MODEL, dtype: str = "auto", **fields: Any) -> AgentChatModel:
     """Load a chat model from a spec string (see the module docstring); `fields` set defaults such as
-    `temperature`, `max_new_tokens`, `n`, `seed`. `dtype` (auto, fp32, bf16, fp16) applies to local models;
+    `temperature`, `max_new_tokens`, `n`, `seed`. `dtype` (auto, fp32, bf16, fp16) applies to transformers models;
     `auto` picks the fastest sound precision for this machine (`llm.precision`)."""
     if is_server_spec(spec) and parse_dtype(dtype) != "auto":
         raise PrecisionError(f"--dtype {dtype} applies to transformers models; the server behind {spec} decides its own")
