@@ -225,13 +225,15 @@ def test_offline_refused_hanging_and_keyless_apis_fail_in_seconds(monkeypatch):
     started = time.monotonic()
     with pytest.raises(MaterialsError, match="unreachable"):
         MPStore(api_key=VALID_KEY, endpoint=closed_port_url(), timeout=2)
-    hanging = FakeMPServer(hang=True)
-    try:
-        with pytest.raises(MaterialsError, match="unreachable"):
-            MPStore(api_key=VALID_KEY, endpoint=hanging.url, timeout=1)
-    finally:
-        hanging.server.server_close()
-    assert time.monotonic() - started < 8
+    # a server that never answers, and one that trickles a byte a second (no single read ever times out)
+    for server, timeout, message in ((FakeMPServer(hang=True), 1, "unreachable"),
+                                     (FakeMPServer(trickle=True), 2, "start-up check took longer than 3 s")):
+        try:
+            with pytest.raises(MaterialsError, match=message):
+                MPStore(api_key=VALID_KEY, endpoint=server.url, timeout=timeout)
+        finally:
+            server.server.server_close()
+    assert time.monotonic() - started < 12
 
 
 def test_refresh_writes_a_snapshot_the_snapshot_store_reads(mp_server, tmp_path):
@@ -318,17 +320,3 @@ def test_cli_runs_the_materials_agent_with_a_real_model():
     assert trajectory["metadata"]["tools"] == ["search_materials", "get_properties", "analyze_composition",
                                                "analyze_structure"]
     assert "get_properties" in trajectory["messages"][0]["content"] and trajectory["termination"]
-
-
-def test_a_server_that_trickles_bytes_fails_within_the_deadline():
-    pytest.importorskip("mp_api")
-    from agentdistill.tools.materials import MPStore
-
-    trickling = FakeMPServer(trickle=True)
-    started = time.monotonic()
-    try:
-        with pytest.raises(MaterialsError, match="start-up check took longer than 3 s"):
-            MPStore(api_key=VALID_KEY, endpoint=trickling.url, timeout=2)
-    finally:
-        trickling.server.server_close()
-    assert time.monotonic() - started < 5
