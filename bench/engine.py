@@ -2,7 +2,7 @@
 seconds, prefill of a real agent prompt (cold, then cached), one-stream decode, total tokens/s at 8
 concurrent, and one agent episode's wall time, each engine figure with its ratio to transformers.
 
-    python bench/engine.py [--models qwen2.5-coder-0.5b] [--tokens 128]
+    python bench/engine.py [--models qwen2.5-coder-0.5b] [--tokens 128] [--out bench/results/engine-CPU.txt]
 
 The last line is `engine speedup (0.5B episode, 1 stream): X.Xx` (transformers episode wall time over the
 engine's, same task, greedy). Needs `agentdistill engine build` and the models pulled.
@@ -11,7 +11,9 @@ engine's, same task, greedy). Needs `agentdistill engine build` and the models p
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import torch
 
@@ -52,21 +54,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["qwen2.5-coder-0.5b"])
     parser.add_argument("--tokens", type=int, default=128)
+    parser.add_argument("--out", type=Path, default=None, help="Also write the printed output here (a result file).")
     args = parser.parse_args()
+    lines: list[str] = []
+
+    def say(text: str = "") -> None:  # printed, and kept for --out
+        lines.append(text)
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+
     hw = detect_hardware()
-    print(f"{hw.name}; torch {torch.__version__}, {torch.get_num_threads()} threads")
+    say(f"{hw.name}; torch {torch.__version__}, {torch.get_num_threads()} threads")
     speedups = {}
     for name in args.models:
         engine = measure(f"engine:{name}", args.tokens, parallel=8)
         local = measure(name, args.tokens)
-        print(f"\n{name}: {'':24} {'engine':>10} {'transformers':>13} {'ratio':>7}")
+        say(f"\n{name}: {'':24} {'engine':>10} {'transformers':>13} {'ratio':>7}")
         for key in engine:
             rate = key.endswith("tok_s") or key == "episode_steps"  # higher is better; else seconds
             better = engine[key] / local[key] if rate else local[key] / engine[key]
-            print(f"  {key:32} {engine[key]:10.2f} {local[key]:13.2f} {better:6.1f}x")
+            say(f"  {key:32} {engine[key]:10.2f} {local[key]:13.2f} {better:6.1f}x")
         speedups[name] = local["episode_s"] / engine["episode_s"]
     first = args.models[0]
-    print(f"engine speedup ({first.split('-')[-1].upper()} episode, 1 stream): {speedups[first]:.1f}x")
+    say(f"engine speedup ({first.split('-')[-1].upper()} episode, 1 stream): {speedups[first]:.1f}x")
+    if args.out:
+        args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@
     python bench/readme_tables.py --check  # exit 1 if a table differs from its result file
 
 A generated table sits between `<!-- table: bench/results/NAME-....json -->` and `<!-- /table -->`; the
-benchmark `bench/NAME.py` that wrote the file renders it (`render(results) -> markdown`).
+benchmark `bench/NAME.py` that wrote the file renders it (`render(results) -> markdown`). A `.txt` result file
+(a benchmark's printed output, kept with `--out`) goes in as it is, in a console block.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ BLOCK = re.compile(r"(<!-- table: (?P<path>\S+) -->\n)(?P<body>.*?)(<!-- /table 
 def render_file(path: str) -> str:
     """The table of one result file, rendered by the benchmark named by the file's prefix."""
     result = ROOT / path
+    if result.suffix == ".txt":
+        return "```console\n" + result.read_text(encoding="utf-8").rstrip("\n") + "\n```"
     bench = ROOT / "bench" / f"{result.name.split('-')[0]}.py"
     spec = importlib.util.spec_from_file_location(f"bench_{bench.stem}", bench)
     if spec is None or spec.loader is None or not bench.is_file():

@@ -129,3 +129,13 @@ def test_an_echoed_prefix_is_stripped_from_a_continuation(fake_openai):
     conversation = [{"role": "user", "content": "6*7?"}, {"role": "assistant", "content": "Thought: compute"}]
     assert model.complete(conversation)[0].text == " 6 * 7 = 42"
     assert server.requests[0]["continue_final_message"] is True
+
+
+def test_the_engine_binary_is_kept_per_kind_of_cpu(monkeypatch):
+    """It is built with this CPU's instructions (GGML_NATIVE): another CPU sharing the cache builds its own."""
+    from agentdistill.llm import engine
+
+    monkeypatch.setattr(engine, "cpu_info", lambda: ("EPYC", frozenset({"avx2", "fma"})))
+    avx2 = engine.engine_dir()
+    monkeypatch.setattr(engine, "cpu_info", lambda: ("Xeon", frozenset({"avx2", "fma", "avx512f", "amx_bf16"})))
+    assert engine.engine_dir() != avx2 and engine.engine_dir().parent == avx2.parent

@@ -87,6 +87,7 @@ def test_choices_a_machine_cannot_run_fail_in_one_line(call, message):
     ("model name\t: Intel Xeon\nflags\t\t: avx2 avx512f avx512bw\n", "x86_64", False),  # AVX512 without BF16
     ("processor\t: 0\nFeatures\t: fp asimd sve bf16 i8mm\n", "aarch64", True),  # Graviton 3
     ("processor\t: 0\nFeatures\t: fp asimd crc32\n", "aarch64", False),  # Graviton 2
+    ("", "arm64", True),  # Apple silicon (M2 and later): no /proc/cpuinfo, bf16 assumed
 ])
 def test_cpu_flags_decide_native_bf16(text, machine, native):
     _, flags = parse_cpuinfo(text)
@@ -102,6 +103,17 @@ def test_environment_forces_the_cpu_decision(monkeypatch):
         assert inference_precision("auto").dtype == "bf16"
     monkeypatch.setenv(CPU_BF16_ENV, "0")
     assert cpu_supports_bf16() is False
+
+
+def test_a_gpu_is_detected_with_its_bf16_support(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: False)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *args: "Tesla T4")
+    assert detect_hardware() == T4
+    assert inference_precision("auto").dtype == "fp16"
+    assert training_precision("auto").trainer_flags() == {"bf16": False, "fp16": True, "use_cpu": False}
 
 
 def test_a_run_mixing_precisions_says_so():

@@ -113,7 +113,7 @@ def run_quickstart(config: QuickstartConfig, stage: Stage = lambda name: None, p
         raise RuntimeError(f"the filter kept no trajectory ({dict(stats)}); nothing to distill")
     export_dataset(kept, out / "export")
     student_dir = out / "student"
-    tokens_per_second, train_precision = None, _trained_precision(student_dir)
+    tokens_per_second = None
     if not (student_dir / "model" / STUDENT_MARKER).exists():
         models.clear()  # training needs the memory: a 1.5B teacher in fp32 holds ~6 GB (reloaded for its eval)
         gc.collect()
@@ -121,6 +121,8 @@ def run_quickstart(config: QuickstartConfig, stage: Stage = lambda name: None, p
         result = distill(DistillConfig(data=str(out / "export"), student=config.student, out=str(student_dir),
                                        epochs=config.epochs, dtype=config.dtype))
         tokens_per_second, train_precision = result.tokens_per_second, str(result.precision)
+    else:
+        train_precision = _trained_precision(student_dir)
     distilled = f"hf:{student_dir / 'model'}"
     summaries = []
     runs = [("closed-book-student", "student closed-book", config.student, 1),

@@ -122,9 +122,10 @@ def _save(trainer: Any, tokenizer: Any, out: Path, config: DistillConfig) -> Pat
         model.save_pretrained(str(out / "adapter"))
         if not config.merge:
             return out / "adapter"
-        # merge in fp32: added into bf16 base weights, updates below bf16's 8-bit mantissa would vanish
-        model = model.to(torch.float32).merge_and_unload()
+    # fp32 before merging: added into bf16 base weights, updates below bf16's 8-bit mantissa would vanish
     model = model.to(torch.float32)
+    if not config.full:
+        model = model.merge_and_unload()
     model.save_pretrained(str(model_dir))
     tokenizer.save_pretrained(str(model_dir))  # with the model's own chat template, not the training one
     # students learned the short system prompt; `eval --prompt-style auto` reads this to use it

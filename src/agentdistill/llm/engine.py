@@ -30,6 +30,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
+from agentdistill.llm.precision import cpu_info
 from agentdistill.llm.registry import cache_dir
 
 SDIST = "llama-cpp-python==0.3.36"  # its vendor/llama.cpp is the engine's source
@@ -43,7 +44,10 @@ class EngineError(RuntimeError):
 
 
 def engine_dir() -> Path:
-    return cache_dir() / "engine" / SDIST.replace("==", "-")
+    """Per source version and CPU: the build uses this CPU's instructions (GGML_NATIVE), so a cache shared with
+    another kind of CPU (a network home folder) builds its own binary instead of dying on an illegal instruction."""
+    cpu = hashlib.sha256(" ".join(sorted(cpu_info()[1])).encode()).hexdigest()[:8]
+    return cache_dir() / "engine" / f"{SDIST.replace('==', '-')}-cpu{cpu}"
 
 
 def server_binary() -> Path:

@@ -38,13 +38,15 @@ class OpenAIChatModel(AgentChatModel):
         self._client = OpenAI(base_url=self.base_url, api_key=key, timeout=self.timeout_s, max_retries=1)
 
     def _request(self, conversation: list[ChatMessage], p: SamplingParams) -> list[Completion]:
-        completions = self._choices(conversation, p, p.n or 1)
-        for extra_seed in range(1, (p.n or 1) * 2):  # a server that ignores `n`: ask again for the rest
-            if len(completions) >= (p.n or 1):
-                break
-            seed = None if p.seed is None else p.seed + extra_seed
-            completions += self._choices(conversation, p.model_copy(update={"seed": seed}), 1)
-        return completions[: p.n or 1]
+        want = p.n or 1
+        completions = self._choices(conversation, p, want)
+        while len(completions) < want:  # a server that ignores `n`: ask again, one sample at a time
+            seed = None if p.seed is None else p.seed + len(completions)
+            more = self._choices(conversation, p.model_copy(update={"seed": seed}), 1)
+            if not more:
+                raise RuntimeError(f"{self.base_url} answered with no choice at all")
+            completions += more
+        return completions[:want]
 
     def _choices(self, conversation: list[ChatMessage], p: SamplingParams, n: int) -> list[Completion]:
         extra: dict[str, Any] = dict(self.sampling_defaults)

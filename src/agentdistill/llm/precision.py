@@ -59,7 +59,7 @@ class Hardware(BaseModel):
 
 
 @lru_cache(maxsize=1)
-def _cpu_info() -> tuple[str, frozenset[str]]:
+def cpu_info() -> tuple[str, frozenset[str]]:
     """(model name, flags) of this machine's CPU; no flags where there is no /proc/cpuinfo (macOS, Windows)."""
     try:
         return parse_cpuinfo(Path("/proc/cpuinfo").read_text(errors="replace"))
@@ -99,7 +99,7 @@ def cpu_supports_bf16() -> bool:
     forced = os.environ.get(CPU_BF16_ENV, "").strip()
     if forced in ("0", "1"):
         return forced == "1"
-    return flags_have_bf16(_cpu_info()[1], platform.machine())
+    return flags_have_bf16(cpu_info()[1], platform.machine())
 
 
 def detect_hardware() -> Hardware:
@@ -109,7 +109,7 @@ def detect_hardware() -> Hardware:
     if torch.cuda.is_available():
         native = torch.cuda.is_bf16_supported(including_emulation=False)
         return Hardware(device="cuda", native_bf16=native, name=torch.cuda.get_device_name())
-    model, flags = _cpu_info()
+    model, flags = cpu_info()
     native = cpu_supports_bf16()
     shown = [f for f in ("avx2", "avx512f", *_BF16_CPU_FLAGS, "bf16") if f in flags]
     forced = f", {CPU_BF16_ENV}={os.environ[CPU_BF16_ENV]}" if os.environ.get(CPU_BF16_ENV, "").strip() in ("0", "1") else ""
@@ -130,7 +130,7 @@ class Precision(BaseModel):
         return _torch_dtype(self.dtype)
 
     def __str__(self) -> str:
-        return f"{self.dtype}, {_machine_kind(self.device, self.native_bf16)}"
+        return f"{self.dtype}, {_MACHINE_LABELS[machine_kind(self.device, self.native_bf16)]}"
 
 
 class TrainingPrecision(BaseModel):
@@ -154,16 +154,21 @@ class TrainingPrecision(BaseModel):
         return {"bf16": self.compute == "bf16", "fp16": self.compute == "fp16", "use_cpu": self.device == "cpu"}
 
     def __str__(self) -> str:
-        machine = _machine_kind(self.device, self.native_bf16)
+        machine = _MACHINE_LABELS[machine_kind(self.device, self.native_bf16)]
         if self.compute == "fp32":
             return f"fp32, {machine}"
         return f"{self.compute} mixed precision ({self.weights} weights, {self.trainable} trained), {machine}"
 
 
-def _machine_kind(device: str, native_bf16: bool) -> str:
-    if device == "cpu":
-        return f"CPU {'with' if native_bf16 else 'without'} native bf16"
-    return "GPU" if native_bf16 else "GPU without bf16"
+def machine_kind(device: str, native_bf16: bool) -> str:
+    """The four kinds of machine `auto` tells apart: cpu, cpu-bf16, gpu, gpu-no-bf16."""
+    if device == "cuda":
+        return "gpu" if native_bf16 else "gpu-no-bf16"
+    return "cpu-bf16" if native_bf16 else "cpu"
+
+
+_MACHINE_LABELS = {"cpu": "CPU without native bf16", "cpu-bf16": "CPU with native bf16", "gpu": "GPU",
+                   "gpu-no-bf16": "GPU without bf16"}
 
 
 def describe_precisions(precisions: Iterable[Precision | None]) -> str:
@@ -198,12 +203,6 @@ _AUTO: dict[str, dict[str, tuple[Dtype, str]]] = {
 }
 
 
-def _machine(hw: Hardware) -> str:
-    if hw.device == "cuda":
-        return "gpu" if hw.native_bf16 else "gpu-no-bf16"
-    return "cpu-bf16" if hw.native_bf16 else "cpu"
-
-
 def _choose(requested: str, purpose: str, hardware: Hardware | None) -> tuple[str, Hardware, Dtype, str]:
     """(canonical request, hardware, dtype, reason) after refusing what this machine cannot run."""
     requested = parse_dtype(requested)
@@ -212,7 +211,7 @@ def _choose(requested: str, purpose: str, hardware: Hardware | None) -> tuple[st
         raise PrecisionError(f"{hw.name} has no bf16; use --dtype fp16 or fp32")
     if requested == "fp16" and hw.device == "cpu" and purpose == "training":
         raise PrecisionError("fp16 training needs a GPU (CPU autocast has no fp16 loss scaling); use --dtype bf16 or fp32")
-    dtype, reason = (requested, "asked for") if requested != "auto" else _AUTO[purpose][_machine(hw)]
+    dtype, reason = (requested, "asked for") if requested != "auto" else _AUTO[purpose][machine_kind(hw.device, hw.native_bf16)]
     return requested, hw, dtype, reason  # type: ignore[return-value]
 
 

@@ -34,15 +34,14 @@ class SessionPool:
         self._lock = threading.Lock()
 
     def create(self, client: str) -> tuple[str, FeedSession]:
-        session = self._make()
-        with self._lock:
+        with self._lock:  # admitted first: a refused client costs no feed computation
             now = self._clock()
             self._expire(now)
             if sum(e.client == client for e in self._entries.values()) >= self._per_client:
                 raise HTTPException(429, f"{self._per_client} live sessions from one client at most: reuse one")
             if len(self._entries) >= self._limit:
                 self._evict_one()
-            session_id = uuid.uuid4().hex
+            session_id, session = uuid.uuid4().hex, self._make()
             self._entries[session_id] = _Entry(session, client, now)
         return session_id, session
 

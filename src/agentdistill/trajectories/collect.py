@@ -63,7 +63,7 @@ class Collector:
         self.store = TrajectoryStore(config.out)
         # an unknown suite, a corrupt or unwritable store, or --no-resume over records fail now, not after a
         # model load of half a minute
-        self.jobs()
+        self._jobs = self.jobs()
         self.store.check_writable()
         base = model or load_chat_model(config.teacher, dtype=config.dtype, temperature=config.temperature,
                                         top_p=config.top_p, seed=config.seed)
@@ -113,7 +113,8 @@ class Collector:
 
     def run(self, on_record: Callable[[TrajectoryRecord, CollectSummary], None] | None = None,
             total: Callable[[int, int], None] | None = None) -> CollectSummary:
-        todo, skipped = self.jobs()
+        # the store was read in __init__ (before the model loaded); a second run reads it again
+        (todo, skipped), self._jobs = self._jobs or self.jobs(), None
         summary = CollectSummary(skipped=skipped)
         if total:
             total(len(todo), skipped)
