@@ -178,12 +178,11 @@ def convert(name: str, progress: Callable[[int, int], None] | None = None) -> Pa
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    model = get(name)
+    gguf = gguf_path(name, progress)  # kept in the cache: the llama.cpp engine serves it
     target = converted_path(name)
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{name}-") as tmp:
         work = Path(tmp)
-        gguf = gguf_path(name, progress)  # kept in the cache: the llama.cpp engine serves it
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         lm = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.bfloat16)
         # transformers marks GGUF-loaded models as quantized and then refuses to save or train them;
