@@ -51,7 +51,7 @@ def smollm():
     require_model("smollm2-135m")
     from agentdistill.llm import load_chat_model
 
-    return load_chat_model("smollm2-135m", max_new_tokens=16)
+    return load_chat_model("smollm2-135m", backend="transformers", max_new_tokens=16)
 
 
 @pytest.fixture(scope="session")
@@ -59,25 +59,25 @@ def qwen05():
     require_model("qwen2.5-coder-0.5b")
     from agentdistill.llm import load_chat_model
 
-    return load_chat_model("qwen2.5-coder-0.5b")
+    return load_chat_model("qwen2.5-coder-0.5b", backend="transformers")
 
 
 class FakeOpenAIServer:
     """A local HTTP server speaking the OpenAI chat-completions shape; `reply(body, i)` gives choice i's text."""
 
-    def __init__(self, reply, max_choices: int = 64) -> None:
+    def __init__(self, reply, max_choices: int = 64, logprobs: bool = True) -> None:
         import threading
         from http.server import BaseHTTPRequestHandler, HTTPServer
 
         self.requests: list[dict] = []
-        server_self = self
+        server_self, with_logprobs = self, logprobs
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 server_self.requests.append(body)
                 n = min(body.get("n") or 1, max_choices)  # max_choices=1: a server that ignores `n`
-                logprobs = {"content": [{"token": "a", "logprob": -0.5, "bytes": None, "top_logprobs": []},
+                logprobs = None if not with_logprobs else {"content": [{"token": "a", "logprob": -0.5, "bytes": None, "top_logprobs": []},
                                         {"token": "b", "logprob": -1.5, "bytes": None, "top_logprobs": []}]}
                 payload = {
                     "id": "x", "object": "chat.completion", "created": 0, "model": body["model"],

@@ -19,6 +19,9 @@ from agentdistill.distill.distill_config import STUDENT_MARKER, DistillConfig
 from agentdistill.evaluation.eval_config import EvalConfig
 from agentdistill.evaluation.evaluate import EvalSummary, evaluate
 from agentdistill.evaluation.report import markdown_table, write_report
+from agentdistill.llm import parse_backend
+from agentdistill.llm.engine import is_built as engine_is_built
+from agentdistill.llm.gguf_convert import to_gguf
 from agentdistill.llm.precision import inference_precision, parse_dtype, training_precision
 from agentdistill.trajectories.collect import Collector
 from agentdistill.trajectories.collect_config import CollectConfig
@@ -46,9 +49,11 @@ class QuickstartConfig:
     train_on_incorrect: bool = False
     closed_book: bool = False  # also evaluate student and teacher answering from memory, without tools
     dtype: str = "auto"  # of every local model, for inference and training alike (resolved per purpose)
+    backend: str = "auto"  # auto, engine or transformers (see llm.load_chat_model)
 
     def __post_init__(self) -> None:
         self.dtype = parse_dtype(self.dtype)
+        self.backend = parse_backend(self.backend)
 
     @classmethod
     def tiny(cls, **overrides) -> "QuickstartConfig":
@@ -95,7 +100,9 @@ def run_quickstart(config: QuickstartConfig, stage: Stage = lambda name: None, p
 
     def model(spec: str):
         if spec not in models:
-            models[spec] = load_chat_model(spec, dtype="auto" if is_server_spec(spec) else config.dtype)
+            local = not is_server_spec(spec)
+            models[spec] = load_chat_model(spec, dtype=config.dtype if local else "auto",
+                                           backend=config.backend if local else "auto")
         return models[spec]
 
     for suite in config.suites:
@@ -103,7 +110,7 @@ def run_quickstart(config: QuickstartConfig, stage: Stage = lambda name: None, p
         Collector(CollectConfig(suite=suite, split="train", n=config.train_tasks, teacher=config.teacher,
                                 out=str(teacher_store), prefix=config.prefix, max_steps=config.max_steps,
                                 max_new_tokens=config.max_new_tokens, concurrency=config.concurrency,
-                                dtype=config.dtype),
+                                dtype=config.dtype, backend=config.backend),
                   model=model(config.teacher)).run(on_record=progress)
     stage("filter and export")
     kept, stats = filter_records(TrajectoryStore(teacher_store), FilterConfig(
@@ -115,6 +122,8 @@ def run_quickstart(config: QuickstartConfig, stage: Stage = lambda name: None, p
     student_dir = out / "student"
     tokens_per_second = None
     if not (student_dir / "model" / STUDENT_MARKER).exists():
+        for loaded in models.values():
+            loaded.close()  # an engine server is stopped when its last user leaves
         models.clear()  # training needs the memory: a 1.5B teacher in fp32 holds ~6 GB (reloaded for its eval)
         gc.collect()
         stage(f"distill {len(kept)} trajectories into {config.student} (LoRA, {config.epochs:g} epochs)")
@@ -123,6 +132,8 @@ def run_quickstart(config: QuickstartConfig, stage: Stage = lambda name: None, p
         tokens_per_second, train_precision = result.tokens_per_second, str(result.precision)
     else:
         train_precision = _trained_precision(student_dir)
+    if config.backend != "transformers" and config.dtype == "auto" and engine_is_built():
+        to_gguf(student_dir / "model")  # a student trained by an older run gets its GGUF now (kept if there)
     distilled = f"hf:{student_dir / 'model'}"
     summaries = []
     runs = [("closed-book-student", "student closed-book", config.student, 1),
@@ -139,7 +150,8 @@ def run_quickstart(config: QuickstartConfig, stage: Stage = lambda name: None, p
                 suite=suite, split="test", n=config.test_tasks, model=spec, out=str(folder), label=label, sag=sag,
                 temperature=config.sag_temperature if sag > 1 else 0.0, max_steps=config.max_steps,
                 max_new_tokens=config.max_new_tokens, concurrency=config.concurrency,
-                closed_book=slug.startswith("closed-book"), dtype=config.dtype), model=model(spec),
+                closed_book=slug.startswith("closed-book"), dtype=config.dtype, backend=config.backend),
+                model=model(spec),
                 on_record=progress))
     md, png = write_report(summaries, out / "report")
     return QuickstartResult(summaries=summaries, filter_stats=dict(stats), train_examples=len(kept),

@@ -15,6 +15,7 @@ from agentdistill.cli.common import (
     _fail,
     _quiet_libraries,
     app,
+    backend_option,
     console,
     dtype_option,
     index_app,
@@ -43,6 +44,7 @@ def run(
     store: str = typer.Option("snapshot", help="Materials data for --agent materials: snapshot, mp (live API, "
                               "needs MP_API_KEY) or a snapshot file path."),
     dtype: str = dtype_option(),
+    backend: str = backend_option(),
 ) -> None:
     """Solve QUESTION with a code-acting agent; each step is shown as it happens."""
     from agentdistill.agents import CodeAgent
@@ -60,7 +62,7 @@ def run(
         raise typer.BadParameter(f"unknown tool(s) {', '.join(unknown)}; known: python, retrieve", param_hint="--tools")
     _quiet_libraries()
     try:
-        chat = load_chat_model(model, dtype=dtype, temperature=temperature, top_p=top_p)
+        chat = load_chat_model(model, dtype=dtype, backend=backend, temperature=temperature, top_p=top_p)
         tool_specs: list = list(names)
         if corpus is not None and "retrieve" in names:
             tool_specs = [n for n in names if n != "retrieve"] + [Retriever.load(corpus).as_tool()]

@@ -50,6 +50,22 @@ def dtype_option():
                              "bf16, bf16 with it or on a GPU), fp32, bf16 or fp16 (float32/bfloat16/float16 too).")
 
 
+def _check_backend(value: str) -> str:
+    from agentdistill.llm import parse_backend
+
+    try:
+        return parse_backend(value)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+
+
+def backend_option():
+    """`--backend`, the same on every command that runs a local model (see `llm.load_chat_model`)."""
+    return typer.Option("auto", "--backend", callback=_check_backend,
+                        help="Where local models run: engine (llama.cpp, `agentdistill engine build`), transformers "
+                             "(in-process, --dtype), or auto: the engine when it is built and no --dtype is asked.")
+
+
 def _fail(message: str) -> None:
     err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
     raise typer.Exit(1)

@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
-from agentdistill.cli.common import _fail, _quiet_libraries, app, console, dtype_option
+from agentdistill.cli.common import _fail, _quiet_libraries, app, backend_option, console, dtype_option
 
 
 @app.command()
@@ -35,6 +35,7 @@ def collect(
     catalog: str = typer.Option("default", help="recbot: default, movielens:PATH, csv:PATH or jsonl:PATH."),
     max_turns: int = typer.Option(5, min=1, help="recbot: commands per simulated session."),
     dtype: str = dtype_option(),
+    backend: str = backend_option(),
 ) -> None:
     """Run a teacher agent over a suite and store scored trajectories (maps onto CollectConfig)."""
     from rich.progress import MofNCompleteColumn, TimeElapsedColumn
@@ -52,7 +53,7 @@ def collect(
         try:
             recbot_collect(RecbotConfig(catalog=catalog, parser_model=teacher, sessions=n or 20, max_turns=max_turns,
                                         split=split if split != "all" else "train", seed=seed, out=str(out),
-                                        dtype=dtype))
+                                        dtype=dtype, backend=backend))
         except (ValueError, CatalogError, ModelNotAvailable, UnknownModel) as error:
             _fail(str(error))
         return
@@ -61,7 +62,7 @@ def collect(
                                prefix_style=prefix_style, samples=samples, seed=seed, temperature=temperature,
                                top_p=top_p, max_steps=max_steps, max_new_tokens=max_new_tokens,
                                concurrency=concurrency, resume=resume, prompt_style=prompt_style, sag=sag,
-                               closed_book=closed_book, dtype=dtype)
+                               closed_book=closed_book, dtype=dtype, backend=backend)
         collector = Collector(config)
     except (ValueError, KeyError, OSError, ModelNotAvailable, UnknownModel) as error:
         _fail(str(error).strip("'\""))

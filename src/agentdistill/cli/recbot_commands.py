@@ -16,7 +16,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from agentdistill.cli.common import _fail, _quiet_libraries, app, console, dtype_option
+from agentdistill.cli.common import _fail, _quiet_libraries, app, backend_option, console, dtype_option
 
 
 @contextmanager
@@ -65,6 +65,7 @@ def serve(
     port: int = typer.Option(8000, min=1, max=65535),
     max_sessions: int = typer.Option(200, min=1, help="Most live sessions; the least recently used is dropped."),
     dtype: str = dtype_option(),
+    backend: str = backend_option(),
 ) -> None:
     """Serve the interactive recommendation feed: a web page with the feed, a chat box for commands, and the
     parsed preferences and tool chain of each turn."""
@@ -74,7 +75,7 @@ def serve(
 
     _quiet_libraries()
     config = ServerConfig(catalog=catalog, parser_model=parser_model, planner_model=planner_model,
-                          max_sessions=max_sessions, dtype=dtype)
+                          max_sessions=max_sessions, dtype=dtype, backend=backend)
     try:
         with console.status("loading the catalogue, the item embeddings and the models…"):
             api = create_app(config)

@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from agentdistill.cli.common import _fail, _quiet_libraries, app, console, dtype_option
+from agentdistill.cli.common import _fail, _quiet_libraries, app, backend_option, console, dtype_option
 
 
 @app.command()
@@ -83,6 +83,7 @@ def eval_cmd(
     max_turns: int = typer.Option(5, min=1, help="recbot: commands per simulated session."),
     paraphrase_model: Optional[str] = typer.Option(None, help="recbot: a model paraphrases the simulated commands."),
     dtype: str = dtype_option(),
+    backend: str = backend_option(),
 ) -> None:
     """Evaluate a model as an agent on held-out tasks: per-task records and a summary (with MAE on the
     regression-style tasks of the materials suite)."""
@@ -100,7 +101,7 @@ def eval_cmd(
             recbot_eval(RecbotConfig(catalog=catalog, parser_model=model, planner_model=planner_model,
                                      sessions=n or 20, max_turns=max_turns, split=split, seed=seed,
                                      paraphrase_model=paraphrase_model, out=str(out), label=label, resume=resume,
-                                     dtype=dtype))
+                                     dtype=dtype, backend=backend))
         except (ValueError, CatalogError, ModelNotAvailable, UnknownModel) as error:
             _fail(str(error))
         return
@@ -110,7 +111,8 @@ def eval_cmd(
         config = EvalConfig(suite=suite, split=split, n=n, model=model, out=str(out), label=label,
                             prompt_style=prompt_style, sag=sag, temperature=temperature,
                             top_p=top_p, seed=seed, max_steps=max_steps, max_new_tokens=max_new_tokens,
-                            concurrency=concurrency, resume=resume, closed_book=closed_book, dtype=dtype)
+                            concurrency=concurrency, resume=resume, closed_book=closed_book, dtype=dtype,
+                            backend=backend)
         with Progress(*columns, console=console) as progress:
             bar = progress.add_task("", total=None)
             summary = evaluate(config, on_record=_episode_progress(progress, bar),
@@ -156,6 +158,7 @@ def quickstart(
     concurrency: Optional[int] = typer.Option(None, min=1, help="Episodes stepped together in one batch."),
     prefix: Optional[bool] = typer.Option(None, "--prefix/--no-prefix", help="First-thought prefixes for the teacher."),
     dtype: str = dtype_option(),
+    backend: str = backend_option(),
 ) -> None:
     """The whole pipeline, offline on CPU: teacher trajectories -> filter -> distill -> evaluate -> report."""
     from agentdistill.llm import ModelNotAvailable, UnknownModel
@@ -165,7 +168,7 @@ def quickstart(
     overrides = {k: v for k, v in dict(out=str(out) if out else None, teacher=teacher, student=student,
                                        train_tasks=train_tasks, test_tasks=test_tasks, epochs=epochs, sag=sag,
                                        concurrency=concurrency, prefix=prefix, closed_book=closed_book or None,
-                                       dtype=dtype,
+                                       dtype=dtype, backend=backend,
                                        suites=[s.strip() for s in suites.split(",") if s.strip()] if suites else None,
                                        ).items() if v is not None}
     config = QuickstartConfig.tiny(**overrides) if tiny else QuickstartConfig(**overrides)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from agentdistill.llm.gguf_convert import GGUF_TYPES
 from agentdistill.llm.precision import parse_dtype
 
 STUDENT_MARKER = "agentdistill_student.json"  # written next to a student's weights: how it was trained
@@ -31,6 +32,7 @@ class DistillConfig:
     seed: int = 0
     logging_steps: int = 1
     merge: bool = True
+    gguf: str = "q8_0"  # the merged student also as model-<type>.gguf for the engine: q8_0, f16, bf16, f32 or none
 
     def __post_init__(self) -> None:
         if self.epochs <= 0 or self.batch_size < 1 or self.grad_accum < 1 or self.max_length < 64:
@@ -38,6 +40,8 @@ class DistillConfig:
         if self.lora_r < 1 or not 0 <= self.lora_dropout < 1:
             raise ValueError("lora_r must be >= 1 and lora_dropout in [0, 1)")
         self.dtype = parse_dtype(self.dtype)
+        if self.gguf not in ("none", *GGUF_TYPES):
+            raise ValueError(f"gguf must be one of none, {', '.join(GGUF_TYPES)}")
 
     @property
     def lr(self) -> float:

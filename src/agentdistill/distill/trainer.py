@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,7 @@ def distill(config: DistillConfig, callbacks: list | None = None,
     trainer.train()
     seconds = time.perf_counter() - started
     model_dir = _save(trainer, tokenizer, out, config)
+    gguf = _export_gguf(model_dir, config)
     history = [h for h in trainer.state.log_history if "loss" in h]
     _write_log(out, history)
     plot_loss(history, out / "loss.png", title=f"{config.student} ({'full' if config.full else 'LoRA'})")
@@ -99,7 +101,7 @@ def distill(config: DistillConfig, callbacks: list | None = None,
     summary = {"config": config.to_dict(), "examples": result.examples, "loss_tokens": result.loss_tokens,
                "train_tokens": train_tokens, "seconds": round(seconds, 1),
                "tokens_per_second": round(result.tokens_per_second, 1), "precision": precision.model_dump(),
-               "saved_dtype": "fp32",
+               "saved_dtype": "fp32", "gguf": gguf,
                "first_loss": result.first_loss, "last_loss": result.last_loss}
     (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return result
@@ -132,6 +134,20 @@ def _save(trainer: Any, tokenizer: Any, out: Path, config: DistillConfig) -> Pat
     marker = {"student": config.student, "data": config.data, "prompt_style": "short", "full": config.full}
     (model_dir / STUDENT_MARKER).write_text(json.dumps(marker, indent=2), encoding="utf-8")
     return model_dir
+
+
+def _export_gguf(model_dir: Path, config: DistillConfig) -> str | None:
+    """The merged student as a GGUF file for the engine (seconds); the trained model is already saved, so a
+    failed conversion is reported, not fatal (`load_chat_model(..., backend="engine")` converts on demand)."""
+    from agentdistill.llm.gguf_convert import ConversionError, to_gguf
+
+    if config.gguf == "none" or model_dir.name != "model":
+        return None
+    try:
+        return to_gguf(model_dir, config.gguf).name  # type: ignore[arg-type]
+    except (ConversionError, OSError) as error:
+        warnings.warn(f"the student was saved, but not as GGUF for the engine: {error}", stacklevel=2)
+        return None
 
 
 def _write_log(out: Path, history: list[dict]) -> None:

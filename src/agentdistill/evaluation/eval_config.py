@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from agentdistill.distill.distill_config import STUDENT_MARKER
+from agentdistill.llm import parse_backend
 from agentdistill.llm.precision import parse_dtype
 from agentdistill.trajectories.collect_config import CollectConfig
 
@@ -31,6 +32,7 @@ class EvalConfig:
     resume: bool = True
     closed_book: bool = False  # the model answers from memory, no tools (the baseline for tool use)
     dtype: str = "auto"  # precision of local models: auto, fp32, bf16, fp16 (resolved by llm.precision)
+    backend: str = "auto"  # auto, engine or transformers (see llm.load_chat_model)
 
     def __post_init__(self) -> None:
         if self.n is not None and self.n < 1:
@@ -38,6 +40,7 @@ class EvalConfig:
         if self.prompt_style not in ("auto", "full", "short"):
             raise ValueError("prompt_style must be auto, full or short")
         self.dtype = parse_dtype(self.dtype)
+        self.backend = parse_backend(self.backend)
 
     @property
     def resolved_prompt_style(self) -> str:
@@ -53,7 +56,8 @@ class EvalConfig:
             out=str(Path(self.out) / "episodes.jsonl"), prefix=False, seed=self.seed,
             temperature=self.temperature, top_p=self.top_p, max_steps=self.max_steps,
             max_new_tokens=self.max_new_tokens, concurrency=self.concurrency, resume=self.resume,
-            prompt_style=self.resolved_prompt_style, sag=self.sag, closed_book=self.closed_book, dtype=self.dtype)
+            prompt_style=self.resolved_prompt_style, sag=self.sag, closed_book=self.closed_book, dtype=self.dtype,
+            backend=self.backend)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -5,12 +5,20 @@
 - ``"openai:MODEL@BASE_URL"``: any OpenAI-compatible server, e.g. ``openai:Qwen/Qwen2.5-32B@http://gpu:8000/v1``.
 - ``"engine:NAME"`` (or ``"engine:PATH.gguf"``): the embedded model served by the managed llama.cpp engine
   (`agentdistill engine build` once), started on first use and stopped when its last user closes.
+
+Local models (a name or ``hf:PATH``) run on one of two backends, `backend=`:
+
+- ``"engine"``: the llama.cpp engine serves the model's GGUF file (the embedded models ship as GGUF; a distilled
+  student gets one from `distill`, or converted on demand); fast on CPUs, parallel slots, JSON schemas.
+- ``"transformers"``: eager transformers in-process, in the precision `dtype` chooses; what training uses.
+- ``"auto"`` (default): the engine where it is built and the model has a GGUF file, unless a `dtype` is asked
+  for (a transformers setting); transformers otherwise.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from agentdistill.llm import registry
 from agentdistill.llm.base import AgentChatModel, ChatMessage, Completion, SamplingParams
@@ -20,8 +28,11 @@ from agentdistill.llm.registry import DEFAULT_CHAT_MODEL, ModelNotAvailable, Unk
 __all__ = [
     "AgentChatModel", "ChatMessage", "Completion", "SamplingParams", "load_chat_model", "local_model_path",
     "DEFAULT_CHAT_MODEL", "ModelNotAvailable", "UnknownModel", "registry", "Precision", "PrecisionError",
-    "TrainingPrecision", "parse_dtype", "is_server_spec",
+    "TrainingPrecision", "parse_dtype", "is_server_spec", "resolve_backend", "parse_backend", "BACKENDS", "Backend",
 ]
+
+Backend = Literal["auto", "engine", "transformers"]
+BACKENDS: tuple[str, ...] = ("auto", "engine", "transformers")
 
 
 def is_server_spec(spec: str) -> bool:
@@ -29,20 +40,51 @@ def is_server_spec(spec: str) -> bool:
     return spec.startswith(("openai:", "engine:"))
 
 
-def load_chat_model(spec: str = DEFAULT_CHAT_MODEL, dtype: str = "auto", **fields: Any) -> AgentChatModel:
-    """Load a chat model from a spec string (see the module docstring); `fields` set defaults such as
-    `temperature`, `max_new_tokens`, `n`, `seed`. `dtype` (auto, fp32, bf16, fp16) applies to transformers models;
-    `auto` picks the fastest sound precision for this machine (`llm.precision`)."""
+def parse_backend(value: str) -> str:
+    """Validate a backend name (auto, engine, transformers)."""
+    if value not in BACKENDS:
+        raise ValueError(f"unknown backend {value!r}; choose one of {', '.join(BACKENDS)}")
+    return value
+
+
+def resolve_backend(spec: str, dtype: str = "auto", backend: str = "auto") -> str:
+    """Which backend `load_chat_model` uses for `spec`: 'engine', 'transformers' or 'openai' (see the module
+    docstring). Raises ValueError for a combination that cannot be honoured, before anything loads."""
+    from agentdistill.llm import engine
+
+    parse_backend(backend)
+    if spec.startswith("openai:"):
+        if backend != "auto":
+            raise ValueError(f"--backend {backend} applies to local models; {spec} is a server")
+        return "openai"
+    if spec.startswith("engine:"):
+        if backend == "transformers":
+            raise ValueError(f"{spec} names the engine; use the model's name or hf:PATH for transformers")
+        return "engine"
+    if backend == "auto":
+        if parse_dtype(dtype) != "auto":
+            return "transformers"
+        return "engine" if engine.is_built() and _engine_gguf(spec, convert=False) is not None else "transformers"
+    if backend == "engine" and parse_dtype(dtype) != "auto":
+        raise PrecisionError(f"--dtype {dtype} applies to the transformers backend; the engine serves GGUF weights")
+    return backend
+
+
+def load_chat_model(spec: str = DEFAULT_CHAT_MODEL, dtype: str = "auto", backend: str = "auto",
+                    **fields: Any) -> AgentChatModel:
+    """Load a chat model from a spec string on a backend (see the module docstring); `fields` set defaults such
+    as `temperature`, `max_new_tokens`, `n`, `seed`. `dtype` (auto, fp32, bf16, fp16) applies to transformers
+    models; `auto` picks the fastest sound precision for this machine (`llm.precision`)."""
     if is_server_spec(spec) and parse_dtype(dtype) != "auto":
         raise PrecisionError(f"--dtype {dtype} applies to transformers models; the server behind {spec} decides its own")
-    if spec.startswith("engine:"):
+    chosen = resolve_backend(spec, dtype, backend)
+    if chosen == "engine":
         from agentdistill.llm.engine_backend import EngineChatModel
 
-        target = spec.removeprefix("engine:")
-        gguf = Path(target).expanduser() if target.endswith(".gguf") else registry.gguf_path(target)
+        gguf = _engine_gguf(spec.removeprefix("engine:"), convert=True)
         fields.setdefault("model_id", spec)
         return EngineChatModel.start(gguf, **fields)
-    if is_server_spec(spec):
+    if chosen == "openai":
         from agentdistill.llm.openai_compat import OpenAIChatModel
 
         model, _, base_url = spec.removeprefix("openai:").partition("@")
@@ -55,6 +97,26 @@ def load_chat_model(spec: str = DEFAULT_CHAT_MODEL, dtype: str = "auto", **field
     if not spec.startswith("hf:"):
         fields.setdefault("model_id", spec)
     return HFChatModel.from_pretrained(local_model_path(spec), dtype=dtype, **fields)
+
+
+def _engine_gguf(target: str, convert: bool) -> Path | None:
+    """The GGUF file the engine serves for a name, `hf:PATH` or `PATH.gguf`; a model folder without one is
+    converted when `convert` (else None). An unknown name raises `UnknownModel`."""
+    from agentdistill.llm.gguf_convert import find_gguf, to_gguf
+
+    path = Path(target.removeprefix("hf:")).expanduser()
+    if target.endswith(".gguf"):
+        if not path.is_file():
+            raise FileNotFoundError(f"no GGUF file at {path}")
+        return path
+    if target.startswith("hf:") or (target not in registry.EMBEDDED and path.is_dir()):
+        return find_gguf(path) or (to_gguf(path) if convert else None)
+    model = registry.get(target)
+    if model.role != "chat":
+        raise ValueError(f"{target!r} is an embedding model, not a chat model")
+    if not convert and not model.installed():
+        return None
+    return registry.gguf_path(target)
 
 
 def local_model_path(spec: str) -> Path:

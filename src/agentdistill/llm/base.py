@@ -29,7 +29,10 @@ class Completion(BaseModel):
     finish_reason: Literal["stop", "length"] = "stop"
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    mean_logprob: float | None = Field(default=None, description="Mean log-probability of the generated tokens.")
+    mean_logprob: float | None = Field(default=None, description="Mean log-probability of the generated tokens; "
+                                       "None where the backend returned none (never a made-up tie).")
+    cached_tokens: int | None = Field(default=None, description="Prompt tokens served from the backend's prompt "
+                                      "cache instead of being prefilled again; None where it does not say.")
 
 
 class SamplingParams(BaseModel):
@@ -41,6 +44,25 @@ class SamplingParams(BaseModel):
     top_p: float | None = Field(default=None, gt=0.0, le=1.0)
     seed: int | None = None
     stop: list[str] | None = None
+    json_schema: dict[str, Any] | None = Field(default=None, description="Constrain the output to JSON valid under "
+                                               "this schema (backends with `capabilities.json_schema`).")
+
+
+class Capabilities(BaseModel):
+    """What a backend can do; callers ask this instead of testing a backend's class."""
+
+    batched_generate: bool = Field(default=False, description="Prompts of concurrent callers are best coalesced "
+                                   "into one batched call (`BatchingChatModel`): an in-process model.")
+    parallel_requests: bool = Field(default=False, description="Concurrent calls are served in parallel as they "
+                                    "come (a server with parallel slots or continuous batching).")
+    json_schema: bool = Field(default=False, description="`SamplingParams.json_schema` is enforced while decoding.")
+    prefix_cache: bool = Field(default=False, description="A prompt sharing a prefix with an earlier one is only "
+                               "prefilled from where they differ, across calls.")
+    logprobs: bool = Field(default=False, description="`Completion.mean_logprob` is filled.")
+
+
+class UnsupportedRequest(ValueError):
+    """A request for something the backend cannot do (rather than silently doing something else)."""
 
 
 def to_chat_messages(messages: list[BaseMessage] | list[ChatMessage]) -> list[ChatMessage]:
@@ -90,13 +112,22 @@ class AgentChatModel(BaseChatModel):
             top_p=params.top_p or self.top_p,
             seed=self.seed if params.seed is None else params.seed,
             stop=list(params.stop or []),
+            json_schema=params.json_schema,
         )
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What this backend can do (see `Capabilities`); backends override it."""
+        return Capabilities()
 
     @abstractmethod
     def complete_batch(
         self, conversations: list[list[ChatMessage]], params: SamplingParams | None = None
     ) -> list[list[Completion]]:
         """Generate `params.n` completions for each conversation, batched where the backend can."""
+
+    def close(self) -> None:
+        """Release what the model holds outside this process (an engine server); a no-op for most backends."""
 
     def complete(self, conversation: list[ChatMessage], params: SamplingParams | None = None) -> list[Completion]:
         """`complete_batch` for a single conversation."""

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import PrivateAttr
 
-from agentdistill.llm.base import AgentChatModel, ChatMessage, Completion, SamplingParams
+from agentdistill.llm.base import AgentChatModel, Capabilities, ChatMessage, Completion, SamplingParams
 
 
 class BatchingChatModel(AgentChatModel):
@@ -32,6 +32,10 @@ class BatchingChatModel(AgentChatModel):
         self._queue = queue.Queue()
         self._worker = threading.Thread(target=self._serve, daemon=True, name="batching-chat-model")
         self._worker.start()
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self.inner.capabilities.model_copy(update={"batched_generate": False, "parallel_requests": True})
 
     def complete_batch(
         self, conversations: list[list[ChatMessage]], params: SamplingParams | None = None

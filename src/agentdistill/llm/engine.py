@@ -59,8 +59,8 @@ def is_built() -> bool:
 
 
 def build(progress: Callable[[int, str], None] | None = None) -> Path:
-    """Compile `llama-server` from the PyPI source distribution (once; ~9 min on 2 cores). `progress(percent,
-    line)` follows the compiler."""
+    """Compile `llama-server` from the PyPI source distribution (once; ~9 min on 2 cores), and keep the sources'
+    HF-to-GGUF converter beside it. `progress(percent, line)` follows the compiler."""
     if is_built():
         return server_binary()
     if shutil.which("cmake") is None:
@@ -68,12 +68,8 @@ def build(progress: Callable[[int, str], None] | None = None) -> Path:
     engine_dir().mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=engine_dir().parent, prefix=".build-") as tmp:
         work = Path(tmp)
-        _run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "--quiet", SDIST,
-              "-d", str(work)], "downloading the llama.cpp sources from PyPI")
-        archive = next(work.glob("*.tar.gz"))
-        with tarfile.open(archive) as tar:
-            tar.extractall(work, filter="data")
-        source = next(work.glob("*/vendor/llama.cpp"))
+        source = _fetch_source(work)
+        _install_converter(source)
         _run(["cmake", "-S", str(source), "-B", str(work / "build"), *_CMAKE_FLAGS], "configuring llama.cpp")
         command = ["cmake", "--build", str(work / "build"), "--target", "llama-server", "-j", str(os.cpu_count() or 1)]
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -92,6 +88,44 @@ def build(progress: Callable[[int, str], None] | None = None) -> Path:
     return server_binary()
 
 
+def converter_dir() -> Path:
+    """llama.cpp's `convert_hf_to_gguf.py` with its `conversion/` and `gguf-py/` packages (pure Python: one per
+    source version, whatever the CPU)."""
+    return cache_dir() / "engine" / f"{SDIST.replace('==', '-')}-convert"
+
+
+def ensure_converter() -> Path:
+    """The converter script, fetched from the same PyPI sdist the first time it is needed (seconds)."""
+    script = converter_dir() / "convert_hf_to_gguf.py"
+    if not script.is_file():
+        converter_dir().parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=converter_dir().parent, prefix=".convert-") as tmp:
+            _install_converter(_fetch_source(Path(tmp)))
+    return script
+
+
+def _fetch_source(work: Path) -> Path:
+    """Download and unpack the sdist into `work`; returns its `vendor/llama.cpp`."""
+    _run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "--quiet", SDIST,
+          "-d", str(work)], "downloading the llama.cpp sources from PyPI")
+    archive = next(work.glob("*.tar.gz"))
+    with tarfile.open(archive) as tar:
+        tar.extractall(work, filter="data")
+    return next(work.glob("*/vendor/llama.cpp"))
+
+
+def _install_converter(source: Path) -> None:
+    if (converter_dir() / "convert_hf_to_gguf.py").is_file():
+        return
+    staged = converter_dir().with_name(converter_dir().name + ".tmp")
+    shutil.rmtree(staged, ignore_errors=True)
+    staged.mkdir(parents=True)
+    shutil.copy2(source / "convert_hf_to_gguf.py", staged)
+    for package in ("conversion", "gguf-py"):
+        shutil.copytree(source / package, staged / package)
+    staged.rename(converter_dir())  # atomic: a half-copied converter is never used
+
+
 def _run(command: list[str], what: str) -> None:
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
@@ -101,7 +135,7 @@ def _run(command: list[str], what: str) -> None:
 class EngineServer:
     """One `llama-server` for one GGUF file and settings, shared across processes (see the module docstring)."""
 
-    def __init__(self, gguf: str | Path, parallel: int = 4, context: int = 8192, threads: int | None = None,
+    def __init__(self, gguf: str | Path, parallel: int = 8, context: int = 8192, threads: int | None = None,
                  start_timeout_s: float = 120.0) -> None:
         self.gguf = Path(gguf)
         self.parallel, self.context = parallel, context

@@ -13,10 +13,14 @@ from typing import Any
 
 from pydantic import PrivateAttr
 
+from agentdistill.llm.base import Capabilities
 from agentdistill.llm.engine import EngineServer
+from agentdistill.llm.gguf_convert import gguf_quantization
 from agentdistill.llm.openai_compat import OpenAIChatModel
+from agentdistill.llm.precision import quantized_precision
 
 NEUTRAL_SAMPLING = {"repeat_penalty": 1.0, "top_k": 0, "min_p": 0.0, "cache_prompt": True}
+DEFAULT_SLOTS = 8  # parallel sequences per server: what `--concurrency 8` and SAG x8 need at once
 
 
 class EngineChatModel(OpenAIChatModel):
@@ -25,14 +29,19 @@ class EngineChatModel(OpenAIChatModel):
     _server: Any = PrivateAttr(default=None)
 
     @classmethod
-    def start(cls, gguf: str | Path, parallel: int = 4, **fields: Any) -> "EngineChatModel":
+    def start(cls, gguf: str | Path, parallel: int = DEFAULT_SLOTS, **fields: Any) -> "EngineChatModel":
+        gguf = Path(gguf)
         server = EngineServer(gguf, parallel=parallel).acquire()
-        fields.setdefault("model_id", f"engine:{Path(gguf).name}")
-        model = cls(model=Path(gguf).stem, base_url=server.base_url, sampling_defaults=NEUTRAL_SAMPLING,
-                    max_concurrency=parallel, **fields)
+        fields.setdefault("model_id", f"engine:{gguf.name}")
+        model = cls(model=gguf.stem, base_url=server.base_url, sampling_defaults=NEUTRAL_SAMPLING,
+                    max_concurrency=parallel, precision=quantized_precision(gguf_quantization(gguf)), **fields)
         model._server = server
         atexit.register(model.close)
         return model
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return super().capabilities.model_copy(update={"prefix_cache": True})
 
     def close(self) -> None:
         """Leave the engine (the last user out stops it)."""

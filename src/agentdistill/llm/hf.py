@@ -13,9 +13,11 @@ from pydantic import PrivateAttr
 
 from agentdistill.llm.base import (
     AgentChatModel,
+    Capabilities,
     ChatMessage,
     Completion,
     SamplingParams,
+    UnsupportedRequest,
     continues_assistant,
     truncate_at_stop,
 )
@@ -64,6 +66,11 @@ class HFChatModel(AgentChatModel):
     _cache: Any = PrivateAttr(default=None)
     _cache_ids: list[int] = PrivateAttr(default_factory=list)
 
+    @property
+    def capabilities(self) -> Capabilities:
+        # prefix caching only within one prompt's successive calls, not across callers: not declared
+        return Capabilities(batched_generate=True, logprobs=True)
+
     @classmethod
     def from_pretrained(cls, path: str | Path, dtype: str = "auto", **fields: Any) -> "HFChatModel":
         """Load a model folder (or a single .gguf file, dequantised) with its tokenizer and chat template.
@@ -109,6 +116,9 @@ class HFChatModel(AgentChatModel):
         self, conversations: list[list[ChatMessage]], params: SamplingParams | None = None
     ) -> list[list[Completion]]:
         p = self.resolve(params)
+        if p.json_schema is not None:
+            raise UnsupportedRequest("the transformers backend cannot constrain decoding to a JSON schema; "
+                                     "use the engine backend (--backend engine)")
         rows = [self._tokenizer(self.render(c), add_special_tokens=False)["input_ids"]
                 for c in conversations for _ in range(p.n)]  # n samples = n copies of the prompt
         recorder = _ChosenTokenLogprobs()

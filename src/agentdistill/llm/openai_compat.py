@@ -8,7 +8,14 @@ from typing import Any
 
 from pydantic import PrivateAttr
 
-from agentdistill.llm.base import AgentChatModel, ChatMessage, Completion, SamplingParams, continues_assistant
+from agentdistill.llm.base import (
+    AgentChatModel,
+    Capabilities,
+    ChatMessage,
+    Completion,
+    SamplingParams,
+    continues_assistant,
+)
 
 
 class OpenAIChatModel(AgentChatModel):
@@ -37,6 +44,11 @@ class OpenAIChatModel(AgentChatModel):
         key = self.api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY"  # local servers ignore the key
         self._client = OpenAI(base_url=self.base_url, api_key=key, timeout=self.timeout_s, max_retries=1)
 
+    @property
+    def capabilities(self) -> Capabilities:
+        # what the OpenAI API promises; what a given server actually does is checked on every answer
+        return Capabilities(parallel_requests=True, json_schema=True, logprobs=self.logprobs)
+
     def _request(self, conversation: list[ChatMessage], p: SamplingParams) -> list[Completion]:
         want = p.n or 1
         completions = self._choices(conversation, p, want)
@@ -53,12 +65,18 @@ class OpenAIChatModel(AgentChatModel):
         prefix = conversation[-1]["content"] if continues_assistant(conversation) else ""
         if prefix:
             extra.update(continue_final_message=True, add_generation_prompt=False)
+        schema = {"response_format": {"type": "json_schema", "json_schema": {"name": "output", "strict": True,
+                                                                             "schema": p.json_schema}}} \
+            if p.json_schema is not None else {}
         response = self._client.chat.completions.create(
             model=self.model, messages=conversation, n=n, max_tokens=p.max_new_tokens, temperature=p.temperature,
             top_p=p.top_p, seed=p.seed, stop=p.stop or None, logprobs=self.logprobs or None, extra_body=extra or None,
+            **schema,
         )
         usage = response.usage
         prompt_tokens = usage.prompt_tokens if usage else 0
+        details = getattr(usage, "prompt_tokens_details", None)
+        cached = getattr(details, "cached_tokens", None)
         completions = []
         for choice in response.choices:
             tokens = [t.logprob for t in (choice.logprobs.content or [])] if choice.logprobs else []
@@ -69,7 +87,7 @@ class OpenAIChatModel(AgentChatModel):
                 text=text, finish_reason="length" if choice.finish_reason == "length" else "stop",
                 prompt_tokens=prompt_tokens,
                 completion_tokens=len(tokens) or (usage.completion_tokens // max(len(response.choices), 1) if usage else 0),
-                mean_logprob=sum(tokens) / len(tokens) if tokens else None,
+                mean_logprob=sum(tokens) / len(tokens) if tokens else None, cached_tokens=cached,
             ))
         return completions
 

@@ -109,6 +109,11 @@ def detect_hardware() -> Hardware:
     if torch.cuda.is_available():
         native = torch.cuda.is_bf16_supported(including_emulation=False)
         return Hardware(device="cuda", native_bf16=native, name=torch.cuda.get_device_name())
+    return cpu_hardware()
+
+
+def cpu_hardware() -> Hardware:
+    """This CPU, named with the SIMD flags that matter for precision."""
     model, flags = cpu_info()
     native = cpu_supports_bf16()
     shown = [f for f in ("avx2", "avx512f", *_BF16_CPU_FLAGS, "bf16") if f in flags]
@@ -125,12 +130,15 @@ class Precision(BaseModel):
     native_bf16: bool
     hardware: str
     reason: str
+    quantization: str | None = Field(default=None, description="The weight type of a quantised model (the engine's "
+                                     "GGUF files, e.g. Q4_K_M); `dtype` is then what it computes in.")
 
     def torch_dtype(self):
         return _torch_dtype(self.dtype)
 
     def __str__(self) -> str:
-        return f"{self.dtype}, {_MACHINE_LABELS[machine_kind(self.device, self.native_bf16)]}"
+        weights = f"{self.quantization} weights, {self.dtype} compute" if self.quantization else self.dtype
+        return f"{weights}, {_MACHINE_LABELS[machine_kind(self.device, self.native_bf16)]}"
 
 
 class TrainingPrecision(BaseModel):
@@ -220,6 +228,13 @@ def inference_precision(requested: str = "auto", hardware: Hardware | None = Non
     requested, hw, dtype, reason = _choose(requested, "inference", hardware)
     return Precision(dtype=dtype, device=hw.device, requested=requested, native_bf16=hw.native_bf16,
                      hardware=hw.name, reason=reason)
+
+
+def quantized_precision(quantization: str) -> Precision:
+    """A model the llama.cpp engine serves: quantised GGUF weights, fp32 compute, on the CPU (its build)."""
+    hw = cpu_hardware()
+    return Precision(dtype="fp32", device="cpu", requested="auto", native_bf16=hw.native_bf16, hardware=hw.name,
+                     quantization=quantization, reason="the llama.cpp engine computes in fp32 on quantised weights")
 
 
 def training_precision(requested: str = "auto", lora: bool = True, hardware: Hardware | None = None) -> TrainingPrecision:

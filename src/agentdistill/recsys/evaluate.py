@@ -19,6 +19,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from agentdistill.llm import AgentChatModel, load_chat_model
+from agentdistill.llm import parse_backend
 from agentdistill.llm.precision import Precision, describe_precisions, parse_dtype
 from agentdistill.recsys.agents import ParserAgent, PlannerAgent
 from agentdistill.recsys.catalog import open_catalog
@@ -47,6 +48,7 @@ class RecbotConfig:
     label: str | None = None
     resume: bool = True
     dtype: str = "auto"  # precision of local models: auto, fp32, bf16, fp16 (resolved by llm.precision)
+    backend: str = "auto"  # auto, engine or transformers (see llm.load_chat_model)
 
     def __post_init__(self) -> None:
         if self.split not in ("train", "test"):
@@ -54,6 +56,7 @@ class RecbotConfig:
         if self.sessions < 1 or self.max_turns < 1:
             raise ValueError("sessions and max_turns must be at least 1")
         self.dtype = parse_dtype(self.dtype)
+        self.backend = parse_backend(self.backend)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -121,7 +124,7 @@ class SessionRunner:
         self.config = config
         self.catalog = open_catalog(config.catalog)
         self.services = FeedServices(self.catalog)
-        load = partial(load_chat_model, dtype=config.dtype)
+        load = partial(load_chat_model, dtype=config.dtype, backend=config.backend)
         parser_model = parser_model or load(config.parser_model)
         planner_model = planner_model or (load(config.planner_model) if config.planner_model else parser_model)
         self.parser = ParserAgent(parser_model, self.catalog)

@@ -48,6 +48,7 @@ class ServerConfig:
     body_timeout_s: float = 10.0  # a client that stops sending its body gets 408; one slow with its headers, closed
     shutdown_timeout_s: float = 5.0  # SIGTERM: queued commands are cancelled, the server is gone within this
     dtype: str = "auto"  # precision of local models: auto, fp32, bf16, fp16 (resolved by llm.precision)
+    backend: str = "auto"  # auto, engine or transformers (see llm.load_chat_model)
 
 
 class CommandBody(BaseModel):
@@ -64,8 +65,9 @@ def create_app(config: ServerConfig, parser_model: AgentChatModel | None = None,
     share or fake them)."""
     catalog = catalog or open_catalog(config.catalog)
     services = FeedServices(catalog)
-    parser_model = parser_model or load_chat_model(config.parser_model, dtype=config.dtype)
-    planner_model = planner_model or (load_chat_model(config.planner_model, dtype=config.dtype) if config.planner_model
+    parser_model = parser_model or load_chat_model(config.parser_model, dtype=config.dtype, backend=config.backend)
+    planner_model = planner_model or (load_chat_model(config.planner_model, dtype=config.dtype,
+                                                                 backend=config.backend) if config.planner_model
                                       else parser_model)
     parser, planner = ParserAgent(parser_model, catalog), PlannerAgent(planner_model)
     pool = SessionPool(lambda: FeedSession(services, parser, planner), config.max_sessions,

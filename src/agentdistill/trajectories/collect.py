@@ -18,7 +18,6 @@ from agentdistill.agents.code_agent import CodeAgent
 from agentdistill.agents.first_thought import chains_of_thought, cut_prefix
 from agentdistill.llm import AgentChatModel, load_chat_model
 from agentdistill.llm.batching import BatchingChatModel
-from agentdistill.llm.hf import HFChatModel
 from agentdistill.tasks import Task, load_suite, score_task
 from agentdistill.trajectories.collect_config import CollectConfig
 from agentdistill.trajectories.record import PrefixInfo, TrajectoryRecord
@@ -65,9 +64,9 @@ class Collector:
         # model load of half a minute
         self._jobs = self.jobs()
         self.store.check_writable()
-        base = model or load_chat_model(config.teacher, dtype=config.dtype, temperature=config.temperature,
+        base = model or load_chat_model(config.teacher, dtype=config.dtype, backend=config.backend, temperature=config.temperature,
                                         top_p=config.top_p, seed=config.seed)
-        batched = isinstance(base, HFChatModel) and config.concurrency > 1
+        batched = base.capabilities.batched_generate and config.concurrency > 1
         self.model = BatchingChatModel(inner=base, model_id=base.model_id, max_batch=config.concurrency) \
             if batched else base
         self._agents: dict[tuple[str, ...], CodeAgent | ClosedBookAgent] = {}

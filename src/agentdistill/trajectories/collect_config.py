@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from agentdistill.llm import parse_backend
 from agentdistill.llm.precision import parse_dtype
 
 
@@ -30,6 +31,7 @@ class CollectConfig:
     sag: int = 1
     closed_book: bool = False  # no tools, one reply from memory: the baseline that tools are measured against
     dtype: str = "auto"  # precision of local models: auto, fp32, bf16, fp16 (resolved by llm.precision)
+    backend: str = "auto"  # auto, engine or transformers (see llm.load_chat_model)
 
     def __post_init__(self) -> None:
         from agentdistill.agents.first_thought import PREFIX_STYLES
@@ -51,6 +53,7 @@ class CollectConfig:
         if self.split not in ("train", "test", "all"):
             raise ValueError("split must be train, test or all")
         self.dtype = parse_dtype(self.dtype)
+        self.backend = parse_backend(self.backend)
 
     def to_dict(self) -> dict:
         return asdict(self)
