@@ -13,15 +13,25 @@ engine_app = typer.Typer(help="The managed llama.cpp engine (llama-server): buil
                          no_args_is_help=True)
 
 
-def _server(model: str, parallel: int):
-    from agentdistill.llm import ModelNotAvailable, UnknownModel, registry
-    from agentdistill.llm.engine import EngineServer
+def _server(model: str, parallel: int, engine: str = "llama.cpp", extra: str = ""):
+    """The server for MODEL: its GGUF file for llama.cpp (a student folder is converted once), its folder for vLLM."""
+    import shlex
+
+    from agentdistill.llm import ModelNotAvailable, UnknownModel, engine_gguf, local_model_path
+    from agentdistill.llm.engine import EngineError, EngineServer
+    from agentdistill.llm.gguf_convert import ConversionError
 
     try:
-        gguf = model if model.endswith(".gguf") else registry.gguf_path(model)
-    except (ModelNotAvailable, UnknownModel) as error:
+        path = engine_gguf(model, convert=True) if engine == "llama.cpp" else local_model_path(model)
+        return EngineServer(path, parallel=parallel, engine=engine, extra_args=tuple(shlex.split(extra)))
+    except (ModelNotAvailable, UnknownModel, ValueError, FileNotFoundError, ConversionError, EngineError) as error:
         _fail(str(error))
-    return EngineServer(gguf, parallel=parallel)
+
+
+_MODEL = typer.Argument(..., help="Embedded model name, hf:PATH (a distilled student) or a .gguf path.")
+_PARALLEL = typer.Option(8, min=1, max=256, help="Parallel slots (concurrent requests); the default is what "
+                         "`--backend engine` models use, so they join this server.")
+_ENGINE = typer.Option("llama.cpp", "--engine", help="llama.cpp (built here, GGUF) or vllm (installed, GPU).")
 
 
 @engine_app.command("build")
@@ -44,18 +54,22 @@ def engine_build() -> None:
 
 @engine_app.command("serve")
 def engine_serve(
-    model: str = typer.Argument(..., help="Embedded model name or a .gguf path."),
-    parallel: int = typer.Option(4, min=1, max=64, help="Parallel slots (concurrent requests)."),
+    model: str = _MODEL,
+    parallel: int = _PARALLEL,
+    engine: str = _ENGINE,
+    extra: str = typer.Option("", help="More server arguments, e.g. '--tensor-parallel-size 4' for vllm."),
 ) -> None:
-    """Start (or join) the server for MODEL and keep it until Ctrl-C; prints its OpenAI-compatible URL."""
+    """Start (or join) the server for MODEL and keep it until Ctrl-C; prints its OpenAI-compatible URL. Local
+    runs of MODEL join it (llama.cpp); with --engine vllm, point them at the printed openai: spec."""
     from agentdistill.llm.engine import EngineError
 
-    server = _server(model, parallel)
+    server = _server(model, parallel, engine, extra)
     try:
         server.acquire()
     except EngineError as error:
         _fail(str(error))
-    console.print(f"{model}: {server.base_url}  (use --model openai:{model}@{server.base_url}; log {server.log_path})")
+    console.print(f"{model} ({engine}): {server.base_url}  (--model openai:{server.served_name}@{server.base_url}; "
+                  f"log {server.log_path})")
     try:
         while True:
             time.sleep(3600)
@@ -66,15 +80,15 @@ def engine_serve(
 
 
 @engine_app.command("status")
-def engine_status(model: str = typer.Argument(...), parallel: int = typer.Option(4, min=1, max=64)) -> None:
+def engine_status(model: str = _MODEL, parallel: int = _PARALLEL, engine: str = _ENGINE) -> None:
     """Whether a server for MODEL runs, on which port, with how many users."""
-    status = _server(model, parallel).status()
+    status = _server(model, parallel, engine).status()
     console.print(f"{model}: not running" if status is None else
                   f"{model}: port {status['port']}, pid {status['pid']}, {status['users']} user(s), "
                   f"{'healthy' if status['healthy'] else 'not answering'}; log {status['log']}")
 
 
 @engine_app.command("stop")
-def engine_stop(model: str = typer.Argument(...), parallel: int = typer.Option(4, min=1, max=64)) -> None:
+def engine_stop(model: str = _MODEL, parallel: int = _PARALLEL, engine: str = _ENGINE) -> None:
     """Stop the server for MODEL, whoever uses it."""
-    console.print(f"{model}: {'stopped' if _server(model, parallel).stop() else 'was not running'}")
+    console.print(f"{model}: {'stopped' if _server(model, parallel, engine).stop() else 'was not running'}")

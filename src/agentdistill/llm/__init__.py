@@ -28,7 +28,7 @@ from agentdistill.llm.registry import DEFAULT_CHAT_MODEL, ModelNotAvailable, Unk
 __all__ = [
     "AgentChatModel", "ChatMessage", "Completion", "SamplingParams", "load_chat_model", "local_model_path",
     "DEFAULT_CHAT_MODEL", "ModelNotAvailable", "UnknownModel", "registry", "Precision", "PrecisionError",
-    "TrainingPrecision", "parse_dtype", "is_server_spec", "resolve_backend", "parse_backend", "BACKENDS", "Backend",
+    "TrainingPrecision", "parse_dtype", "is_server_spec", "resolve_backend", "parse_backend", "engine_gguf", "BACKENDS", "Backend",
 ]
 
 Backend = Literal["auto", "engine", "transformers"]
@@ -64,7 +64,7 @@ def resolve_backend(spec: str, dtype: str = "auto", backend: str = "auto") -> st
     if backend == "auto":
         if parse_dtype(dtype) != "auto":
             return "transformers"
-        return "engine" if engine.is_built() and _engine_gguf(spec, convert=False) is not None else "transformers"
+        return "engine" if engine.is_built() and engine_gguf(spec, convert=False) is not None else "transformers"
     if backend == "engine" and parse_dtype(dtype) != "auto":
         raise PrecisionError(f"--dtype {dtype} applies to the transformers backend; the engine serves GGUF weights")
     return backend
@@ -81,7 +81,7 @@ def load_chat_model(spec: str = DEFAULT_CHAT_MODEL, dtype: str = "auto", backend
     if chosen == "engine":
         from agentdistill.llm.engine_backend import EngineChatModel
 
-        gguf = _engine_gguf(spec.removeprefix("engine:"), convert=True)
+        gguf = engine_gguf(spec.removeprefix("engine:"), convert=True)
         fields.setdefault("model_id", spec)
         return EngineChatModel.start(gguf, **fields)
     if chosen == "openai":
@@ -99,7 +99,7 @@ def load_chat_model(spec: str = DEFAULT_CHAT_MODEL, dtype: str = "auto", backend
     return HFChatModel.from_pretrained(local_model_path(spec), dtype=dtype, **fields)
 
 
-def _engine_gguf(target: str, convert: bool) -> Path | None:
+def engine_gguf(target: str, convert: bool) -> Path | None:
     """The GGUF file the engine serves for a name, `hf:PATH` or `PATH.gguf`; a model folder without one is
     converted when `convert` (else None). An unknown name raises `UnknownModel`."""
     from agentdistill.llm.gguf_convert import find_gguf, to_gguf

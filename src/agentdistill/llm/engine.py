@@ -1,4 +1,5 @@
-"""llama.cpp's `llama-server` as a managed local engine for the embedded GGUF models.
+"""llama.cpp's `llama-server` as a managed local engine for the embedded GGUF models (and vLLM's server, the
+same way, on GPU machines).
 
 - `build()` compiles `llama-server` once from the `llama-cpp-python` PyPI source distribution (its vendored
   llama.cpp; cmake, native CPU flags, a static binary) into `cache_dir()/engine/`; later calls reuse it.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -132,20 +134,35 @@ def _run(command: list[str], what: str) -> None:
         raise EngineError(f"{what} failed: {(done.stderr or done.stdout).strip()[-2000:]}")
 
 
-class EngineServer:
-    """One `llama-server` for one GGUF file and settings, shared across processes (see the module docstring)."""
+DEFAULT_SLOTS = 8  # parallel sequences per server: what `--concurrency 8` and SAG x8 need at once
+ENGINES = ("llama.cpp", "vllm")
 
-    def __init__(self, gguf: str | Path, parallel: int = 8, context: int = 8192, threads: int | None = None,
-                 start_timeout_s: float = 120.0) -> None:
-        self.gguf = Path(gguf)
+
+class EngineServer:
+    """One inference server for one model and settings, shared across processes (see the module docstring).
+
+    `engine="llama.cpp"` (default) serves a GGUF file with the built `llama-server`; `engine="vllm"` serves a
+    transformers model folder with vLLM's OpenAI server where vLLM is installed (GPUs: the production teacher;
+    `extra_args` such as `--tensor-parallel-size 4` pass through). Both answer the same health check and the
+    same OpenAI API, so the same backend code talks to either."""
+
+    def __init__(self, model: str | Path, parallel: int = DEFAULT_SLOTS, context: int = 8192,
+                 threads: int | None = None, start_timeout_s: float | None = None, engine: str = "llama.cpp",
+                 extra_args: tuple[str, ...] = ()) -> None:
+        if engine not in ENGINES:
+            raise EngineError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+        self.model_path, self.engine, self.extra_args = Path(model), engine, tuple(extra_args)
         self.parallel, self.context = parallel, context
         self.threads = threads or os.cpu_count() or 1
-        self.start_timeout_s = start_timeout_s
-        key = hashlib.sha256(f"{self.gguf.resolve()}|{parallel}|{context}|{self.threads}".encode()).hexdigest()[:16]
+        # vLLM compiles and profiles memory before it answers: minutes, not seconds
+        self.start_timeout_s = start_timeout_s or (120.0 if engine == "llama.cpp" else 900.0)
+        self.served_name = self.model_path.stem if engine == "llama.cpp" else self.model_path.name
+        settings = f"{engine}|{self.model_path.resolve()}|{parallel}|{context}|{self.threads}|{' '.join(extra_args)}"
+        key = hashlib.sha256(settings.encode()).hexdigest()[:16]
         run = cache_dir() / "engine" / "run"
         run.mkdir(parents=True, exist_ok=True)
         self._lock_path, self._state_path = run / f"{key}.lock", run / f"{key}.json"
-        self.log_path = cache_dir() / "engine" / "logs" / f"{self.gguf.stem}-{key}.log"
+        self.log_path = cache_dir() / "engine" / "logs" / f"{self.served_name}-{key}.log"
         self.port: int | None = None
         self._held = False
 
@@ -200,20 +217,36 @@ class EngineServer:
             return True
         return False
 
-    def _start(self) -> tuple[int, int]:
+    def command(self, port: int) -> list[str]:
+        """The server's command line."""
+        if self.engine == "vllm":
+            return [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(self.model_path),
+                    "--served-model-name", self.served_name, "--host", "127.0.0.1", "--port", str(port),
+                    "--max-num-seqs", str(self.parallel), "--max-model-len", str(self.context), *self.extra_args]
+        return [str(server_binary()), "-m", str(self.model_path), "--host", "127.0.0.1", "--port", str(port),
+                "--parallel", str(self.parallel), "--ctx-size", str(self.context * self.parallel),
+                "--threads", str(self.threads), "--jinja", "--no-webui", *self.extra_args]
+
+    def _check_launchable(self) -> None:
+        if self.engine == "vllm":
+            if importlib.util.find_spec("vllm") is None:
+                raise EngineError("vLLM is not installed here: pip install 'agentdistill[vllm]' (on a GPU machine)")
+            if not (self.model_path / "config.json").is_file():
+                raise EngineError(f"vLLM serves a transformers model folder; {self.model_path} is not one")
+            return
         if not is_built():
             raise EngineError("the llama.cpp engine is not built; run: agentdistill engine build")
-        if not self.gguf.is_file():
-            raise EngineError(f"no GGUF model at {self.gguf}")
+        if not self.model_path.is_file():
+            raise EngineError(f"no GGUF model at {self.model_path}")
+
+    def _start(self) -> tuple[int, int]:
+        self._check_launchable()
         for attempt in (1, 2):
             port = _free_port()
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             with self.log_path.open("ab") as log:
-                process = subprocess.Popen(
-                    [str(server_binary()), "-m", str(self.gguf), "--host", "127.0.0.1", "--port", str(port),
-                     "--parallel", str(self.parallel), "--ctx-size", str(self.context * self.parallel),
-                     "--threads", str(self.threads), "--jinja", "--no-webui"],
-                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+                process = subprocess.Popen(self.command(port), stdout=log, stderr=subprocess.STDOUT,
+                                           stdin=subprocess.DEVNULL, start_new_session=True)
             deadline = time.monotonic() + self.start_timeout_s
             while time.monotonic() < deadline and process.poll() is None:
                 if _healthy(port):
@@ -221,7 +254,7 @@ class EngineServer:
                 time.sleep(0.2)
             _stop(process.pid)
             if attempt == 2:
-                raise EngineError(f"llama-server did not start for {self.gguf.name} (see {self.log_path})")
+                raise EngineError(f"{self.engine} did not start for {self.served_name} (see {self.log_path})")
         raise AssertionError("unreachable")
 
     @contextmanager

@@ -14,13 +14,12 @@ from typing import Any
 from pydantic import PrivateAttr
 
 from agentdistill.llm.base import Capabilities
-from agentdistill.llm.engine import EngineServer
+from agentdistill.llm.engine import DEFAULT_SLOTS, EngineServer
 from agentdistill.llm.gguf_convert import gguf_quantization
 from agentdistill.llm.openai_compat import OpenAIChatModel
 from agentdistill.llm.precision import quantized_precision
 
 NEUTRAL_SAMPLING = {"repeat_penalty": 1.0, "top_k": 0, "min_p": 0.0, "cache_prompt": True}
-DEFAULT_SLOTS = 8  # parallel sequences per server: what `--concurrency 8` and SAG x8 need at once
 
 
 class EngineChatModel(OpenAIChatModel):
@@ -33,7 +32,7 @@ class EngineChatModel(OpenAIChatModel):
         gguf = Path(gguf)
         server = EngineServer(gguf, parallel=parallel).acquire()
         fields.setdefault("model_id", f"engine:{gguf.name}")
-        model = cls(model=gguf.stem, base_url=server.base_url, sampling_defaults=NEUTRAL_SAMPLING,
+        model = cls(model=server.served_name, base_url=server.base_url, sampling_defaults=NEUTRAL_SAMPLING,
                     max_concurrency=parallel, precision=quantized_precision(gguf_quantization(gguf)), **fields)
         model._server = server
         atexit.register(model.close)
