@@ -1,47 +1,87 @@
-"""Collection throughput: episodes/minute at concurrency 1 vs N (batched generate), same tasks, same model.
+"""Collection throughput: episodes/minute at several concurrencies, same tasks, same loaded model, per model.
 
-    python bench/collect.py [--teacher qwen2.5-coder-0.5b] [--suite math] [--tasks 8] [--concurrency 8]
+    python bench/collect.py [--teachers qwen2.5-coder-0.5b qwen2.5-coder-1.5b] [--backend auto]
+                            [--suite math] [--tasks 16] [--concurrency 1 4 8] [--out bench/results/collect-avx2.json]
 
-Both runs use one loaded model and write to throwaway stores; the ratio is measured side by side.
+Each model is loaded once; every concurrency runs the same greedy tasks into a throwaway store, so the ratios to
+concurrency 1 are measured side by side. With `--out` each cell is saved as it finishes and a rerun on the same
+CPU skips the cells already there; `render()` makes the README table from the file.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import platform
 import tempfile
 from pathlib import Path
 
-from agentdistill.llm import load_chat_model
+from _results import load_results, save_results
+
+from agentdistill.llm import load_chat_model, resolve_backend
+from agentdistill.llm.precision import cpu_hardware
 from agentdistill.trajectories.collect import Collector
 from agentdistill.trajectories.collect_config import CollectConfig
 
 
+def measure(model, teacher: str, backend: str, suite: str, tasks: int, concurrency: int, max_steps: int,
+            work: Path) -> dict:
+    config = CollectConfig(suite=suite, split="train", n=tasks, teacher=teacher, backend=backend,
+                           out=str(work / f"{teacher}-{concurrency}.jsonl"), concurrency=concurrency,
+                           max_steps=max_steps)
+    summary = Collector(config, model=model).run()
+    return {"teacher": teacher, "backend": backend, "weights": str(model.precision or "server"),
+            "concurrency": concurrency, "episodes": summary.done, "seconds": round(summary.seconds, 1),
+            "episodes_per_minute": round(summary.episodes_per_minute, 2), "correct": summary.correct,
+            "completion_tokens": summary.completion_tokens}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--teacher", default="qwen2.5-coder-0.5b")
+    parser.add_argument("--teachers", nargs="+", default=["qwen2.5-coder-0.5b"])
+    parser.add_argument("--backend", default="auto", help="auto, engine or transformers")
     parser.add_argument("--suite", default="math")
-    parser.add_argument("--tasks", type=int, default=8)
-    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--tasks", type=int, default=16)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 8])
     parser.add_argument("--max-steps", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=None, help="JSON result file (resumable)")
     args = parser.parse_args()
-    model = load_chat_model(args.teacher)
-    rows = []
+    hardware = cpu_hardware()
+    header = {"cpu": hardware.name, "machine": platform.machine(), "threads": os.cpu_count(), "suite": args.suite,
+              "tasks": args.tasks, "max_steps": args.max_steps}
+    results = load_results(args.out, header, ("cpu", "threads", "suite", "tasks", "max_steps"))
     with tempfile.TemporaryDirectory() as tmp:
-        for concurrency in (1, args.concurrency):
-            config = CollectConfig(suite=args.suite, split="train", n=args.tasks, teacher=args.teacher,
-                                   out=str(Path(tmp) / f"c{concurrency}.jsonl"), concurrency=concurrency,
-                                   max_steps=args.max_steps)
-            collector = Collector(config, model=model)
-            summary = collector.run()
-            sizes = getattr(collector.model, "batch_sizes", [])
-            mean_batch = sum(sizes) / len(sizes) if sizes else 1.0
-            rows.append((concurrency, summary, mean_batch))
-            print(f"concurrency {concurrency}: {summary.done} episodes in {summary.seconds:.0f} s = "
-                  f"{summary.episodes_per_minute:.2f} episodes/min, accuracy {summary.accuracy:.0%}, "
-                  f"mean batch {mean_batch:.1f}")
-    (c1, s1, _), (cn, sn, _) = rows
-    print(f"ratio concurrency {cn} / 1: {sn.episodes_per_minute / s1.episodes_per_minute:.2f}x episodes/min "
-          f"({args.teacher}, {args.tasks} {args.suite} tasks)")
+        for teacher in args.teachers:
+            backend = resolve_backend(teacher, backend=args.backend)
+            todo = [c for c in args.concurrency if f"{teacher} | {backend} | {c}" not in results["rows"]]
+            if not todo:
+                continue
+            model = load_chat_model(teacher, backend=backend)
+            try:
+                for concurrency in todo:
+                    row = measure(model, teacher, backend, args.suite, args.tasks, concurrency, args.max_steps,
+                                  Path(tmp))
+                    results["rows"][f"{teacher} | {backend} | {concurrency}"] = row
+                    save_results(args.out, results)
+                    print(f"{teacher} ({backend}) concurrency {concurrency}: {row['episodes']} episodes in "
+                          f"{row['seconds']:.0f} s = {row['episodes_per_minute']:.2f} episodes/min", flush=True)
+            finally:
+                model.close()
+    print(render(results))
+
+
+def render(results: dict) -> str:
+    """The markdown table of a result file: episodes/min per model and concurrency, as a ratio to concurrency 1."""
+    lines = [f"{results['cpu']}, {results['threads']} threads; {results['tasks']} {results['suite']} train tasks, "
+             f"greedy, at most {results['max_steps']} steps", "",
+             "| model | backend | weights | concurrency | episodes/min | vs. 1 at a time | solved |",
+             "|---|---|---|---|---|---|---|"]
+    for row in results["rows"].values():
+        single = results["rows"].get(f"{row['teacher']} | {row['backend']} | 1")
+        ratio = f"{row['episodes_per_minute'] / single['episodes_per_minute']:.2f}x" if single else "—"
+        lines.append(f"| {row['teacher']} | {row['backend']} | {row['weights']} | {row['concurrency']} | "
+                     f"{row['episodes_per_minute']:.2f} | {ratio} | {row['correct']}/{row['episodes']} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

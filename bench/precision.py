@@ -22,6 +22,8 @@ from pathlib import Path
 
 import torch
 
+from _results import load_results, save_results
+
 from agentdistill.distill import DistillConfig, distill
 from agentdistill.llm import registry
 from agentdistill.llm.precision import detect_hardware, training_precision
@@ -78,7 +80,7 @@ def main() -> None:
               "auto": str(training_precision("auto"))}
     print(f"torch {header['torch']}, {header['threads']} threads, CPU capability {header['capability']}; "
           f"{hw.device}: {hw.name}, native bf16: {hw.native_bf16}\nauto trains in: {header['auto']}")
-    results = _load(args.out, header)
+    results = load_results(args.out, header, ("cpu", "torch", "threads"))
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         (work / "data").mkdir()
@@ -92,23 +94,8 @@ def main() -> None:
                 if key not in results["rows"]:
                     results["rows"][key] = {"student": student, "layout": layout, "examples": args.examples,
                                             **measure(student, layout, work / "data", work)}
-                    _save(args.out, results)
+                    save_results(args.out, results)
     print(render(results))
-
-
-def _load(path: Path | None, header: dict) -> dict:
-    """Earlier rows measured on this same CPU and torch (a resumed run); anything else starts afresh."""
-    if path is not None and path.is_file():
-        earlier = json.loads(path.read_text())
-        if all(earlier.get(k) == header[k] for k in ("cpu", "torch", "threads")):
-            return earlier
-    return {**header, "rows": {}}
-
-
-def _save(path: Path | None, results: dict) -> None:
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(results, indent=2) + "\n")
 
 
 def render(results: dict) -> str:

@@ -31,6 +31,8 @@ def render_file(path: str) -> str:
     if spec is None or spec.loader is None or not bench.is_file():
         raise FileNotFoundError(f"no benchmark {bench} renders {path}")
     module = importlib.util.module_from_spec(spec)
+    if str(bench.parent) not in sys.path:
+        sys.path.insert(0, str(bench.parent))  # benchmarks share bench/_results.py, as when run as scripts
     spec.loader.exec_module(module)
     return module.render(json.loads(result.read_text(encoding="utf-8")))
 

@@ -97,5 +97,9 @@ def test_lora_distillation_trains_saves_and_loads(tmp_path):
     assert result.examples == 4 and result.last_loss < result.first_loss
     assert (tmp_path / "out" / "loss.png").stat().st_size > 1000
     assert (tmp_path / "out" / "adapter" / "adapter_config.json").exists()
-    student = load_chat_model(f"hf:{result.model_dir}", max_new_tokens=4)
-    assert student.complete([{"role": "user", "content": "Hi"}])[0].completion_tokens > 0
+    assert result.gguf == result.model_dir / "model-q8_0.gguf" and result.gguf.is_file()  # for the engine
+    student = load_chat_model(f"hf:{result.model_dir}", max_new_tokens=4)  # the engine where it is built
+    try:
+        assert student.complete([{"role": "user", "content": "Hi"}])[0].completion_tokens > 0
+    finally:
+        student.close()

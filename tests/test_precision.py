@@ -188,7 +188,7 @@ def test_distill_cli_trains_a_student_that_reloads_and_generates(dtype, pretend_
     out = tmp_path / "student"
     result = CliRunner().invoke(app, ["distill", str(tmp_path / "train.jsonl"), "--student", "smollm2-135m",
                                       "--out", str(out), "--dtype", dtype, "--epochs", "1", "--grad-accum", "1",
-                                      "--learning-rate", "1e-3", "--max-length", "256"])
+                                      "--learning-rate", "1e-3", "--max-length", "256", "--gguf", "none"])
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text())
     assert summary["precision"]["compute"] == trained and summary["precision"]["trainable"] == "fp32"

@@ -31,6 +31,8 @@ def distill(
     gradient_checkpointing: bool = typer.Option(False, help="Trade compute for memory."),
     seed: int = typer.Option(0),
     merge: bool = typer.Option(True, "--merge/--no-merge", help="Also save a merged, standalone model."),
+    gguf: str = typer.Option("q8_0", help="Also write the merged model as model-<type>.gguf for the engine: q8_0, "
+                             "f16, bf16, f32, or none."),
 ) -> None:
     """Fine-tune a student on teacher trajectories with TRL (loss on the agent's own turns only)."""
     from agentdistill.distill import DistillConfig
@@ -43,7 +45,8 @@ def distill(
                                lora_alpha=lora_alpha, lora_dropout=lora_dropout, epochs=epochs,
                                learning_rate=learning_rate, batch_size=batch_size, grad_accum=grad_accum,
                                max_length=max_length, mask_prefix=mask_prefix, dtype=dtype,
-                               gradient_checkpointing=gradient_checkpointing, seed=seed, merge=merge)
+                               gradient_checkpointing=gradient_checkpointing, seed=seed, merge=merge,
+                               gguf=gguf)
         result = run_distill(config)
     except (ValueError, FileNotFoundError, ModelNotAvailable, UnknownModel) as error:
         _fail(str(error).strip("'\""))
@@ -51,7 +54,8 @@ def distill(
     console.print(f"trained on {result.examples} conversations ({result.loss_tokens} loss tokens) in "
                   f"{result.seconds:.0f} s = {result.tokens_per_second:.0f} tokens/s; loss "
                   f"{result.first_loss:.3f} -> {result.last_loss:.3f}")
-    console.print(f"student: {result.model_dir}  (use --model hf:{result.model_dir})")
+    served = f"; served by the engine from {result.gguf.name}" if result.gguf else ""
+    console.print(f"student: {result.model_dir}  (use --model hf:{result.model_dir}{served})")
 
 
 def _episode_progress(progress: Progress, bar) -> object:

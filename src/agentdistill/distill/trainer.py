@@ -44,6 +44,7 @@ class DistillResult:
     first_loss: float | None
     last_loss: float | None
     precision: TrainingPrecision
+    gguf: Path | None = None  # the merged student as GGUF, for the engine
 
     @property
     def tokens_per_second(self) -> float:
@@ -96,7 +97,7 @@ def distill(config: DistillConfig, callbacks: list | None = None,
         loss_tokens=sum(sum(m) for m in dataset["assistant_masks"]),
         train_tokens=train_tokens, seconds=seconds,
         first_loss=history[0]["loss"] if history else None, last_loss=history[-1]["loss"] if history else None,
-        precision=precision,
+        precision=precision, gguf=model_dir / gguf if gguf else None,
     )
     summary = {"config": config.to_dict(), "examples": result.examples, "loss_tokens": result.loss_tokens,
                "train_tokens": train_tokens, "seconds": round(seconds, 1),
