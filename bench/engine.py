@@ -42,8 +42,7 @@ def measure(spec: str, tokens: int, **fields) -> dict[str, float]:
     reply, decode_s = timed(lambda: model.complete(LONG, SamplingParams(max_new_tokens=tokens))[0])
     batch, batch_s = timed(lambda: model.complete_batch([LONG] * 8, SamplingParams(max_new_tokens=tokens)))
     trajectory, episode_s = timed(lambda: agent.run(task.question))
-    if hasattr(model, "close"):
-        model.close()
+    model.close()
     return {"start_s": start_s, "cold_prefill_s": cold, "cached_prefill_s": cached,
             "decode_tok_s": reply.completion_tokens / decode_s,
             "concurrent8_tok_s": sum(r[0].completion_tokens for r in batch) / batch_s,
@@ -68,7 +67,7 @@ def main() -> None:
     speedups = {}
     for name in args.models:
         engine = measure(f"engine:{name}", args.tokens, parallel=8)
-        local = measure(name, args.tokens)
+        local = measure(name, args.tokens, backend="transformers")
         say(f"\n{name}: {'':24} {'engine':>10} {'transformers':>13} {'ratio':>7}")
         for key in engine:
             rate = key.endswith("tok_s") or key == "episode_steps"  # higher is better; else seconds

@@ -102,3 +102,22 @@ def test_a_student_folder_served_by_the_engine_agrees_with_transformers(tmp_path
     finally:
         served.close()
     assert sum(a == b for a, b in pairs) >= 4, pairs  # fp32 sums in another order may flip one near-tie
+
+
+def test_a_server_that_dies_is_restarted_once_then_reported():
+    import os
+    import signal
+
+    from agentdistill.llm.engine import EngineError
+
+    model = load_chat_model("engine:smollm2-135m", parallel=2, max_new_tokens=4)  # its own server (2 slots)
+    try:
+        first_port = model._server.port
+        os.kill(model._server.status()["pid"], signal.SIGKILL)
+        assert model.complete(TASK)[0].text  # restarted, and the request repeated
+        assert model._server.port != first_port or model._server.status()["healthy"]
+        os.kill(model._server.status()["pid"], signal.SIGKILL)
+        with pytest.raises(EngineError, match="died again"):
+            model.complete(TASK)
+    finally:
+        model.close()

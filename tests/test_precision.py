@@ -197,7 +197,7 @@ def test_distill_cli_trains_a_student_that_reloads_and_generates(dtype, pretend_
     assert summary["saved_dtype"] == "fp32"
     assert json.loads((out / "model" / "config.json").read_text())["dtype"] == "float32"
 
-    student = load_chat_model(f"hf:{out / 'model'}", dtype=dtype, max_new_tokens=8)
+    student = load_chat_model(f"hf:{out / 'model'}", dtype=dtype, backend="transformers", max_new_tokens=8)
     assert student.precision.dtype == ("bf16" if trained == "bf16" else "fp32")
     assert str(student.model.dtype) == f"torch.{'bfloat16' if trained == 'bf16' else 'float32'}"
     reply = student.complete([{"role": "user", "content": "Task: What is 6 * 7?"}])[0]

@@ -185,6 +185,17 @@ class EngineServer:
         self.port, self._held = state["port"], True
         return self
 
+    def restart(self) -> "EngineServer":
+        """Start the server again if it died (its users stay); whoever comes first restarts, the others join."""
+        with self._locked():
+            state = self._state() or {"pid": None, "port": None, "users": 1}
+            if not (_alive(state["pid"]) and _healthy(state["port"])):
+                _stop(state["pid"])
+                state["pid"], state["port"] = self._start()
+                self._write(state)
+        self.port, self._held = state["port"], True
+        return self
+
     def release(self) -> None:
         """Leave the server; the last user out stops it."""
         if not self._held:
