@@ -5,7 +5,8 @@
 
 A generated table sits between `<!-- table: bench/results/NAME-....json -->` and `<!-- /table -->`; the
 benchmark `bench/NAME.py` that wrote the file renders it (`render(results) -> markdown`). A `.txt` result file
-(a benchmark's printed output, kept with `--out`) goes in as it is, in a console block.
+(a benchmark's printed output, kept with `--out`) goes in as it is, in a console block; a `.md` one (a report
+a command wrote) as it is.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ def render_file(path: str) -> str:
     result = ROOT / path
     if result.suffix == ".txt":
         return "```console\n" + result.read_text(encoding="utf-8").rstrip("\n") + "\n```"
+    if result.suffix == ".md":  # a report a command wrote (e.g. `agentdistill report`), markdown already
+        return result.read_text(encoding="utf-8").rstrip("\n")
     bench = ROOT / "bench" / f"{result.name.split('-')[0]}.py"
     spec = importlib.util.spec_from_file_location(f"bench_{bench.stem}", bench)
     if spec is None or spec.loader is None or not bench.is_file():

@@ -51,11 +51,12 @@ def test_report_table_plot_and_cli(scripted, tmp_path):
         folders.append(folder)
     summaries = [load_summary(f) for f in folders]
     table = markdown_table(summaries)
-    assert "| prompted | math | 2 | 0.0% (0/2) |" in table and "| distilled | math | 2 | 100.0% (2/2) |" in table
+    assert "| prompted | math | 2 | 0.0% (0/2; 95% CI 0%–66%) |" in table
+    assert "| distilled | math | 2 | 100.0% (2/2; 95% CI 34%–100%) |" in table
     md, png = write_report(summaries, tmp_path / "report")
     assert md.read_text() == table + "\n" and png.stat().st_size > 1000
     result = runner.invoke(app, ["report", *map(str, folders), "--out", str(tmp_path / "r2")])
-    assert result.exit_code == 0 and "100.0% (2/2)" in result.output
+    assert result.exit_code == 0 and "100.0% (2/2; 95% CI" in result.output
     result = runner.invoke(app, ["report", str(tmp_path / "nothing-here")])
     assert result.exit_code == 1 and "no summary.json" in result.output
 

@@ -80,3 +80,13 @@ def test_load_benchmark_files(tmp_path):
         load_task_file(bad)
     with pytest.raises(TaskFileError, match="unsupported"):
         load_task_file(tmp_path / "x.txt" if (tmp_path / "x.txt").write_text("x") else None)
+
+
+def test_wilson_interval_matches_known_values_and_edges():
+    from agentdistill.tasks.metrics import wilson_interval
+
+    low, high = wilson_interval(4, 20)
+    assert round(low, 3) == 0.081 and round(high, 3) == 0.416  # textbook Wilson 95% interval of 4/20
+    assert wilson_interval(0, 10)[0] == 0.0 and wilson_interval(10, 10)[1] == 1.0
+    assert wilson_interval(0, 10)[1] > 0.2  # zero successes in 10 does not mean a rate of zero
+    assert wilson_interval(0, 0) == (0.0, 1.0)

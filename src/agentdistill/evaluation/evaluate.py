@@ -16,7 +16,7 @@ from agentdistill.evaluation.eval_config import EvalConfig
 from agentdistill.llm import AgentChatModel
 from agentdistill.llm.precision import describe_precisions
 from agentdistill.tasks import load_suite
-from agentdistill.tasks.metrics import extract_number
+from agentdistill.tasks.metrics import extract_number, wilson_interval
 from agentdistill.trajectories.collect import Collector
 from agentdistill.trajectories.record import TrajectoryRecord
 from agentdistill.trajectories.store import TrajectoryStore
@@ -54,7 +54,9 @@ class EvalSummary(BaseModel):
     def row(self) -> list[str]:
         mae = "; ".join(f"{name} {e.mae:.3g} {e.unit} ({e.answered}/{e.tasks})" if e.answered else
                         f"{name} - (0/{e.tasks})" for name, e in self.mae.items())
-        return [self.label, self.suite, str(self.tasks), f"{self.accuracy:.1%} ({self.correct}/{self.tasks})",
+        low, high = wilson_interval(self.correct, self.tasks)
+        accuracy = f"{self.accuracy:.1%} ({self.correct}/{self.tasks}; 95% CI {low:.0%}–{high:.0%})"
+        return [self.label, self.suite, str(self.tasks), accuracy,
                 mae or "-", f"{self.mean_steps:.2f}", f"{self.mean_completion_tokens:.0f}", f"{self.seconds_per_task:.1f}",
                 self.precision]
 

@@ -28,7 +28,8 @@ from agentdistill.llm.registry import DEFAULT_CHAT_MODEL, ModelNotAvailable, Unk
 __all__ = [
     "AgentChatModel", "ChatMessage", "Completion", "SamplingParams", "load_chat_model", "local_model_path",
     "DEFAULT_CHAT_MODEL", "ModelNotAvailable", "UnknownModel", "registry", "Precision", "PrecisionError",
-    "TrainingPrecision", "parse_dtype", "is_server_spec", "resolve_backend", "parse_backend", "engine_gguf", "BACKENDS", "Backend",
+    "TrainingPrecision", "parse_dtype", "is_server_spec", "resolve_backend", "parse_backend", "engine_gguf",
+    "BACKENDS", "Backend",
 ]
 
 Backend = Literal["auto", "engine", "transformers"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import string
 from collections import Counter
@@ -90,3 +91,15 @@ def score_task(task: Task, prediction: Any) -> tuple[float, bool]:
     """(score, correct): F1 counts as correct from 0.5 up, the other metrics at 1."""
     value = score(task.metric, prediction, task.answers, task.rel_tol, task.abs_tol)
     return value, value >= (0.5 if task.metric == "f1" else 1.0)
+
+
+def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a success rate (95% for z=1.96): sound at small n and at 0 or n successes,
+    where the normal approximation collapses to a point."""
+    if trials <= 0:
+        return 0.0, 1.0
+    p = successes / trials
+    denominator = 1 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / denominator
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
