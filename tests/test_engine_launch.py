@@ -91,3 +91,20 @@ def test_vllm_refuses_what_it_cannot_serve(fake_vllm, tmp_path, monkeypatch):
         EngineServer(fake_vllm[0], engine="vllm").acquire()
     with pytest.raises(EngineError, match="unknown engine"):
         EngineServer(fake_vllm[0], engine="tgi")
+
+
+def test_a_lease_of_a_killed_process_does_not_keep_the_server(fake_vllm):
+    """A client killed by a signal never releases (no atexit): its lease is not counted, and the last live user
+    out still stops the server."""
+    import subprocess
+
+    model, _ = fake_vllm
+    server = EngineServer(model, engine="vllm").acquire()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    state = json.loads(server._state_path.read_text())
+    state["users"].append(int(dead.stdout))  # a lease taken by a process that is gone now
+    server._state_path.write_text(json.dumps(state))
+    assert server.status()["users"] == 1
+    pid = server.status()["pid"]
+    server.release()
+    assert not _alive(pid) and server.status() is None

@@ -177,9 +177,9 @@ class EngineServer:
         with self._locked():
             state = self._state()
             if state and _alive(state["pid"]) and _healthy(state["port"]):
-                state["users"] += 1
+                state["users"] = _live(state["users"]) + [os.getpid()]
             else:
-                state = {"pid": None, "port": None, "users": 1}
+                state = {"pid": None, "port": None, "users": [os.getpid()]}
                 state["pid"], state["port"] = self._start()
             self._write(state)
         self.port, self._held = state["port"], True
@@ -188,7 +188,7 @@ class EngineServer:
     def restart(self) -> "EngineServer":
         """Start the server again if it died (its users stay); whoever comes first restarts, the others join."""
         with self._locked():
-            state = self._state() or {"pid": None, "port": None, "users": 1}
+            state = self._state() or {"pid": None, "port": None, "users": [os.getpid()]}
             if not (_alive(state["pid"]) and _healthy(state["port"])):
                 _stop(state["pid"])
                 state["pid"], state["port"] = self._start()
@@ -205,9 +205,11 @@ class EngineServer:
             state = self._state()
             if not state:
                 return
-            state["users"] -= 1
-            if state["users"] > 0:
-                self._write(state)
+            users = _live(state["users"])
+            if os.getpid() in users:
+                users.remove(os.getpid())  # one lease of this process (it may hold several)
+            if users:
+                self._write({**state, "users": users})
                 return
             _stop(state["pid"])
             self._state_path.unlink(missing_ok=True)
@@ -215,7 +217,8 @@ class EngineServer:
     def status(self) -> dict | None:
         state = self._state()
         if state and _alive(state["pid"]):
-            return {**state, "healthy": _healthy(state["port"]), "log": str(self.log_path)}
+            return {**state, "users": len(_live(state["users"])), "healthy": _healthy(state["port"]),
+                    "log": str(self.log_path)}
         return None
 
     def stop(self) -> bool:
@@ -285,6 +288,14 @@ class EngineServer:
 
     def _write(self, state: dict) -> None:
         self._state_path.write_text(json.dumps(state))
+
+
+def _live(users: list[int] | int) -> list[int]:
+    """The leases whose process still runs: a client killed by a signal (no atexit) holds none. A count from an
+    older state file cannot be checked, and is kept as unknown holders."""
+    if isinstance(users, int):
+        return [0] * users
+    return [pid for pid in users if pid == 0 or _alive(pid)]
 
 
 def _free_port() -> int:
