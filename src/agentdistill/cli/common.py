@@ -34,34 +34,26 @@ def _quiet_libraries() -> None:
     datasets.utils.logging.disable_progress_bar()  # dataset map/save bars are noise next to our own progress
 
 
-def _check_dtype(value: str) -> str:
-    from agentdistill.llm.precision import PrecisionError, parse_dtype
+def _parsed(parser: str, value: str) -> str:
+    """Run `agentdistill.llm.<parser>` on an option's value; its ValueError is a usage error (exit 2)."""
+    from agentdistill import llm
 
     try:
-        return parse_dtype(value)
-    except PrecisionError as error:
+        return getattr(llm, parser)(value)
+    except ValueError as error:
         raise typer.BadParameter(str(error)) from None
 
 
 def dtype_option():
     """`--dtype`, the same on every command that loads or trains a model; resolved by `llm.precision`."""
-    return typer.Option("auto", "--dtype", callback=_check_dtype,
+    return typer.Option("auto", "--dtype", callback=lambda value: _parsed("parse_dtype", value),
                         help="Precision: auto (the fastest sound one on this machine: fp32 on CPUs without native "
                              "bf16, bf16 with it or on a GPU), fp32, bf16 or fp16 (float32/bfloat16/float16 too).")
 
 
-def _check_backend(value: str) -> str:
-    from agentdistill.llm import parse_backend
-
-    try:
-        return parse_backend(value)
-    except ValueError as error:
-        raise typer.BadParameter(str(error)) from None
-
-
 def backend_option():
     """`--backend`, the same on every command that runs a local model (see `llm.load_chat_model`)."""
-    return typer.Option("auto", "--backend", callback=_check_backend,
+    return typer.Option("auto", "--backend", callback=lambda value: _parsed("parse_backend", value),
                         help="Where local models run: engine (llama.cpp, `agentdistill engine build`), transformers "
                              "(in-process, --dtype), or auto: the engine when it is built and no --dtype is asked.")
 
