@@ -20,8 +20,8 @@ from _results import load_results, save_results
 
 from agentdistill.llm import load_chat_model, resolve_backend
 from agentdistill.llm.precision import cpu_hardware
-from agentdistill.trajectories.collect import Collector
-from agentdistill.trajectories.collect_config import CollectConfig
+from agentdistill.pipeline.collect import Collector
+from agentdistill.pipeline.collect_config import CollectConfig
 
 
 def measure(model, teacher: str, backend: str, suite: str, tasks: int, concurrency: int, max_steps: int,

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from agentdistill.llm import load_chat_model
 from agentdistill.trajectories import TrajectoryStore
-from agentdistill.trajectories.collect import Collector
-from agentdistill.trajectories.collect_config import CollectConfig
+from agentdistill.pipeline.collect import Collector
+from agentdistill.pipeline.collect_config import CollectConfig
 
 CONDITIONS = ["none", "paragraph", "substantive", "substantive+code"]
 

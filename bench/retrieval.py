@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from agentdistill.llm.registry import cache_dir
+from agentdistill.paths import cache_dir
 from agentdistill.tools.retriever import Passage, Retriever, _new_index
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "materials" / "mp_e_form.csv"

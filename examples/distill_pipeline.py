@@ -6,10 +6,10 @@
 import argparse
 
 from agentdistill.distill import DistillConfig, distill
-from agentdistill.evaluation import EvalConfig, evaluate, markdown_table
+from agentdistill.pipeline import EvalConfig, evaluate, markdown_table
 from agentdistill.trajectories import TrajectoryStore
-from agentdistill.trajectories.collect import collect
-from agentdistill.trajectories.collect_config import CollectConfig
+from agentdistill.pipeline.collect import collect
+from agentdistill.pipeline.collect_config import CollectConfig
 from agentdistill.trajectories.export import export_dataset
 from agentdistill.trajectories.filters import filter_records
 

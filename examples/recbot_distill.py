@@ -14,7 +14,7 @@ from pathlib import Path
 
 from agentdistill.distill.distill_config import STUDENT_MARKER, DistillConfig
 from agentdistill.distill.trainer import distill
-from agentdistill.recsys.evaluate import RECBOT_COLUMNS, RecbotConfig, collect_recbot, evaluate_recbot
+from agentdistill.pipeline.recbot import RECBOT_COLUMNS, RecbotConfig, collect_recbot, evaluate_recbot
 from agentdistill.trajectories.export import export_dataset
 from agentdistill.trajectories.filters import FilterConfig, filter_records
 from agentdistill.trajectories.store import TrajectoryStore

@@ -7,6 +7,7 @@ from agentdistill.llm import SamplingParams, load_chat_model, resolve_backend
 from agentdistill.llm import engine as engine_module
 from agentdistill.llm.base import Capabilities, UnsupportedRequest
 from agentdistill.llm.precision import PrecisionError
+from conftest import require_model
 
 
 @pytest.fixture
@@ -20,6 +21,7 @@ def test_auto_picks_the_engine_only_where_it_is_built_and_the_model_has_gguf(eng
     from agentdistill.llm import registry
 
     monkeypatch.setattr(registry.EmbeddedModel, "installed", lambda self: True)
+    monkeypatch.setattr(registry, "gguf_path", lambda name: tmp_path / f"{name}.gguf")  # no packages needed
     engine_built(True)
     assert resolve_backend("qwen2.5-coder-0.5b") == "engine"
     assert resolve_backend("qwen2.5-coder-0.5b", dtype="bf16") == "transformers"  # a dtype is a transformers setting
@@ -54,8 +56,7 @@ def test_an_unbuilt_engine_is_a_clear_error(engine_built, monkeypatch):
 
     engine_built(False)
     monkeypatch.setattr(engine_module, "server_binary", lambda: engine_module.cache_dir() / "no-such-binary")
-    if not registry.get("smollm2-135m").installed():
-        pytest.skip("smollm2-135m not installed")
+    require_model("smollm2-135m")
     with pytest.raises(engine_module.EngineError, match="agentdistill engine build"):
         load_chat_model("smollm2-135m", backend="engine")
 
@@ -87,8 +88,8 @@ def test_collect_batches_only_for_backends_that_batch_in_process(scripted, tmp_p
     """The collector asks the model's capabilities, never its class: an in-process model is wrapped in the
     batcher, a server-backed one gets its concurrent requests as they are."""
     from agentdistill.llm.batching import BatchingChatModel
-    from agentdistill.trajectories.collect import Collector
-    from agentdistill.trajectories.collect_config import CollectConfig
+    from agentdistill.pipeline.collect import Collector
+    from agentdistill.pipeline.collect_config import CollectConfig
 
     class InProcess(type(scripted())):
         @property

@@ -69,14 +69,16 @@ def test_tasks_commands():
 
 def test_collect_rejects_inconsistent_settings(tmp_path):
     result = runner.invoke(app, ["collect", "--samples", "2", "--out", str(tmp_path / "t.jsonl")])
-    assert result.exit_code == 1 and "--temperature > 0" in result.output
+    assert result.exit_code == 2 and "--temperature > 0" in result.output  # a usage error, before anything runs
     result = runner.invoke(app, ["collect", "--prefix-style", "poetry", "--out", str(tmp_path / "t.jsonl")])
-    assert result.exit_code == 1 and "prefix_style" in result.output
+    assert result.exit_code == 2 and "--prefix-style" in result.output and "substantive" in result.output
+    result = runner.invoke(app, ["collect", "--suite", "recbot", "--out", str(tmp_path / "t.jsonl")])
+    assert result.exit_code == 2 and "agentdistill recbot collect" in result.output
 
 
 def test_filter_and_export_commands(tmp_path, scripted):
-    from agentdistill.trajectories.collect import Collector
-    from agentdistill.trajectories.collect_config import CollectConfig
+    from agentdistill.pipeline.collect import Collector
+    from agentdistill.pipeline.collect_config import CollectConfig
 
     store = tmp_path / "t.jsonl"
     from agentdistill.tasks import load_suite
@@ -106,15 +108,17 @@ def test_collect_and_eval_check_their_arguments_before_loading_a_model(tmp_path,
     corrupt.write_text("not json\n" + "{}\n")
     (tmp_path / "a-file").write_text("")
     out = str(tmp_path / "t.jsonl")
-    cases = [
-        (["collect", "-n", "-5", "--out", out], "-n must be at least 1"),
-        (["eval", "-n", "0", "--out", str(tmp_path / "e")], "-n must be at least 1"),
-        (["collect", "--suite", "nosuch", "--out", out], "unknown suite 'nosuch'"),
-        (["eval", "--suite", "nosuch", "--out", str(tmp_path / "e")], "unknown suite 'nosuch'"),
-        (["collect", "--out", str(corrupt)], "corrupt.jsonl:1: not a trajectory record"),
-        (["collect", "--out", str(tmp_path / "a-file" / "t.jsonl")], "cannot write the store"),
+    cases = [  # (arguments, exit code: 2 for an invalid option, 1 for a bad input found before the model loads)
+        (["collect", "-n", "-5", "--out", out], 2, "-n: Input should be greater than or equal to 1"),
+        (["eval", "-n", "0", "--out", str(tmp_path / "e")], 2, "-n: Input should be greater than or equal to 1"),
+        (["eval", "--model", "gpt-17", "--out", str(tmp_path / "e")], 2, "unknown model 'gpt-17'"),
+        (["collect", "--suite", "nosuch", "--out", out], 1, "unknown suite 'nosuch'"),
+        (["eval", "--suite", "nosuch", "--out", str(tmp_path / "e")], 1, "unknown suite 'nosuch'"),
+        (["collect", "--out", str(corrupt)], 1, "corrupt.jsonl:1: not a trajectory record"),
+        (["collect", "--out", str(tmp_path / "a-file" / "t.jsonl")], 1, "cannot write the store"),
     ]
-    for args, message in cases:
+    for args, code, message in cases:
         result = runner.invoke(app, args)
-        assert result.exit_code == 1 and message in result.output, (args, result.output)
+        text = " ".join(result.output.replace("│", " ").split())  # the usage box wraps long lines
+        assert result.exit_code == code and message in text, (args, result.output)
         assert "Traceback" not in result.output and "models pull" not in result.output

@@ -10,10 +10,10 @@ import pytest
 
 from agentdistill.agents.first_thought import cut_prefix
 from agentdistill.llm.batching import BatchingChatModel
+from agentdistill.pipeline.collect import Collector
+from agentdistill.pipeline.collect_config import CollectConfig
 from agentdistill.tasks import load_suite
 from agentdistill.trajectories import TrajectoryRecord, TrajectoryStore
-from agentdistill.trajectories.collect import Collector
-from agentdistill.trajectories.collect_config import CollectConfig
 from agentdistill.trajectories.export import export_dataset
 from agentdistill.trajectories.filters import filter_records
 
@@ -53,6 +53,19 @@ def test_collect_scores_stores_and_resumes(scripted, tmp_path):
     assert again.jobs() == ([], 3)  # resume: nothing left to do
     with pytest.raises(FileExistsError):
         Collector(CollectConfig(suite="math", n=3, out=config.out, resume=False), model=scripted()).jobs()
+
+
+def test_the_configs_sampling_reaches_a_given_model_and_the_record_says_what_ran(scripted, tmp_path):
+    """A model object passed in (quickstart and the Python API do this) keeps its own defaults (greedy here);
+    the config's temperature, top_p and seed must still reach every call, and the record must state them."""
+    config = CollectConfig(suite="math", n=1, samples=2, temperature=0.8, top_p=0.9, seed=5,
+                           out=str(tmp_path / "s.jsonl"))
+    tasks = load_suite("math", "train", 1, 0)
+    model = _Solver()(scripted, tasks * 2)
+    Collector(config, model=model).run()
+    assert model.params and all((p.temperature, p.top_p, p.seed) == (0.8, 0.9, 5) for p in model.params)
+    records = list(TrajectoryStore(config.out))
+    assert [(r.sampling["temperature"], r.sampling["top_p"], r.sampling["seed"]) for r in records] == [(0.8, 0.9, 5)] * 2
 
 
 def test_collect_with_prefix_records_the_span(scripted, tmp_path):
@@ -105,8 +118,8 @@ def test_store_survives_kill_9_and_resume_duplicates_nothing(tmp_path):
         sys.path.insert(0, {os.path.dirname(__file__)!r})
         from conftest import ScriptedModel
         from agentdistill.tasks import load_suite
-        from agentdistill.trajectories.collect import Collector
-        from agentdistill.trajectories.collect_config import CollectConfig
+        from agentdistill.pipeline.collect import Collector
+        from agentdistill.pipeline.collect_config import CollectConfig
 
         class Slow(ScriptedModel):
             def complete_batch(self, conversations, params=None):

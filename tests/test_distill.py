@@ -6,6 +6,7 @@ import pytest
 
 from agentdistill.distill import DistillConfig, load_training_rows, tokenize_example, training_template
 from agentdistill.llm import registry
+from conftest import require_model
 
 CONVERSATION = [
     {"role": "system", "content": "You solve tasks with Python."},
@@ -17,8 +18,7 @@ CONVERSATION = [
 
 
 def tokenizer_of(name: str):
-    if not registry.is_ready(name):
-        pytest.skip(f"{name} not pulled")
+    require_model(name)
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(registry.model_path(name))

@@ -7,16 +7,20 @@ import shutil
 import pytest
 
 from agentdistill.llm import SamplingParams, load_chat_model, registry
-from agentdistill.llm.engine import EngineServer, is_built
+from agentdistill.llm.engine import EngineServer
+from conftest import require_engine, require_model
 
-pytestmark = pytest.mark.skipif(not is_built(), reason="the engine is not built: agentdistill engine build")
 TASK = [{"role": "user", "content": "Write a Python function that adds two numbers."}]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def engine_and_model():
+    require_engine()
+    require_model("smollm2-135m")
+
+
 @pytest.fixture(scope="module")
-def engine():
-    if not registry.get("smollm2-135m").installed():
-        pytest.skip("smollm2-135m not installed: agentdistill models pull smollm2-135m")
+def engine(engine_and_model):
     model = load_chat_model("engine:smollm2-135m", max_new_tokens=24)
     yield model
     model.close()
@@ -121,3 +125,4 @@ def test_a_server_that_dies_is_restarted_once_then_reported():
             model.complete(TASK)
     finally:
         model.close()
+

@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 
 from agentdistill.cli import app
 from agentdistill.distill.distill_config import STUDENT_MARKER
-from agentdistill.evaluation import EvalConfig, evaluate, load_summary, markdown_table, write_report
+from agentdistill.pipeline import EvalConfig, evaluate, load_summary, markdown_table, write_report
 from agentdistill.tasks import load_suite
 
 runner = CliRunner()
@@ -63,9 +63,9 @@ def test_report_table_plot_and_cli(scripted, tmp_path):
 
 def test_eval_and_distill_cli_errors_are_clear(tmp_path):
     result = runner.invoke(app, ["eval", "--prompt-style", "tiny", "--out", str(tmp_path / "x")])
-    assert result.exit_code == 1 and "prompt_style must be" in result.output
+    assert result.exit_code == 2 and "--prompt-style" in result.output and "'auto'" in result.output
     result = runner.invoke(app, ["eval", "--model", "gpt-17", "--out", str(tmp_path / "y")])
-    assert result.exit_code == 1 and "unknown model" in result.output
+    assert result.exit_code == 2 and "unknown model" in result.output
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
     result = runner.invoke(app, ["distill", str(empty), "--out", str(tmp_path / "s")])

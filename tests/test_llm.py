@@ -4,6 +4,7 @@ import pytest
 
 from agentdistill.llm import ModelNotAvailable, SamplingParams, UnknownModel, load_chat_model, registry
 from agentdistill.llm.base import truncate_at_stop
+from conftest import require_model
 
 
 def test_truncate_at_stop_cuts_at_earliest():
@@ -88,8 +89,7 @@ def test_hf_prefix_cache_does_not_change_greedy_output(smollm):
 
 @pytest.mark.model
 def test_registry_converted_model_is_a_plain_folder():
-    if not registry.is_ready("smollm2-135m"):
-        pytest.skip("smollm2-135m not pulled")
+    require_model("smollm2-135m")
     folder = registry.model_path("smollm2-135m")
     assert (folder / "config.json").exists() and list(folder.glob("*.safetensors"))
     assert "quantization_config" not in json.loads((folder / "config.json").read_text())

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from agentdistill.agents import CodeAgent
 from agentdistill.agents.closed_book import ClosedBookAgent
 from agentdistill.cli import app
-from agentdistill.evaluation import EvalConfig, evaluate
+from agentdistill.pipeline import EvalConfig, evaluate
 from agentdistill.tasks import load_suite, score_task
 from agentdistill.tools.materials import MaterialQuery, MaterialsError, SnapshotStore
 from agentdistill.tools.materials.agent_tools import default_materials_tools, materials_tools

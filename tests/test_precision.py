@@ -159,7 +159,7 @@ def test_fp16_training_on_a_cpu_fails_before_any_model_loads(tmp_path, monkeypat
 
 
 def test_records_and_summaries_carry_the_precision(scripted, tmp_path):
-    from agentdistill.evaluation import EvalConfig, evaluate
+    from agentdistill.pipeline import EvalConfig, evaluate
 
     model = scripted("Thought: add.\n```python\nfinal_answer(4)\n```")
     model.precision = inference_precision("bf16", AVX2)

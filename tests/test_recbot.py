@@ -19,7 +19,7 @@ from agentdistill.recsys.catalog import (
     load_table,
     open_catalog,
 )
-from agentdistill.recsys.evaluate import RecbotConfig, collect_recbot, evaluate_recbot, session_number
+from agentdistill.pipeline.recbot import RecbotConfig, collect_recbot, evaluate_recbot, session_number
 from agentdistill.recsys.preferences import (
     Constraint,
     PreferenceUpdate,

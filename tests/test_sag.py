@@ -4,6 +4,7 @@ import pytest
 
 from agentdistill.agents import CodeAgent
 from agentdistill.agents.sag import answer_key
+from agentdistill.llm import SamplingParams
 from agentdistill.tools.base import tool
 from agentdistill.tools.branching import BranchingSandbox
 
@@ -75,7 +76,7 @@ def test_tools_run_once_per_real_call_not_per_candidate_per_step():
 
 def test_sag_needs_sampling(scripted):
     with pytest.raises(ValueError, match="temperature"):
-        CodeAgent(scripted(), sag=4, temperature=0)
+        CodeAgent(scripted(), sag=4, sampling=SamplingParams(temperature=0))
 
 
 @pytest.mark.model

@@ -6,7 +6,7 @@ import shutil
 import threading
 
 import pytest
-from conftest import serve_in_thread
+from conftest import serve_in_thread, unavailable
 from fastapi.testclient import TestClient
 
 from agentdistill.recsys.catalog import fashion_catalog
@@ -105,8 +105,9 @@ def test_concurrent_users(api):
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no chromium on this machine (apt-get install -y chromium)")
 def test_the_page_in_a_headless_browser(api, tmp_path):
+    if CHROMIUM is None:
+        unavailable("no chromium on this machine (apt-get install -y chromium)")
     playwright = pytest.importorskip("playwright.sync_api", reason="playwright (dev extra) is not installed")
     server, thread, url = serve_in_thread(api)
     try:

@@ -206,9 +206,9 @@ def test_sigterm_with_work_queued_exits_within_the_shutdown_timeout(tmp_path):
         from test_server_limits import SlowModel
         from agentdistill.recsys.catalog import fashion_catalog
         from agentdistill.server.app import ServerConfig, create_app, serve
-        config = ServerConfig(shutdown_timeout_s=2)
+        config = ServerConfig(shutdown_timeout_s=2, port=int(sys.argv[1]))
         app = create_app(config, parser_model=SlowModel(model_id="slow", delay_s=20), catalog=fashion_catalog())
-        serve(app, config, "127.0.0.1", int(sys.argv[1]))
+        serve(app, config)
     """)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from agentdistill.cli import app
 from agentdistill.tools import PythonSandbox
 from agentdistill.trajectories import TrajectoryRecord, TrajectoryStore
-from agentdistill.trajectories.schema import Trajectory
+from agentdistill.agents.memory import Trajectory
 
 
 def record(i: int, answer: str = "42") -> TrajectoryRecord:

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import time
 
+from agentdistill.agents.memory import ActionStep, Trajectory
 from agentdistill.agents.parsing import extract_prose_answer
 from agentdistill.agents.prompts import render
-from agentdistill.llm import AgentChatModel, ChatMessage, SamplingParams, load_chat_model
-from agentdistill.trajectories import ActionStep, Trajectory
+from agentdistill.llm import (
+    AgentChatModel,
+    ChatMessage,
+    SamplingParams,
+    load_chat_model,
+)
 
 _PROMPTS = "closed_book"
 
@@ -19,10 +24,16 @@ class ClosedBookAgent:
     >>> ClosedBookAgent("qwen2.5-coder-0.5b").run("What is the band gap of GaN in eV?").final_answer  # doctest: +SKIP
     """
 
-    def __init__(self, model: AgentChatModel | str, *, max_new_tokens: int = 48, temperature: float | None = None) -> None:
+    def __init__(self, model: AgentChatModel | str, *, max_new_tokens: int = 48,
+                 sampling: SamplingParams | None = None) -> None:
         self.model = load_chat_model(model) if isinstance(model, str) else model
         self.max_new_tokens = max_new_tokens
-        self.temperature = temperature
+        self.base_sampling = sampling or SamplingParams()
+
+    def sampling(self) -> SamplingParams:
+        """The settings of its one model call: the agent's `sampling` and its token budget."""
+        return SamplingParams(**{"max_new_tokens": self.max_new_tokens,
+                                 **self.base_sampling.model_dump(exclude_none=True)})
 
     def initial_messages(self, question: str) -> list[ChatMessage]:
         return [{"role": "system", "content": render(_PROMPTS, "system")},
@@ -32,8 +43,7 @@ class ClosedBookAgent:
         """Ask once; the answer is the reply's stated answer, else its first line. `prefix` is not used."""
         started = time.perf_counter()
         messages = self.initial_messages(question)
-        params = SamplingParams(max_new_tokens=self.max_new_tokens, temperature=self.temperature)
-        completion = self.model.complete(messages, params)[0]
+        completion = self.model.complete(messages, self.sampling())[0]
         text = completion.text.strip()
         answer = extract_prose_answer(text) or (text.splitlines()[0].strip().rstrip(".") if text else "")
         step = ActionStep(index=1, model_output=text, is_final=True, final_answer=answer,

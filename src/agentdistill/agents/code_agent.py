@@ -17,15 +17,23 @@ from typing import Annotated, Any, Literal, TypedDict
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 
+from agentdistill.agents.memory import ActionStep, Trajectory
 from agentdistill.agents.parsing import ParsedStep, extract_prose_answer, parse_step
 from agentdistill.agents.prompts import render
-from agentdistill.agents.sag import choose_action
-from agentdistill.llm import AgentChatModel, ChatMessage, Completion, SamplingParams, load_chat_model
+from agentdistill.agents.sag import DEFAULT_SAG_TEMPERATURE, choose_action
+from agentdistill.errors import ConfigError
+from agentdistill.llm import (
+    AgentChatModel,
+    ChatMessage,
+    Completion,
+    SamplingParams,
+    load_chat_model,
+)
 from agentdistill.llm.registry import DEFAULT_CHAT_MODEL
 from agentdistill.tools.base import Tool
 from agentdistill.tools.branching import BranchingSandbox
+from agentdistill.tools.builtin import resolve_tool
 from agentdistill.tools.sandbox import ExecutionResult, PythonSandbox, SandboxLimits
-from agentdistill.trajectories import ActionStep, Trajectory
 
 # Generation stops at a hallucinated observation or right after a closed code block.
 STOP_STRINGS = ["Observation:", "\n```\n"]
@@ -220,15 +228,16 @@ class CodeAgent:
         max_new_tokens: int = 384,
         sandbox_limits: SandboxLimits | None = None,
         sag: int = 1,
-        temperature: float | None = None,
-        top_p: float | None = None,
+        sampling: SamplingParams | None = None,
     ) -> None:
-        """`sag` > 1 turns on self-consistent action generation with that many candidates per step;
-        `temperature`/`top_p` override the model's sampling (SAG needs temperature > 0)."""
+        """`sag` > 1 turns on self-consistent action generation with that many candidates per step.
+        `sampling` (temperature, top_p, seed) applies to every model call of the agent, over the model's own
+        defaults; SAG needs a temperature > 0 and samples at 0.7 where none is given."""
         if sag < 1:
-            raise ValueError("sag must be at least 1")
-        if sag > 1 and temperature == 0:
-            raise ValueError("self-consistent generation samples candidates: it needs temperature > 0")
+            raise ConfigError("sag must be at least 1")
+        sampling = sampling or SamplingParams()
+        if sag > 1 and sampling.temperature == 0:
+            raise ConfigError("self-consistent generation samples candidates: it needs temperature > 0")
         self.model = load_chat_model(model) if isinstance(model, str) else model
         self.tools = [resolve_tool(t) for t in tools if t != "python"]
         self.max_steps = max_steps
@@ -236,8 +245,9 @@ class CodeAgent:
         self.max_new_tokens = max_new_tokens
         self.sandbox_limits = sandbox_limits or SandboxLimits()
         self.sag = sag
-        self.temperature = 0.7 if sag > 1 and temperature is None else temperature
-        self.top_p = top_p
+        if sag > 1 and sampling.temperature is None:
+            sampling = sampling.model_copy(update={"temperature": DEFAULT_SAG_TEMPERATURE})
+        self.base_sampling = sampling
 
     @classmethod
     def materials(cls, model: AgentChatModel | str = DEFAULT_CHAT_MODEL, store: Any = None, **options: Any) -> CodeAgent:
@@ -258,7 +268,8 @@ class CodeAgent:
         return _GRAPH
 
     def sampling(self, **overrides: Any) -> SamplingParams:
-        chosen = {k: v for k, v in (("temperature", self.temperature), ("top_p", self.top_p)) if v is not None}
+        """The settings of one model call: the agent's `sampling`, its token budget and stop strings, `overrides`."""
+        chosen = self.base_sampling.model_dump(exclude_none=True)
         return SamplingParams(**{"max_new_tokens": self.max_new_tokens, "stop": STOP_STRINGS, **chosen, **overrides})
 
     def system_prompt(self) -> str:
@@ -303,19 +314,3 @@ class CodeAgent:
             metadata={"prefix": prefix, "tools": [t.name for t in self.tools], "sandbox": sandbox.isolation},
         )
 
-
-def resolve_tool(spec: Tool | str) -> Tool:
-    """A Tool as given, or a built-in by name: `retrieve` searches the built-in countries corpus;
-    `search_materials`, `get_properties`, `analyze_composition`, `analyze_structure` use the materials snapshot."""
-    if isinstance(spec, Tool):
-        return spec
-    if spec == "retrieve":
-        from agentdistill.tools.corpora import builtin_retriever
-
-        return builtin_retriever().as_tool()
-    from agentdistill.tools.materials.agent_tools import MATERIALS_TOOL_NAMES, default_materials_tools
-
-    if spec in MATERIALS_TOOL_NAMES:
-        return default_materials_tools()[spec]
-    raise ValueError(f"unknown tool {spec!r}; built-ins: python, retrieve, {', '.join(MATERIALS_TOOL_NAMES)} "
-                     "(or pass a Tool object)")

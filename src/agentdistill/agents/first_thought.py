@@ -12,13 +12,13 @@ Styles of cutting the prefix from the chain of thought:
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Literal, get_args
 
 from agentdistill.agents.prompts import render
 from agentdistill.llm import AgentChatModel, ChatMessage, SamplingParams
 
 PrefixStyle = Literal["paragraph", "substantive", "substantive+code"]
-PREFIX_STYLES: tuple[str, ...] = ("paragraph", "substantive", "substantive+code")
+PREFIX_STYLES: tuple[str, ...] = get_args(PrefixStyle)
 _LATEX = re.compile(r"\\\(|\\\)|\\\[|\\\]|\$+|\\(?:text|mathrm|boxed)\{([^{}]*)\}|\\times|\\cdot|\\div")
 _MARKDOWN = re.compile(r"\*\*|__|^#+\s*|^\s*[-*]\s+|^\s*\d+\.\s+", re.M)
 

@@ -15,10 +15,18 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from agentdistill.agents.memory import Candidate
 from agentdistill.agents.parsing import ParsedStep
 from agentdistill.llm import Completion
 from agentdistill.tools.branching import Branch, BranchingSandbox
-from agentdistill.trajectories.schema import Candidate
+
+DEFAULT_SAG_TEMPERATURE = 0.7
+
+
+def candidate_temperature(temperature: float | None, sag: int) -> float | None:
+    """The temperature a run asks for, as an agent with `sag` candidates takes it: a configured greedy 0 means
+    "not chosen" under SAG (configs and CLIs default to greedy), which the agent turns into its SAG default."""
+    return None if sag > 1 and temperature == 0 else temperature
 
 
 def answer_key(value: object) -> str:

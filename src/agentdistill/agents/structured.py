@@ -11,13 +11,14 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 
 from agentdistill.agents.prompts import render
+from agentdistill.errors import AgentDistillError
 from agentdistill.llm import AgentChatModel, ChatMessage, SamplingParams
 
 M = TypeVar("M", bound=BaseModel)
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
 
 
-class StructuredOutputError(ValueError):
+class StructuredOutputError(AgentDistillError, ValueError):
     """The model's output stayed invalid after the repair attempt; `outputs` holds what it wrote."""
 
     def __init__(self, message: str, outputs: list[str]) -> None:
@@ -54,7 +55,7 @@ def ask_structured(model: AgentChatModel, messages: list[ChatMessage], schema: t
             error = _describe(problem)
             if attempt == 0:
                 conversation = conversation + [{"role": "assistant", "content": text},
-                                               {"role": "user", "content": render("recbot", "repair", error=error)}]
+                                               {"role": "user", "content": render("structured", "repair", error=error)}]
     raise StructuredOutputError(f"the model's output is not a valid {schema.__name__} ({error})", outputs)
 
 

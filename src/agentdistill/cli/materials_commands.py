@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 from rich.table import Table
 
-from agentdistill.cli.common import _fail, console
+from agentdistill.cli.common import console
+
+if TYPE_CHECKING:
+    from agentdistill.tools.materials.records import MaterialQuery
 
 materials_app = typer.Typer(help="Materials Project data: build the offline snapshot, refresh it live, search it.",
                             no_args_is_help=True)
@@ -36,6 +39,19 @@ def _range(text: Optional[str], option: str) -> tuple[float | None, float | None
         raise typer.BadParameter(f"{text!r} is not MIN:MAX (either side may be empty)", param_hint=option) from None
 
 
+def _query(**filters: Any) -> MaterialQuery:
+    """The query the options describe; invalid filters are one usage error (exit 2), before any search."""
+    from pydantic import ValidationError
+
+    from agentdistill.config import describe_validation_error
+    from agentdistill.tools.materials.records import MaterialQuery
+
+    try:
+        return MaterialQuery(**filters)
+    except ValidationError as error:
+        raise typer.BadParameter(describe_validation_error(error)) from None
+
+
 @materials_app.command("build-snapshot")
 def build_snapshot(
     source: Path = typer.Option(..., "--from", help="Matbench materials folder (mp_gap.csv, mp_e_form.csv, ...)."),
@@ -43,15 +59,15 @@ def build_snapshot(
 ) -> None:
     """Build a snapshot from Matbench v0.1's Materials Project files (how the embedded one is made:
     `--from ../shared/data/materials --out src/agentdistill/tools/materials/data/mp_matbench_snapshot.csv.gz`)."""
-    from agentdistill.tools.materials.records import MaterialsError
-    from agentdistill.tools.materials.snapshot import ATTRIBUTION, build_from_matbench, write_snapshot
+    from agentdistill.tools.materials.snapshot import (
+        ATTRIBUTION,
+        build_from_matbench,
+        write_snapshot,
+    )
 
-    try:
-        with console.status("merging Matbench files and parsing formulas (about 20 s)…"):
-            table = build_from_matbench(source)
-            digest = write_snapshot(table, out)
-    except MaterialsError as error:
-        _fail(str(error))
+    with console.status("merging Matbench files and parsing formulas (about 20 s)…"):
+        table = build_from_matbench(source)
+        digest = write_snapshot(table, out)
     counts = ", ".join(f"{c} {int(table[c].notna().sum()):,}" for c in table.columns[4:-1])
     console.print(f"{out}: {len(table):,} entries ({counts}); sha256 {digest[:16]}…\n[dim]{ATTRIBUTION}[/]")
 
@@ -69,16 +85,12 @@ def refresh(
     """Fetch entries from the live API (filters required) and write them as a snapshot file usable with
     `--store PATH`."""
     from agentdistill.tools.materials.mp_store import MPStore
-    from agentdistill.tools.materials.records import MaterialQuery, MaterialsError
     from agentdistill.tools.materials.snapshot import records_table, write_snapshot
 
-    try:
-        query = MaterialQuery(formula=_split(formula), chemsys=chemsys, elements=_split(elements), limit=limit)
-        with console.status("querying the Materials Project…"):
-            records = MPStore(api_key=api_key, endpoint=endpoint).search(query)
-        write_snapshot(records_table(records), out)
-    except (MaterialsError, ValueError) as error:
-        _fail(str(error))
+    query = _query(formula=_split(formula), chemsys=chemsys, elements=_split(elements), limit=limit)
+    with console.status("querying the Materials Project…"):
+        records = MPStore(api_key=api_key, endpoint=endpoint).search(query)
+    write_snapshot(records_table(records), out)
     console.print(f"{out}: {len(records)} entries from the Materials Project")
 
 
@@ -96,17 +108,13 @@ def search(
     as_json: bool = typer.Option(False, "--json", help="One JSON record per line instead of a table."),
 ) -> None:
     """Search materials entries, as the agent's `search_materials` does."""
-    from agentdistill.tools.materials.records import MaterialQuery, MaterialsError
     from agentdistill.tools.materials.snapshot import open_store
 
-    try:
-        query = MaterialQuery(formula=_split(formula), chemsys=chemsys, elements=_split(elements),
-                              band_gap_ev=_range(band_gap, "--band-gap"),
-                              formation_energy_per_atom_ev=_range(formation_energy, "--formation-energy"),
-                              is_metal=metal, sort=sort, limit=limit)
-        records = open_store(store).search(query)
-    except (MaterialsError, ValueError) as error:
-        _fail(str(error).replace("\n", " "))
+    query = _query(formula=_split(formula), chemsys=chemsys, elements=_split(elements),
+                   band_gap_ev=_range(band_gap, "--band-gap"),
+                   formation_energy_per_atom_ev=_range(formation_energy, "--formation-energy"),
+                   is_metal=metal, sort=sort, limit=limit)
+    records = open_store(store).search(query)
     if as_json:
         for record in records:
             print(json.dumps(record.as_tool_value()))

@@ -1,10 +1,10 @@
-"""The interactive recommendation feed on the command line: `serve`, and the recbot branches of `eval` and
-`collect` (simulated sessions instead of tasks)."""
+"""The interactive recommendation feed on the command line: `serve`, and `recbot eval|collect` (simulated
+sessions with a parser/planner pair; `--sessions`/`-n` counts sessions)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Optional
 
 import typer
 from rich.progress import (
@@ -16,11 +16,17 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from agentdistill.cli.common import _fail, _quiet_libraries, app, backend_option, console, dtype_option
+from agentdistill.cli.common import app, console, quiet_libraries
+from agentdistill.cli.config_options import config_command
+from agentdistill.pipeline.recbot import RecbotCollectConfig, RecbotConfig
+from agentdistill.server.app import ServerConfig
+
+recbot_app = typer.Typer(help="Simulated sessions of the recommendation feed: evaluate a parser/planner pair, "
+                         "collect a teacher's outputs for distillation.", no_args_is_help=True)
 
 
 @contextmanager
-def _session_progress(name: str, total: int):
+def _session_progress(name: str, total: int) -> Iterator:
     """A progress bar over simulated sessions; yields (on_session callback, [passed, done] counts)."""
     counts = [0, 0]
     with Progress(TextColumn(f"[bold]{name}[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
@@ -35,10 +41,12 @@ def _session_progress(name: str, total: int):
         yield on_session, counts
 
 
-def recbot_eval(config) -> None:
-    """`eval --suite recbot`: simulated sessions, Recall@10 / NDCG@10 / pass rate / latency."""
-    from agentdistill.recsys.evaluate import RECBOT_COLUMNS, evaluate_recbot
+def recbot_eval(config: RecbotConfig) -> None:
+    """Evaluate a parser/planner pair on simulated test sessions: Recall@10, NDCG@10, pass rate, latency
+    (resumable: rerun to continue)."""
+    from agentdistill.pipeline.recbot import RECBOT_COLUMNS, evaluate_recbot
 
+    quiet_libraries()
     with _session_progress("recbot eval", config.sessions) as (on_session, _):
         summary = evaluate_recbot(config, on_session=on_session)
     table = Table(*RECBOT_COLUMNS)
@@ -47,39 +55,30 @@ def recbot_eval(config) -> None:
     console.print(f"[dim]{config.out}/summary.json, {config.out}/sessions.jsonl[/]")
 
 
-def recbot_collect(config) -> None:
-    """`collect --suite recbot`: the teacher's parser/planner conversations on simulated train sessions."""
-    from agentdistill.recsys.evaluate import collect_recbot
+def recbot_collect(config: RecbotCollectConfig) -> None:
+    """Store a teacher's parser/planner conversations on simulated train sessions as training records
+    (resumable: rerun to continue)."""
+    from agentdistill.pipeline.recbot import collect_recbot
 
+    quiet_libraries()
     with _session_progress("recbot collect", config.sessions) as (on_session, counts):
         added = collect_recbot(config, on_session=on_session)
     console.print(f"{added} new sessions ({counts[0]} passed) -> {config.out}")
 
 
-@app.command()
-def serve(
-    catalog: str = typer.Option("default", help="default (embedded fashion), movielens:PATH, csv:PATH or jsonl:PATH."),
-    parser_model: str = typer.Option("qwen2.5-coder-0.5b", help="Model of the parser agent."),
-    planner_model: Optional[str] = typer.Option(None, help="Model of the planner agent (default: the parser's)."),
-    host: str = typer.Option("127.0.0.1", help="Interface to listen on (0.0.0.0 for every interface)."),
-    port: int = typer.Option(8000, min=1, max=65535),
-    max_sessions: int = typer.Option(200, min=1, help="Most live sessions; the least recently used is dropped."),
-    dtype: str = dtype_option(),
-    backend: str = backend_option(),
-) -> None:
+def serve(config: ServerConfig) -> None:
     """Serve the interactive recommendation feed: a web page with the feed, a chat box for commands, and the
     parsed preferences and tool chain of each turn."""
-    from agentdistill.llm import ModelNotAvailable, UnknownModel
-    from agentdistill.recsys.catalog import CatalogError
-    from agentdistill.server.app import ServerConfig, create_app, serve as serve_app
+    from agentdistill.server.app import create_app
+    from agentdistill.server.app import serve as serve_app
 
-    _quiet_libraries()
-    config = ServerConfig(catalog=catalog, parser_model=parser_model, planner_model=planner_model,
-                          max_sessions=max_sessions, dtype=dtype, backend=backend)
-    try:
-        with console.status("loading the catalogue, the item embeddings and the models…"):
-            api = create_app(config)
-    except (CatalogError, ModelNotAvailable, UnknownModel, ValueError) as error:
-        _fail(str(error))
-    console.print(f"feed on [bold]http://{host}:{port}/[/] (Ctrl-C stops)")
-    serve_app(api, config, host, port)
+    quiet_libraries()
+    with console.status("loading the catalogue, the item embeddings and the models…"):
+        api = create_app(config)
+    console.print(f"feed on [bold]http://{config.host}:{config.port}/[/] (Ctrl-C stops)")
+    serve_app(api, config)
+
+
+config_command(recbot_app, RecbotConfig, recbot_eval, name="eval")
+config_command(recbot_app, RecbotCollectConfig, recbot_collect, name="collect")
+config_command(app, ServerConfig, serve)

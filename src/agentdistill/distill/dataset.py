@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from agentdistill.errors import InputFileError, MissingFileError
+
 
 def load_training_rows(path: str | Path) -> list[dict[str, Any]]:
     """Rows {"id", "messages", "prefix_span"} from an `export` folder, its train.jsonl, or a trajectory store
@@ -23,12 +25,12 @@ def load_training_rows(path: str | Path) -> list[dict[str, Any]]:
     if path.is_dir():
         path = path / "train.jsonl"
     if not path.is_file():
-        raise FileNotFoundError(f"no training data at {path} (expected an `agentdistill export` folder or a "
+        raise MissingFileError(f"no training data at {path} (expected an `agentdistill export` folder or a "
                                 "trajectory .jsonl)")
     with path.open(encoding="utf-8") as f:
         first = next((line for line in f if line.strip()), "")
     if not first:
-        raise ValueError(f"{path} is empty: nothing to train on")
+        raise InputFileError(f"{path} is empty: nothing to train on")
     if "schema_version" in json.loads(first):
         kept, _ = filter_records(TrajectoryStore(path))
         return [{"id": r.id, "messages": student_messages(r),
@@ -36,7 +38,7 @@ def load_training_rows(path: str | Path) -> list[dict[str, Any]]:
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     for row in rows:
         if "messages" not in row:
-            raise ValueError(f"{path}: a row without 'messages' (id {row.get('id')!r})")
+            raise InputFileError(f"{path}: a row without 'messages' (id {row.get('id')!r})")
     return rows
 
 

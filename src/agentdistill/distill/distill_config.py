@@ -1,51 +1,52 @@
-"""`DistillConfig`: every setting of `distill`; the CLI maps one-to-one onto it (as TRL's SFTConfig does)."""
+"""`DistillConfig`: every setting of `distill`; the command is generated from it (as TRL's from SFTConfig)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from typing import Literal
 
-from agentdistill.llm.gguf_convert import GGUF_TYPES
-from agentdistill.llm.precision import parse_dtype
+from pydantic import Field
+
+from agentdistill.config import (
+    DEFAULT_STUDENT,
+    CommandConfig,
+    Dtype,
+    DtypeSettings,
+    ModelSpec,
+    cli,
+)
+from agentdistill.llm.gguf_convert import GgufType
 
 STUDENT_MARKER = "agentdistill_student.json"  # written next to a student's weights: how it was trained
 
 
-@dataclass
-class DistillConfig:
+class DistillConfig(DtypeSettings, CommandConfig):
     """Settings of `distill` (see `agentdistill distill --help` for each)."""
 
-    data: str = "runs/export"
-    student: str = "qwen2.5-coder-0.5b"
-    out: str = "runs/student"
-    full: bool = False
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
-    epochs: float = 2.0
-    learning_rate: float | None = None  # None: 2e-4 for LoRA, 2e-5 for full fine-tuning
-    batch_size: int = 1
-    grad_accum: int = 4
-    max_length: int = 2048
-    mask_prefix: bool = False
-    dtype: str = "auto"  # auto, fp32, bf16 (mixed) or fp16 (mixed, GPU); see llm.precision
-    gradient_checkpointing: bool = False
-    seed: int = 0
-    logging_steps: int = 1
-    merge: bool = True
-    gguf: str = "q8_0"  # the merged student also as model-<type>.gguf for the engine: q8_0, f16, bf16, f32 or none
-
-    def __post_init__(self) -> None:
-        if self.epochs <= 0 or self.batch_size < 1 or self.grad_accum < 1 or self.max_length < 64:
-            raise ValueError("epochs must be > 0, batch_size and grad_accum >= 1, max_length >= 64")
-        if self.lora_r < 1 or not 0 <= self.lora_dropout < 1:
-            raise ValueError("lora_r must be >= 1 and lora_dropout in [0, 1)")
-        self.dtype = parse_dtype(self.dtype)
-        if self.gguf not in ("none", *GGUF_TYPES):
-            raise ValueError(f"gguf must be one of none, {', '.join(GGUF_TYPES)}")
+    data: str = Field("runs/export", description="An `export` folder, its train.jsonl, or a trajectory store.",
+                      json_schema_extra=cli(argument=True))
+    student: ModelSpec = Field(DEFAULT_STUDENT, description="Embedded model name or hf:PATH to fine-tune.")
+    out: str = Field("runs/student", description="Output folder (adapter/, model/, loss.png, ...).",
+                     json_schema_extra=cli("-o"))
+    full: bool = Field(False, description="Full fine-tuning instead of LoRA.")
+    lora_r: int = Field(16, ge=1, description="LoRA rank.")
+    lora_alpha: int = Field(32, ge=1, description="LoRA alpha.")
+    lora_dropout: float = Field(0.05, ge=0.0, lt=1.0, description="LoRA dropout.")
+    epochs: float = Field(2.0, gt=0.0, description="Passes over the data.")
+    learning_rate: float | None = Field(None, gt=0.0, description="Default 2e-4 (LoRA) / 2e-5 (full).")
+    batch_size: int = Field(1, ge=1, description="Examples per device step.")
+    grad_accum: int = Field(4, ge=1, description="Steps per optimizer update.")
+    max_length: int = Field(2048, ge=64, description="Longer conversations are cut.")
+    mask_prefix: bool = Field(False, description="No loss on first-thought prefix tokens.")
+    dtype: Dtype = Field("auto", description="Training precision: auto, fp32, bf16 (mixed) or fp16 (mixed, GPU); "
+                         "see llm.precision.")  # parsed as in DtypeSettings
+    gradient_checkpointing: bool = Field(False, description="Trade compute for memory.")
+    seed: int = Field(0, description="Seed of data order and adapter initialisation.")
+    logging_steps: int = Field(1, ge=1, description="Optimizer steps between loss records.")
+    merge: bool = Field(True, description="Also save a merged, standalone model.")
+    gguf: Literal["none", GgufType] = Field(
+        "q8_0", description="Also write the merged model as model-<type>.gguf for the engine (none: do not).")
 
     @property
     def lr(self) -> float:
         return self.learning_rate if self.learning_rate is not None else (2e-5 if self.full else 2e-4)
 
-    def to_dict(self) -> dict:
-        return asdict(self)

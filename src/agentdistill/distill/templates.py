@@ -11,6 +11,8 @@ from functools import lru_cache
 from importlib.resources import files
 from typing import Any
 
+from agentdistill.errors import ConfigError
+
 _CHATML_MARKERS = ("<|im_start|>", "<|im_end|>")
 
 
@@ -38,5 +40,5 @@ def training_template(tokenizer: Any) -> str:
         return patched
     if own and all(marker in own for marker in _CHATML_MARKERS):
         return chatml_training_template()
-    raise ValueError("no training chat template (with {% generation %} markers) is known for this tokenizer's "
+    raise ConfigError("no training chat template (with {% generation %} markers) is known for this tokenizer's "
                      "template; pass one that marks the assistant's text with {% generation %}...{% endgeneration %}")

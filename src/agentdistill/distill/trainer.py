@@ -28,6 +28,7 @@ from typing import Any
 from agentdistill.distill.dataset import build_dataset, load_training_rows
 from agentdistill.distill.distill_config import STUDENT_MARKER, DistillConfig
 from agentdistill.distill.templates import training_template
+from agentdistill.errors import InputFileError
 from agentdistill.llm.precision import TrainingPrecision, training_precision
 
 
@@ -66,7 +67,7 @@ def distill(config: DistillConfig, callbacks: list | None = None,
     out.mkdir(parents=True, exist_ok=True)
     rows = load_training_rows(config.data)
     if not rows:
-        raise ValueError(f"{config.data} holds no training examples (did the filter keep any trajectory?)")
+        raise InputFileError(f"{config.data} holds no training examples (did the filter keep any trajectory?)")
     path = local_model_path(config.student)
     tokenizer = AutoTokenizer.from_pretrained(path)
     if tokenizer.pad_token is None:

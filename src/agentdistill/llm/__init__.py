@@ -20,10 +20,25 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
+from agentdistill.errors import ConfigError, MissingFileError
 from agentdistill.llm import registry
-from agentdistill.llm.base import AgentChatModel, ChatMessage, Completion, SamplingParams
-from agentdistill.llm.precision import Precision, PrecisionError, TrainingPrecision, parse_dtype
-from agentdistill.llm.registry import DEFAULT_CHAT_MODEL, ModelNotAvailable, UnknownModel
+from agentdistill.llm.base import (
+    AgentChatModel,
+    ChatMessage,
+    Completion,
+    SamplingParams,
+)
+from agentdistill.llm.precision import (
+    Precision,
+    PrecisionError,
+    TrainingPrecision,
+    parse_dtype,
+)
+from agentdistill.llm.registry import (
+    DEFAULT_CHAT_MODEL,
+    ModelNotAvailable,
+    UnknownModel,
+)
 
 __all__ = [
     "AgentChatModel", "ChatMessage", "Completion", "SamplingParams", "load_chat_model", "local_model_path",
@@ -44,7 +59,7 @@ def is_server_spec(spec: str) -> bool:
 def parse_backend(value: str) -> str:
     """Validate a backend name (auto, engine, transformers)."""
     if value not in BACKENDS:
-        raise ValueError(f"unknown backend {value!r}; choose one of {', '.join(BACKENDS)}")
+        raise ConfigError(f"unknown backend {value!r}; choose one of {', '.join(BACKENDS)}")
     return value
 
 
@@ -56,11 +71,11 @@ def resolve_backend(spec: str, dtype: str = "auto", backend: str = "auto") -> st
     parse_backend(backend)
     if spec.startswith("openai:"):
         if backend != "auto":
-            raise ValueError(f"--backend {backend} applies to local models; {spec} is a server")
+            raise ConfigError(f"--backend {backend} applies to local models; {spec} is a server")
         return "openai"
     if spec.startswith("engine:"):
         if backend == "transformers":
-            raise ValueError(f"{spec} names the engine; use the model's name or hf:PATH for transformers")
+            raise ConfigError(f"{spec} names the engine; use the model's name or hf:PATH for transformers")
         return "engine"
     if backend == "auto":
         if parse_dtype(dtype) != "auto":
@@ -90,7 +105,7 @@ def load_chat_model(spec: str = DEFAULT_CHAT_MODEL, dtype: str = "auto", backend
 
         model, _, base_url = spec.removeprefix("openai:").partition("@")
         if not model:
-            raise ValueError(f"bad model spec {spec!r}: expected openai:MODEL@BASE_URL")
+            raise ConfigError(f"bad model spec {spec!r}: expected openai:MODEL@BASE_URL")
         return OpenAIChatModel(model=model, base_url=base_url or None, model_id=spec, **fields)
 
     from agentdistill.llm.hf import HFChatModel
@@ -108,13 +123,13 @@ def engine_gguf(target: str, convert: bool) -> Path | None:
     path = Path(target.removeprefix("hf:")).expanduser()
     if target.endswith(".gguf"):
         if not path.is_file():
-            raise FileNotFoundError(f"no GGUF file at {path}")
+            raise MissingFileError(f"no GGUF file at {path}")
         return path
     if target.startswith("hf:") or (target not in registry.EMBEDDED and path.is_dir()):
         return find_gguf(path) or (to_gguf(path) if convert else None)
     model = registry.get(target)
     if model.role != "chat":
-        raise ValueError(f"{target!r} is an embedding model, not a chat model")
+        raise ConfigError(f"{target!r} is an embedding model, not a chat model")
     if not convert and not model.installed():
         return None
     return registry.gguf_path(target)
@@ -125,7 +140,7 @@ def local_model_path(spec: str) -> Path:
     if spec.startswith("hf:"):
         return Path(spec.removeprefix("hf:")).expanduser()
     if is_server_spec(spec):
-        raise ValueError(f"a local model (name or hf:PATH) is needed here, not the server {spec}")
+        raise ConfigError(f"a local model (name or hf:PATH) is needed here, not the server {spec}")
     if registry.get(spec).role != "chat":
-        raise ValueError(f"{spec!r} is an embedding model, not a chat model")
+        raise ConfigError(f"{spec!r} is an embedding model, not a chat model")
     return registry.model_path(spec)

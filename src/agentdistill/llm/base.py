@@ -15,6 +15,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import BaseModel, Field
 
+from agentdistill.errors import AgentDistillError
 from agentdistill.llm.precision import Precision
 
 ChatMessage = dict[str, str]  # {"role": "system"|"user"|"assistant"|"tool", "content": "..."}
@@ -61,7 +62,7 @@ class Capabilities(BaseModel):
     logprobs: bool = Field(default=False, description="`Completion.mean_logprob` is filled.")
 
 
-class UnsupportedRequest(ValueError):
+class UnsupportedRequest(AgentDistillError, ValueError):
     """A request for something the backend cannot do (rather than silently doing something else)."""
 
 

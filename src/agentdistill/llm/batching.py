@@ -14,7 +14,13 @@ from typing import Any
 
 from pydantic import PrivateAttr
 
-from agentdistill.llm.base import AgentChatModel, Capabilities, ChatMessage, Completion, SamplingParams
+from agentdistill.llm.base import (
+    AgentChatModel,
+    Capabilities,
+    ChatMessage,
+    Completion,
+    SamplingParams,
+)
 
 
 class BatchingChatModel(AgentChatModel):

@@ -32,8 +32,9 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
+from agentdistill.errors import AgentDistillError
 from agentdistill.llm.precision import cpu_info
-from agentdistill.llm.registry import cache_dir
+from agentdistill.paths import cache_dir
 
 SDIST = "llama-cpp-python==0.3.36"  # its vendor/llama.cpp is the engine's source
 _CMAKE_FLAGS = ["-DCMAKE_BUILD_TYPE=Release", "-DGGML_NATIVE=ON", "-DBUILD_SHARED_LIBS=OFF", "-DLLAMA_CURL=OFF",
@@ -41,7 +42,7 @@ _CMAKE_FLAGS = ["-DCMAKE_BUILD_TYPE=Release", "-DGGML_NATIVE=ON", "-DBUILD_SHARE
                 "-DLLAMA_BUILD_SERVER=ON", "-DGGML_CCACHE=OFF"]
 
 
-class EngineError(RuntimeError):
+class EngineError(AgentDistillError, RuntimeError):
     pass
 
 

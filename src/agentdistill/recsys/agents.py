@@ -12,7 +12,11 @@ from agentdistill.agents.structured import ask_structured
 from agentdistill.llm import AgentChatModel, ChatMessage, load_chat_model
 from agentdistill.recsys.catalog import Catalog
 from agentdistill.recsys.feed_tools import ToolCall
-from agentdistill.recsys.preferences import PreferenceUpdate, Preferences, validate_update
+from agentdistill.recsys.preferences import (
+    Preferences,
+    PreferenceUpdate,
+    validate_update,
+)
 
 _PROMPTS = "recbot"
 

@@ -19,10 +19,12 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, Field
 
+from agentdistill.errors import InputFileError
+
 AttributeKind = Literal["categorical", "multi", "numeric"]
 
 
-class CatalogError(ValueError):
+class CatalogError(InputFileError):
     """A catalogue that cannot be loaded; the message names the file and the problem."""
 
 

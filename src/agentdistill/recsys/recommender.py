@@ -55,7 +55,7 @@ class ItemEmbeddings:
 @lru_cache(maxsize=4)
 def _embed_catalog(texts: tuple[str, ...]) -> np.ndarray:
     """Embeddings of a catalogue, cached on disk by content (the embedded MiniLM is deterministic)."""
-    from agentdistill.llm.registry import cache_dir
+    from agentdistill.paths import cache_dir
 
     digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
     path = cache_dir() / "item-embeddings" / f"{digest}.npy"
@@ -79,6 +79,6 @@ def _embed(texts: tuple[str, ...]) -> np.ndarray:
 
 
 def _embed_batch(texts: list[str]) -> np.ndarray:
-    from agentdistill.tools.retriever import Retriever
+    from agentdistill.tools.retriever import embed
 
-    return Retriever._embed("minilm", texts, batch_size=64)  # the retriever's cached MiniLM encoder
+    return embed("minilm", texts, batch_size=64)  # the retriever's cached MiniLM encoder

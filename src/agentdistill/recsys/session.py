@@ -19,8 +19,15 @@ from pydantic import BaseModel, Field
 from agentdistill.agents.structured import StructuredOutputError
 from agentdistill.recsys.agents import ParserAgent, PlannerAgent
 from agentdistill.recsys.catalog import Catalog, Item
-from agentdistill.recsys.feed_tools import FEED_SIZE, FeedState, ToolCall, ToolEffect, apply, default_plan
-from agentdistill.recsys.preferences import PreferenceUpdate, Preferences, consolidate
+from agentdistill.recsys.feed_tools import (
+    FEED_SIZE,
+    FeedState,
+    ToolCall,
+    ToolEffect,
+    apply,
+    default_plan,
+)
+from agentdistill.recsys.preferences import Preferences, PreferenceUpdate, consolidate
 from agentdistill.recsys.recommender import ItemEmbeddings, ItemKNN
 
 

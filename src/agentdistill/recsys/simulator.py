@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from agentdistill.agents.prompts import render
 from agentdistill.llm import AgentChatModel, SamplingParams
-from agentdistill.recsys.catalog import Catalog, Item
+from agentdistill.recsys.catalog import Catalog, CatalogError, Item
 from agentdistill.recsys.feed_tools import FEED_SIZE
 from agentdistill.recsys.preferences import Constraint
 
@@ -53,7 +53,7 @@ def draw_target(catalog: Catalog, r: random.Random) -> Target:
         target = Target(anchor=anchor.id, constraints=constraints)
         if constraints and 1 <= len(target.item_indices(catalog)) <= 40:
             return target
-    raise ValueError(f"no usable simulation target in catalogue {catalog.name!r}")
+    raise CatalogError(f"no usable simulation target in catalogue {catalog.name!r}")
 
 
 def _fashion_target(anchor: Item, catalog: Catalog, r: random.Random) -> list[Constraint]:

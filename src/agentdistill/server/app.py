@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from importlib.resources import files
 
 from fastapi import FastAPI, HTTPException, Request
@@ -25,30 +24,44 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
+from agentdistill.config import (
+    DEFAULT_STUDENT,
+    CommandConfig,
+    ModelSettings,
+    ModelSpec,
+    cli,
+)
 from agentdistill.llm import AgentChatModel, load_chat_model
 from agentdistill.recsys.agents import ParserAgent, PlannerAgent
 from agentdistill.recsys.catalog import Catalog, Item, open_catalog
 from agentdistill.recsys.session import FeedServices, FeedSession
-from agentdistill.server.limits import BodyLimit, Job, ModelQueue, QueueFull, header_timeout_protocol
+from agentdistill.server.limits import (
+    BodyLimit,
+    Job,
+    ModelQueue,
+    QueueFull,
+    header_timeout_protocol,
+)
 from agentdistill.server.sessions import SessionPool
 
 
-@dataclass
-class ServerConfig:
+class ServerConfig(ModelSettings, CommandConfig):
     """Settings of `serve` (see `agentdistill serve --help`)."""
 
-    catalog: str = "default"
-    parser_model: str = "qwen2.5-coder-0.5b"
-    planner_model: str | None = None
-    max_sessions: int = 200
-    max_sessions_per_client: int = 20
-    session_idle_s: float = 3600.0  # a session unused this long is dropped
-    max_queued_commands: int = 8  # beyond these, a command is answered 503 at once
-    max_body_bytes: int = 16_384
-    body_timeout_s: float = 10.0  # a client that stops sending its body gets 408; one slow with its headers, closed
-    shutdown_timeout_s: float = 5.0  # SIGTERM: queued commands are cancelled, the server is gone within this
-    dtype: str = "auto"  # precision of local models: auto, fp32, bf16, fp16 (resolved by llm.precision)
-    backend: str = "auto"  # auto, engine or transformers (see llm.load_chat_model)
+    catalog: str = Field("default", description="default (embedded fashion), movielens:PATH, csv:PATH or jsonl:PATH.")
+    parser_model: ModelSpec = Field(DEFAULT_STUDENT, description="Model of the parser agent.", json_schema_extra=cli("-m"))
+    planner_model: ModelSpec | None = Field(None, description="Model of the planner agent (default: the parser's).")
+    host: str = Field("127.0.0.1", description="Interface to listen on (0.0.0.0 for every interface).")
+    port: int = Field(8000, ge=1, le=65535, description="Port to listen on.")
+    max_sessions: int = Field(200, ge=1, description="Most live sessions; the least recently used idle one goes.")
+    max_sessions_per_client: int = Field(20, ge=1, description="Most live sessions of one client address.")
+    session_idle_s: float = Field(3600.0, gt=0, description="A session unused this long is dropped.")
+    max_queued_commands: int = Field(8, ge=1, description="Beyond these, a command is answered 503 at once.")
+    max_body_bytes: int = Field(16_384, ge=256, description="Largest request body.")
+    body_timeout_s: float = Field(10.0, gt=0, description="A client that stops sending its body gets 408; one slow "
+                                  "with its headers is closed.")
+    shutdown_timeout_s: float = Field(5.0, gt=0, description="On SIGTERM queued commands are cancelled and the "
+                                      "server is gone within this.")
 
 
 class CommandBody(BaseModel):
@@ -155,10 +168,10 @@ def create_app(config: ServerConfig, parser_model: AgentChatModel | None = None,
     return BodyLimit(api, config.max_body_bytes, config.body_timeout_s)
 
 
-def serve(app, config: ServerConfig, host: str, port: int) -> None:
+def serve(app, config: ServerConfig) -> None:
     """Run `app` with uvicorn: bounded connections, header and keep-alive timeouts, bounded graceful shutdown."""
     import uvicorn
 
-    uvicorn.run(app, host=host, port=port, log_level="warning", limit_concurrency=256, timeout_keep_alive=5,
+    uvicorn.run(app, host=config.host, port=config.port, log_level="warning", limit_concurrency=256, timeout_keep_alive=5,
                 http=header_timeout_protocol(config.body_timeout_s),
                 timeout_graceful_shutdown=int(max(1, config.shutdown_timeout_s)))

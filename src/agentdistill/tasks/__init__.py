@@ -14,6 +14,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Literal
 
+from agentdistill.errors import ConfigError, UnknownNameError
 from agentdistill.tasks import facts_suite, materials_suite, math_suite
 from agentdistill.tasks.loaders import BENCHMARKS, TaskFileError, load_task_file
 from agentdistill.tasks.metrics import score, score_task
@@ -65,14 +66,14 @@ SUITES: dict[str, tuple[str, Callable[[], list[Task]]]] = {
 def load_suite(name: str, split: Split = "test", n: int | None = None, seed: int = 0) -> list[Task]:
     """Tasks of a built-in suite (or a local benchmark file path), in an order shuffled by `seed`."""
     if n is not None and n < 1:
-        raise ValueError(f"the number of tasks must be at least 1, not {n}")
+        raise ConfigError(f"the number of tasks must be at least 1, not {n}")
     if name in SUITES:
         tasks = [t for t in SUITES[name][1]() if split == "all" or t.split == split]
     else:
         from pathlib import Path
 
         if not Path(name).exists():
-            raise KeyError(f"unknown suite {name!r}; built-in: {', '.join(SUITES)} (or a path to a task file)")
+            raise UnknownNameError(f"unknown suite {name!r}; built-in: {', '.join(SUITES)} (or a path to a task file)")
         tasks = load_task_file(name)
     random.Random(seed).shuffle(tasks)
     return tasks[:n] if n else tasks

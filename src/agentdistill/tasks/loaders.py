@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from agentdistill.errors import InputFileError
 from agentdistill.tasks.metrics import is_plain_number
 from agentdistill.tasks.schema import MetricName, Task
 
@@ -22,7 +23,7 @@ _ALIAS_KEYS = ("answer_aliases", "aliases")
 _ID_KEYS = ("id", "_id", "unique_id", "ID", "qid")
 
 
-class TaskFileError(ValueError):
+class TaskFileError(InputFileError):
     pass
 
 

@@ -1,7 +1,12 @@
 """Tools agents call from their code: the confined Python sandbox, dense retrieval, user tools."""
 
 from agentdistill.tools.base import Tool, ToolInputError, tool
-from agentdistill.tools.sandbox import ExecutionResult, PythonSandbox, SandboxError, SandboxLimits
+from agentdistill.tools.sandbox import (
+    ExecutionResult,
+    PythonSandbox,
+    SandboxError,
+    SandboxLimits,
+)
 
 __all__ = ["ExecutionResult", "PythonSandbox", "Retriever", "SandboxError", "SandboxLimits", "Tool",
            "ToolInputError", "tool"]

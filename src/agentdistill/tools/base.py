@@ -8,8 +8,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
+from agentdistill.errors import AgentDistillError
 
-class ToolInputError(ValueError):
+
+class ToolInputError(AgentDistillError, ValueError):
     """Arguments that do not match the tool's signature; the message is written for the model to read."""
 
 

@@ -10,6 +10,7 @@ from functools import lru_cache
 from importlib.metadata import version
 from pathlib import Path
 
+from agentdistill.errors import UnknownNameError
 from agentdistill.tools.retriever import Passage, Retriever
 
 BUILTIN_CORPORA = {"countries": "countryinfo (MIT): ~250 countries with capitals, borders, currencies, ..."}
@@ -47,10 +48,10 @@ def countries_passages() -> list[Passage]:
 @lru_cache(maxsize=None)  # one index in memory per corpus, however many agents and exports ask for it
 def builtin_retriever(name: str = "countries") -> Retriever:
     """The built-in corpus `name`, indexed once and cached under the agentdistill cache."""
-    from agentdistill.llm.registry import cache_dir
+    from agentdistill.paths import cache_dir
 
     if name not in BUILTIN_CORPORA:
-        raise KeyError(f"unknown built-in corpus {name!r}; known: {', '.join(BUILTIN_CORPORA)}")
+        raise UnknownNameError(f"unknown built-in corpus {name!r}; known: {', '.join(BUILTIN_CORPORA)}")
     folder: Path = cache_dir() / "indexes" / f"{name}-countryinfo-{version('countryinfo')}"
     if (folder / "meta.json").exists():
         return Retriever.load(folder)

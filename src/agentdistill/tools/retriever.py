@@ -13,6 +13,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
+from agentdistill.errors import InputFileError
 from agentdistill.tools.base import Tool
 
 IndexType = Literal["flat", "ivf", "hnsw"]
@@ -30,7 +31,7 @@ class Passage(BaseModel):
         return f"{self.title}: {self.text}" if self.title else self.text
 
 
-class CorpusError(ValueError):
+class CorpusError(InputFileError):
     pass
 
 
@@ -101,20 +102,12 @@ class Retriever:
         passages = read_corpus(passages) if isinstance(passages, (str, Path)) else list(passages)
         if not passages:
             raise CorpusError("cannot build an index over zero passages")
-        vectors = cls._embed(encoder, [p.render() for p in passages], batch_size, show_progress)
+        vectors = embed(encoder, [p.render() for p in passages], batch_size, show_progress)
         index = _new_index(index_type, vectors.shape[1], len(vectors))
         if not index.is_trained:
             index.train(vectors)
         index.add(vectors)
         return cls(passages, index, encoder, index_type)
-
-    @staticmethod
-    def _embed(encoder: str, texts: list[str], batch_size: int = 32, show_progress: bool = False) -> np.ndarray:
-        vectors = load_encoder(encoder).encode(
-            texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=show_progress,
-            convert_to_numpy=True,
-        )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def search(self, query: str, k: int = 5) -> list[Passage]:
         """The `k` passages most similar to `query`, best first, with scores."""
@@ -123,7 +116,7 @@ class Retriever:
     def search_batch(self, queries: Sequence[str], k: int = 5) -> list[list[Passage]]:
         if not queries:
             return []
-        scores, ids = self.index.search(self._embed(self.encoder, list(queries)), min(k, len(self.passages)))
+        scores, ids = self.index.search(embed(self.encoder, list(queries)), min(k, len(self.passages)))
         return [
             [self.passages[i].model_copy(update={"score": float(s)}) for s, i in zip(row_s, row_i) if i >= 0]
             for row_s, row_i in zip(scores, ids)
@@ -169,3 +162,12 @@ class Retriever:
         return Tool(retrieve, name=name, description=(
             "Search the knowledge base; returns the k most relevant passages as text. "
             "Print the result to read it."))
+
+
+def embed(encoder: str, texts: list[str], batch_size: int = 32, show_progress: bool = False) -> np.ndarray:
+    """Unit-length float32 embeddings of `texts` by an embedded encoder (cached once loaded)."""
+    vectors = load_encoder(encoder).encode(
+        texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=show_progress,
+        convert_to_numpy=True,
+    )
+    return np.ascontiguousarray(vectors, dtype=np.float32)

@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from agentdistill.errors import AgentDistillError
 from agentdistill.tools.base import Tool
 
 _WORKER = Path(__file__).with_name("_worker.py")
@@ -75,7 +76,7 @@ class ExecutionResult(BaseModel):
         return "\n".join(parts) if parts else "(no output: use print() to see values)"
 
 
-class SandboxError(RuntimeError):
+class SandboxError(AgentDistillError, RuntimeError):
     pass
 
 

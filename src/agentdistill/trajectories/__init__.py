@@ -1,8 +1,12 @@
-"""Trajectories: typed steps of an episode, versioned training records, a crash-safe store."""
+"""Trajectories as data: versioned training records, a crash-safe store, filters and the SFT export.
 
-from agentdistill.trajectories.record import SCHEMA_VERSION, PrefixInfo, TrajectoryRecord
-from agentdistill.trajectories.schema import ActionStep, Candidate, Termination, Trajectory
+The typed steps an agent produces (`Trajectory`, `ActionStep`) live with the agents, in `agents.memory`."""
+
+from agentdistill.trajectories.record import (
+    SCHEMA_VERSION,
+    PrefixInfo,
+    TrajectoryRecord,
+)
 from agentdistill.trajectories.store import TrajectoryStore
 
-__all__ = ["SCHEMA_VERSION", "ActionStep", "Candidate", "PrefixInfo", "Termination", "Trajectory", "TrajectoryRecord",
-           "TrajectoryStore"]
+__all__ = ["SCHEMA_VERSION", "PrefixInfo", "TrajectoryRecord", "TrajectoryStore"]

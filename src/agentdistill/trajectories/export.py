@@ -13,7 +13,8 @@ from agentdistill.trajectories.record import TrajectoryRecord
 
 @lru_cache(maxsize=None)
 def _short_prompt(tool_names: tuple[str, ...]) -> str:
-    from agentdistill.agents.code_agent import resolve_tool, system_prompt
+    from agentdistill.agents.code_agent import system_prompt
+    from agentdistill.tools.builtin import resolve_tool
 
     return system_prompt("short", [resolve_tool(name) for name in tool_names])
 

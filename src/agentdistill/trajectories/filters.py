@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from agentdistill.trajectories.record import TrajectoryRecord
 
@@ -49,3 +50,19 @@ def filter_records(records: Iterable[TrajectoryRecord], config: FilterConfig | N
         stats["kept"] += 1
         stats["kept after recovering from an error"] += record.recovered
     return kept, stats
+
+
+def filter_store(source: Path, out: Path, config: FilterConfig | None = None) -> Counter:
+    """Write the records of the store `source` that `config` keeps into a new store `out` (replacing it only
+    once it is complete, so `out` may even be `source`); returns the counts by outcome."""
+    from agentdistill.trajectories.store import TrajectoryStore
+
+    kept, stats = filter_records(TrajectoryStore(source), config)
+    staged = out.with_name(f".{out.name}.partial")
+    staged.unlink(missing_ok=True)
+    target = TrajectoryStore(staged)
+    target.check_writable()
+    for record in kept:
+        target.append(record)
+    staged.replace(out)
+    return stats

@@ -6,8 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from agentdistill.agents.memory import Trajectory
 from agentdistill.llm.precision import Precision
-from agentdistill.trajectories.schema import Trajectory
 
 SCHEMA_VERSION = 1
 

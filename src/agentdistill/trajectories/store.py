@@ -12,8 +12,10 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
+
 from pydantic import ValidationError
 
+from agentdistill.errors import InputFileError, OutputError
 from agentdistill.tools.sandbox import replace_surrogates
 from agentdistill.trajectories.record import TrajectoryRecord
 
@@ -45,13 +47,13 @@ class TrajectoryStore:
             self.repaired_bytes = len(data) - start
 
     def check_writable(self) -> None:
-        """Raise a one-line OSError now if records could not be appended here later."""
+        """Raise a one-line OutputError now if records could not be appended here later."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("ab"):
                 pass
         except OSError as error:
-            raise OSError(f"cannot write the store {self.path}: {error.strerror or error}") from None
+            raise OutputError(f"cannot write the store {self.path}: {error.strerror or error}") from None
 
     def append(self, record: TrajectoryRecord) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -85,9 +87,9 @@ class TrajectoryStore:
         try:
             return TrajectoryRecord.model_validate_json(raw.decode("utf-8"))
         except UnicodeDecodeError:
-            raise ValueError(f"{self.path}:{number}: not UTF-8 text (is this a trajectory store?)") from None
+            raise InputFileError(f"{self.path}:{number}: not UTF-8 text (is this a trajectory store?)") from None
         except ValidationError as error:
-            raise ValueError(f"{self.path}:{number}: not a trajectory record ({error.errors()[0]['msg']})") from None
+            raise InputFileError(f"{self.path}:{number}: not a trajectory record ({error.errors()[0]['msg']})") from None
 
     def ids(self) -> set[str]:
         return {record.id for record in self}

@@ -13,7 +13,12 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from agentdistill.tools.materials.records import MaterialQuery, MaterialRecord, MaterialsError, MaterialsStore
+from agentdistill.tools.materials.records import (
+    MaterialQuery,
+    MaterialRecord,
+    MaterialsError,
+    MaterialsStore,
+)
 
 DEFAULT_ENDPOINT = "https://api.materialsproject.org/"
 # our property name -> (summary search argument, summary document field)

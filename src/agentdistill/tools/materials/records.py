@@ -10,6 +10,8 @@ from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from agentdistill.errors import AgentDistillError
+
 # property name -> (unit, description); the same names in records, queries, snapshots and tools
 PROPERTIES: dict[str, tuple[str, str]] = {
     "band_gap_ev": ("eV", "PBE band gap"),
@@ -22,7 +24,7 @@ PROPERTIES: dict[str, tuple[str, str]] = {
 NUMERIC_PROPERTIES = [p for p in PROPERTIES if p != "is_metal"]
 Range = tuple[float | None, float | None]
 
-class MaterialsError(RuntimeError):
+class MaterialsError(AgentDistillError, RuntimeError):
     """A materials store could not answer (bad query, unreachable API, rejected key); the message says why."""
 
 @lru_cache(maxsize=65536)

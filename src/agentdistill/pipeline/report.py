@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from agentdistill.evaluation.evaluate import SUMMARY_COLUMNS, EvalSummary
+from agentdistill.pipeline.evaluate import SUMMARY_COLUMNS, EvalSummary
 
 
 def markdown_table(summaries: Sequence[EvalSummary]) -> str:

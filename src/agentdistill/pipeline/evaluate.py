@@ -12,12 +12,13 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from agentdistill.evaluation.eval_config import EvalConfig
+from agentdistill.errors import InputFileError, MissingFileError
 from agentdistill.llm import AgentChatModel
 from agentdistill.llm.precision import describe_precisions
+from agentdistill.pipeline.collect import Collector
+from agentdistill.pipeline.eval_config import EvalConfig
 from agentdistill.tasks import load_suite
 from agentdistill.tasks.metrics import extract_number, wilson_interval
-from agentdistill.trajectories.collect import Collector
 from agentdistill.trajectories.record import TrajectoryRecord
 from agentdistill.trajectories.store import TrajectoryStore
 
@@ -122,8 +123,8 @@ def evaluate(config: EvalConfig, model: AgentChatModel | None = None,
 def load_summary(folder: str | Path) -> EvalSummary:
     path = Path(folder) / "summary.json"
     if not path.is_file():
-        raise FileNotFoundError(f"{folder} has no summary.json (is it an `agentdistill eval` output folder?)")
+        raise MissingFileError(f"{folder} has no summary.json (is it an `agentdistill eval` output folder?)")
     try:
         return EvalSummary.model_validate(json.loads(path.read_text(encoding="utf-8")))
     except ValueError as error:
-        raise ValueError(f"{path} is not an eval summary: {error}") from None
+        raise InputFileError(f"{path} is not an eval summary: {error}") from None

@@ -16,10 +16,11 @@ from pydantic import BaseModel
 from agentdistill.agents.closed_book import ClosedBookAgent
 from agentdistill.agents.code_agent import CodeAgent
 from agentdistill.agents.first_thought import chains_of_thought, cut_prefix
+from agentdistill.errors import OutputExistsError
 from agentdistill.llm import AgentChatModel, load_chat_model
 from agentdistill.llm.batching import BatchingChatModel
+from agentdistill.pipeline.collect_config import CollectConfig
 from agentdistill.tasks import Task, load_suite, score_task
-from agentdistill.trajectories.collect_config import CollectConfig
 from agentdistill.trajectories.record import PrefixInfo, TrajectoryRecord
 from agentdistill.trajectories.store import TrajectoryStore
 
@@ -54,6 +55,13 @@ def _prefix_info(prefix: str, cot: str, style: str, first_assistant: str) -> Pre
     return PrefixInfo(text=prefix, style=style, chain_of_thought=cot, char_span=span)
 
 
+def _used_sampling(model: AgentChatModel, agent: CodeAgent | ClosedBookAgent, max_steps: int) -> dict:
+    """What the agent's model calls really ran with (its settings over the model's defaults), for the record."""
+    used = model.resolve(agent.sampling())
+    return {"temperature": used.temperature, "top_p": used.top_p, "seed": used.seed, "max_steps": max_steps,
+            "max_new_tokens": used.max_new_tokens}
+
+
 class Collector:
     """Runs `config` with `model` (loaded from `config.teacher` if None)."""
 
@@ -64,8 +72,7 @@ class Collector:
         # model load of half a minute
         self._jobs = self.jobs()
         self.store.check_writable()
-        base = model or load_chat_model(config.teacher, dtype=config.dtype, backend=config.backend, temperature=config.temperature,
-                                        top_p=config.top_p, seed=config.seed)
+        base = model or load_chat_model(config.teacher, dtype=config.dtype, backend=config.backend)
         batched = base.capabilities.batched_generate and config.concurrency > 1
         self.model = BatchingChatModel(inner=base, model_id=base.model_id, max_batch=config.concurrency) \
             if batched else base
@@ -77,10 +84,10 @@ class Collector:
         with self._lock:
             if tools not in self._agents:
                 c = self.config
-                self._agents[tools] = ClosedBookAgent(self.model, temperature=c.temperature) if c.closed_book \
+                self._agents[tools] = ClosedBookAgent(self.model, sampling=c.sampling()) if c.closed_book \
                     else CodeAgent(
                     self.model, tools=list(tools), max_steps=c.max_steps, max_new_tokens=c.max_new_tokens,
-                    prompt_style=c.prompt_style, sag=c.sag, temperature=(c.temperature or None) if c.sag > 1 else None)
+                    prompt_style=c.prompt_style, sag=c.sag, sampling=c.sampling())
             return self._agents[tools]
 
     def jobs(self) -> tuple[list[tuple[Task, int]], int]:
@@ -88,7 +95,7 @@ class Collector:
         jobs = [(t, s) for t in tasks for s in range(self.config.samples)]
         done = self.store.ids()
         if done and not self.config.resume:
-            raise FileExistsError(f"{self.store.path} already holds {len(done)} records; resume, or choose another --out")
+            raise OutputExistsError(f"{self.store.path} already holds {len(done)} records; resume, or choose another --out")
         todo = [(t, s) for t, s in jobs if record_id(t, s) not in done]
         return todo, len(jobs) - len(todo)
 
@@ -96,15 +103,15 @@ class Collector:
         prefix = cot = None
         if self.config.prefix:
             cot = chains_of_thought(self.model, [task.question])[0]
-            prefix = cut_prefix(cot, self.config.prefix_style)  # type: ignore[arg-type]
-        trajectory = self.agent_for(task).run(task.question, prefix=prefix)
+            prefix = cut_prefix(cot, self.config.prefix_style)
+        agent = self.agent_for(task)
+        trajectory = agent.run(task.question, prefix=prefix)
         score, correct = score_task(task, trajectory.final_answer)
         first = next((m["content"] for m in trajectory.messages if m["role"] == "assistant"), "")
         return TrajectoryRecord(
             id=record_id(task, sample), task_id=task.id, suite=task.suite, question=task.question,
             gold=task.answers, metric=task.metric, sample=sample, teacher=self.model.model_id,
-            sampling={"temperature": self.config.temperature, "top_p": self.config.top_p, "seed": self.config.seed,
-                      "max_steps": self.config.max_steps, "max_new_tokens": self.config.max_new_tokens},
+            sampling=_used_sampling(self.model, agent, self.config.max_steps),
             precision=self.model.precision, used_prefix=prefix is not None,
             prefix=_prefix_info(prefix, cot or "", self.config.prefix_style, first) if prefix else None,
             trajectory=trajectory, score=score, correct=correct,

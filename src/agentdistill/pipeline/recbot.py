@@ -12,54 +12,62 @@ import json
 import random
 import statistics
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from agentdistill.agents.memory import Trajectory
+from agentdistill.config import (
+    DEFAULT_STUDENT,
+    DEFAULT_TEACHER,
+    CommandConfig,
+    ModelSettings,
+    ModelSpec,
+    cli,
+)
+from agentdistill.errors import OutputExistsError
 from agentdistill.llm import AgentChatModel, load_chat_model
-from agentdistill.llm import parse_backend
-from agentdistill.llm.precision import Precision, describe_precisions, parse_dtype
+from agentdistill.llm.precision import Precision, describe_precisions
 from agentdistill.recsys.agents import ParserAgent, PlannerAgent
 from agentdistill.recsys.catalog import open_catalog
 from agentdistill.recsys.session import FeedServices, FeedSession
 from agentdistill.recsys.simulator import SimulatedUser, Target, draw_target
 from agentdistill.trajectories.record import TrajectoryRecord
-from agentdistill.trajectories.schema import Trajectory
 from agentdistill.trajectories.store import TrajectoryStore
 
 _TRAIN_OFFSET = 100_000  # train sessions are numbered from here; test sessions from 0
 
 
-@dataclass
-class RecbotConfig:
-    """Settings of `eval --suite recbot` / `collect --suite recbot` (see their --help)."""
+class RecbotConfig(ModelSettings, CommandConfig):
+    """Settings of `recbot eval` (see `agentdistill recbot eval --help`); `RecbotCollectConfig` for collection."""
 
-    catalog: str = "default"
-    parser_model: str = "qwen2.5-coder-0.5b"
-    planner_model: str | None = None  # None: the parser's model plans too
-    sessions: int = 20
-    max_turns: int = 5
-    split: str = "test"
-    seed: int = 0
-    paraphrase_model: str | None = None  # None: template commands
-    out: str = "runs/recbot-eval"
-    label: str | None = None
-    resume: bool = True
-    dtype: str = "auto"  # precision of local models: auto, fp32, bf16, fp16 (resolved by llm.precision)
-    backend: str = "auto"  # auto, engine or transformers (see llm.load_chat_model)
+    catalog: str = Field("default", description="default (the embedded fashion catalogue), movielens:PATH, "
+                         "csv:PATH or jsonl:PATH.")
+    parser_model: ModelSpec = Field(DEFAULT_STUDENT, description="Model of the parser agent.", json_schema_extra=cli("-m"))
+    planner_model: ModelSpec | None = Field(None, description="Model of the planner agent (default: the parser's).")
+    sessions: int = Field(20, ge=1, description="Simulated sessions.", json_schema_extra=cli("-n"))
+    max_turns: int = Field(5, ge=1, description="Commands per simulated session.")
+    split: Literal["train", "test"] = Field("test", description="train or test sessions (they never overlap).")
+    seed: int = Field(0, description="Seed of the simulated users.")
+    paraphrase_model: ModelSpec | None = Field(None, description="A model paraphrases the simulated commands (default: "
+                                         "template commands).")
+    out: str = Field("runs/recbot-eval", description="Output folder: sessions.jsonl and summary.json.",
+                     json_schema_extra=cli("-o"))
+    label: str | None = Field(None, description="Name of this run in reports (default: the parser model).")
+    resume: bool = Field(True, description="Keep the sessions already in the output (else it must be empty).")
 
-    def __post_init__(self) -> None:
-        if self.split not in ("train", "test"):
-            raise ValueError("recbot sessions have a train and a test split")
-        if self.sessions < 1 or self.max_turns < 1:
-            raise ValueError("sessions and max_turns must be at least 1")
-        self.dtype = parse_dtype(self.dtype)
-        self.backend = parse_backend(self.backend)
 
-    def to_dict(self) -> dict:
-        return asdict(self)
+class RecbotCollectConfig(RecbotConfig):
+    """Settings of `recbot collect`: the teacher's parser/planner conversations on simulated train sessions."""
+
+    parser_model: ModelSpec = Field(DEFAULT_TEACHER, description="Teacher model (it parses and plans).",
+                              json_schema_extra=cli("-m", "--teacher"))
+    split: Literal["train", "test"] = Field("train", description="train or test sessions (they never overlap).")
+    out: str = Field("runs/recbot-teacher.jsonl", description="Trajectory store (JSONL, appended to).",
+                     json_schema_extra=cli("-o"))
+    label: str | None = Field(None, json_schema_extra=cli(hidden=True))
 
 
 class TurnLog(BaseModel):
@@ -164,9 +172,11 @@ def evaluate_recbot(config: RecbotConfig, parser_model: AgentChatModel | None = 
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "sessions.jsonl"
-    logs = _read_logs(path) if config.resume else {}
+    logs = _read_logs(path)
+    if logs and not config.resume:
+        raise OutputExistsError(f"{path} already holds {len(logs)} sessions; resume, or choose another --out")
     runner = None
-    with path.open("a" if config.resume else "w", encoding="utf-8") as handle:
+    with path.open("a", encoding="utf-8") as handle:
         for index in range(config.sessions):
             number = session_number(index, config.split)
             key = f"{config.catalog}:{number}"
@@ -221,6 +231,8 @@ def collect_recbot(config: RecbotConfig, teacher: AgentChatModel | None = None,
     store, JSONL). A turn's records are `correct` when its session passed. Returns the number of new sessions."""
     store = TrajectoryStore(config.out)
     done = store.ids()
+    if done and not config.resume:
+        raise OutputExistsError(f"{store.path} already holds {len(done)} records; resume, or choose another --out")
     runner, added = None, 0
     for index in range(config.sessions):
         number = session_number(index, config.split)

@@ -1,0 +1,79 @@
+"""`CollectConfig`: every setting of teacher-trajectory collection; the `collect` command is generated from it.
+
+`EpisodeSettings` holds what collection and evaluation share (both run agent episodes over a task suite)."""
+
+from __future__ import annotations
+
+from typing import Literal, Self
+
+from pydantic import Field, field_validator, model_validator
+
+from agentdistill.agents.first_thought import PrefixStyle
+from agentdistill.config import (
+    DEFAULT_TEACHER,
+    CommandConfig,
+    ModelSettings,
+    ModelSpec,
+    SamplingSettings,
+    cli,
+)
+from agentdistill.llm import SamplingParams
+from agentdistill.tasks import Split
+
+
+class EpisodeSettings(ModelSettings, SamplingSettings):
+    """How agent episodes run over a task suite (shared by `collect` and `eval`)."""
+
+    suite: str = Field("math", description="Suite name (math, facts, materials) or a task file path.")
+    split: Split = Field("train", description="Which tasks of the suite: train, test or all.")
+    n: int | None = Field(20, ge=1, description="Tasks to use (all if omitted).", json_schema_extra=cli("-n"))
+    max_steps: int = Field(5, ge=1, description="Think-act-observe steps per episode.")
+    max_new_tokens: int = Field(320, ge=16, description="Tokens per model call.")
+    concurrency: int = Field(1, ge=1, description="Episodes at once (batched generate for local models).")
+    resume: bool = Field(True, description="Skip tasks already in the output.")
+    sag: int = Field(1, ge=1, le=64, description="Self-consistent actions: N candidates per step.")
+    closed_book: bool = Field(False, description="No tools: the model answers from memory in one reply (the "
+                              "baseline tool use is measured against).")
+
+    @field_validator("suite")
+    @classmethod
+    def _tasks_not_sessions(cls, value: str) -> str:
+        if value == "recbot":
+            raise ValueError("recbot runs simulated sessions, not tasks: use `agentdistill recbot eval` or "
+                             "`agentdistill recbot collect`")
+        return value
+
+    def sampling(self) -> SamplingParams:
+        """The sampling settings every model call of the run uses (the one route from config to model).
+
+        Self-consistent steps need a temperature: a greedy config leaves it to the agent's SAG default (0.7)."""
+        from agentdistill.agents.sag import candidate_temperature
+
+        return SamplingParams(temperature=candidate_temperature(self.temperature, self.sag), top_p=self.top_p,
+                              seed=self.seed)
+
+    @model_validator(mode="after")
+    def _closed_book_is_one_reply(self) -> Self:
+        if self.closed_book and self.sag > 1:
+            raise ValueError("closed-book answers in one reply: it takes no --sag")
+        return self
+
+
+class CollectConfig(EpisodeSettings, CommandConfig):
+    """Settings of `collect` (see `agentdistill collect --help` for each)."""
+
+    teacher: ModelSpec = Field(DEFAULT_TEACHER, description="Teacher model: embedded name, hf:PATH, openai:MODEL@URL.")
+    out: str = Field("runs/teacher.jsonl", description="Trajectory store (JSONL, appended to).",
+                     json_schema_extra=cli("-o"))
+    prefix: bool = Field(False, description="Seed each episode with a first-thought prefix.")
+    prefix_style: PrefixStyle = Field("substantive+code", description="Where the prefix is cut.")
+    samples: int = Field(1, ge=1, description="Trajectories per task (needs --temperature > 0 above 1).")
+    prompt_style: Literal["full", "short"] = Field("full", description="full (few-shot) or short system prompt.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.samples > 1 and self.temperature == 0:
+            raise ValueError("several samples per task need --temperature > 0 (greedy repeats itself)")
+        if self.closed_book and self.prefix:
+            raise ValueError("closed-book answers in one reply: it takes no --prefix")
+        return self

@@ -1,0 +1,40 @@
+"""`EvalConfig`: every setting of `eval`; the `eval` command is generated from it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from agentdistill.config import DEFAULT_STUDENT, CommandConfig, ModelSpec, cli
+from agentdistill.distill.distill_config import STUDENT_MARKER
+from agentdistill.pipeline.collect_config import CollectConfig, EpisodeSettings
+from agentdistill.tasks import Split
+
+
+class EvalConfig(EpisodeSettings, CommandConfig):
+    """Settings of `eval` (see `agentdistill eval --help` for each)."""
+
+    split: Split = Field("test", description="Which tasks of the suite: train, test or all.")
+    n: int | None = Field(None, ge=1, description="Tasks to use (all if omitted).", json_schema_extra=cli("-n"))
+    model: ModelSpec = Field(DEFAULT_STUDENT, description="Embedded name, hf:PATH or openai:MODEL@URL.",
+                       json_schema_extra=cli("-m"))
+    out: str = Field("runs/eval", description="Output folder: episodes.jsonl and summary.json.",
+                     json_schema_extra=cli("-o"))
+    label: str | None = Field(None, description="Name of this run in reports (default: the model).")
+    prompt_style: Literal["auto", "full", "short"] = Field(
+        "auto", description="auto (short for students made by `distill`, which trained on it), full or short.")
+
+    @property
+    def resolved_prompt_style(self) -> Literal["full", "short"]:
+        if self.prompt_style != "auto":
+            return self.prompt_style
+        path = Path(self.model[3:]).expanduser() if self.model.startswith("hf:") else None
+        return "short" if path is not None and (path / STUDENT_MARKER).exists() else "full"
+
+    def to_collect_config(self) -> CollectConfig:
+        """Evaluation runs episodes exactly like collection does, on the chosen split, without a prefix."""
+        shared = self.model_dump(include=set(EpisodeSettings.model_fields))
+        return CollectConfig.build(**shared, teacher=self.model, out=str(Path(self.out) / "episodes.jsonl"),
+                                   prompt_style=self.resolved_prompt_style)
