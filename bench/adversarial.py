@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from hostile_snippets import CATALOGUE, Host, make_sandbox, run_one  # noqa: E402
+from hostile_snippets import CATALOGUE, Host, make_sandbox, run_one
 
 
 def main() -> None:

@@ -17,23 +17,37 @@ import tempfile
 from pathlib import Path
 
 from _results import load_results, save_results
-
 from agentdistill.llm import load_chat_model, resolve_backend
 from agentdistill.llm.precision import cpu_hardware
 from agentdistill.pipeline.collect import Collector
 from agentdistill.pipeline.collect_config import CollectConfig
 
 
-def measure(model, teacher: str, backend: str, suite: str, tasks: int, concurrency: int, max_steps: int,
-            work: Path) -> dict:
-    config = CollectConfig(suite=suite, split="train", n=tasks, teacher=teacher, backend=backend,
-                           out=str(work / f"{teacher}-{concurrency}.jsonl"), concurrency=concurrency,
-                           max_steps=max_steps)
+def measure(
+    model, teacher: str, backend: str, suite: str, tasks: int, concurrency: int, max_steps: int, work: Path
+) -> dict:
+    config = CollectConfig(
+        suite=suite,
+        split="train",
+        n=tasks,
+        teacher=teacher,
+        backend=backend,
+        out=str(work / f"{teacher}-{concurrency}.jsonl"),
+        concurrency=concurrency,
+        max_steps=max_steps,
+    )
     summary = Collector(config, model=model).run()
-    return {"teacher": teacher, "backend": backend, "weights": str(model.precision or "server"),
-            "concurrency": concurrency, "episodes": summary.done, "seconds": round(summary.seconds, 1),
-            "episodes_per_minute": round(summary.episodes_per_minute, 2), "correct": summary.correct,
-            "completion_tokens": summary.completion_tokens}
+    return {
+        "teacher": teacher,
+        "backend": backend,
+        "weights": str(model.precision or "server"),
+        "concurrency": concurrency,
+        "episodes": summary.done,
+        "seconds": round(summary.seconds, 1),
+        "episodes_per_minute": round(summary.episodes_per_minute, 2),
+        "correct": summary.correct,
+        "completion_tokens": summary.completion_tokens,
+    }
 
 
 def main() -> None:
@@ -47,8 +61,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="JSON result file (resumable)")
     args = parser.parse_args()
     hardware = cpu_hardware()
-    header = {"cpu": hardware.name, "machine": platform.machine(), "threads": os.cpu_count(), "suite": args.suite,
-              "tasks": args.tasks, "max_steps": args.max_steps}
+    header = {
+        "cpu": hardware.name,
+        "machine": platform.machine(),
+        "threads": os.cpu_count(),
+        "suite": args.suite,
+        "tasks": args.tasks,
+        "max_steps": args.max_steps,
+    }
     results = load_results(args.out, header, ("cpu", "threads", "suite", "tasks", "max_steps"))
     with tempfile.TemporaryDirectory() as tmp:
         for teacher in args.teachers:
@@ -59,12 +79,16 @@ def main() -> None:
             model = load_chat_model(teacher, backend=backend)
             try:
                 for concurrency in todo:
-                    row = measure(model, teacher, backend, args.suite, args.tasks, concurrency, args.max_steps,
-                                  Path(tmp))
+                    row = measure(
+                        model, teacher, backend, args.suite, args.tasks, concurrency, args.max_steps, Path(tmp)
+                    )
                     results["rows"][f"{teacher} | {backend} | {concurrency}"] = row
                     save_results(args.out, results)
-                    print(f"{teacher} ({backend}) concurrency {concurrency}: {row['episodes']} episodes in "
-                          f"{row['seconds']:.0f} s = {row['episodes_per_minute']:.2f} episodes/min", flush=True)
+                    print(
+                        f"{teacher} ({backend}) concurrency {concurrency}: {row['episodes']} episodes in "
+                        f"{row['seconds']:.0f} s = {row['episodes_per_minute']:.2f} episodes/min",
+                        flush=True,
+                    )
             finally:
                 model.close()
     print(render(results))
@@ -72,15 +96,20 @@ def main() -> None:
 
 def render(results: dict) -> str:
     """The markdown table of a result file: episodes/min per model and concurrency, as a ratio to concurrency 1."""
-    lines = [f"{results['cpu']}, {results['threads']} threads; {results['tasks']} {results['suite']} train tasks, "
-             f"greedy, at most {results['max_steps']} steps", "",
-             "| model | backend | weights | concurrency | episodes/min | vs. 1 at a time | solved |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"{results['cpu']}, {results['threads']} threads; {results['tasks']} {results['suite']} train tasks, "
+        f"greedy, at most {results['max_steps']} steps",
+        "",
+        "| model | backend | weights | concurrency | episodes/min | vs. 1 at a time | solved |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for row in results["rows"].values():
         single = results["rows"].get(f"{row['teacher']} | {row['backend']} | 1")
         ratio = f"{row['episodes_per_minute'] / single['episodes_per_minute']:.2f}x" if single else "—"
-        lines.append(f"| {row['teacher']} | {row['backend']} | {row['weights']} | {row['concurrency']} | "
-                     f"{row['episodes_per_minute']:.2f} | {ratio} | {row['correct']}/{row['episodes']} |")
+        lines.append(
+            f"| {row['teacher']} | {row['backend']} | {row['weights']} | {row['concurrency']} | "
+            f"{row['episodes_per_minute']:.2f} | {ratio} | {row['correct']}/{row['episodes']} |"
+        )
     return "\n".join(lines)
 
 

@@ -43,10 +43,15 @@ def measure(spec: str, tokens: int, **fields) -> dict[str, float]:
     batch, batch_s = timed(lambda: model.complete_batch([LONG] * 8, SamplingParams(max_new_tokens=tokens)))
     trajectory, episode_s = timed(lambda: agent.run(task.question))
     model.close()
-    return {"start_s": start_s, "cold_prefill_s": cold, "cached_prefill_s": cached,
-            "decode_tok_s": reply.completion_tokens / decode_s,
-            "concurrent8_tok_s": sum(r[0].completion_tokens for r in batch) / batch_s,
-            "episode_s": episode_s, "episode_steps": len(trajectory.steps)}
+    return {
+        "start_s": start_s,
+        "cold_prefill_s": cold,
+        "cached_prefill_s": cached,
+        "decode_tok_s": reply.completion_tokens / decode_s,
+        "concurrent8_tok_s": sum(r[0].completion_tokens for r in batch) / batch_s,
+        "episode_s": episode_s,
+        "episode_steps": len(trajectory.steps),
+    }
 
 
 def main() -> None:

@@ -13,9 +13,9 @@ from math import comb
 from pathlib import Path
 
 from agentdistill.llm import load_chat_model
-from agentdistill.trajectories import TrajectoryStore
 from agentdistill.pipeline.collect import Collector
 from agentdistill.pipeline.collect_config import CollectConfig
+from agentdistill.trajectories import TrajectoryStore
 
 CONDITIONS = ["none", "paragraph", "substantive", "substantive+code"]
 
@@ -35,9 +35,15 @@ def main() -> None:
     for suite in args.suites:
         for condition in args.conditions:
             config = CollectConfig(
-                suite=suite, split="train", n=args.tasks, teacher=args.teacher, max_steps=args.max_steps,
-                concurrency=args.concurrency, out=str(Path(args.out) / f"{suite}-{condition.replace('+', '-')}.jsonl"),
-                prefix=condition != "none", prefix_style="paragraph" if condition == "none" else condition,
+                suite=suite,
+                split="train",
+                n=args.tasks,
+                teacher=args.teacher,
+                max_steps=args.max_steps,
+                concurrency=args.concurrency,
+                out=str(Path(args.out) / f"{suite}-{condition.replace('+', '-')}.jsonl"),
+                prefix=condition != "none",
+                prefix_style="paragraph" if condition == "none" else condition,
             )
             Collector(config, model=model).run()
             records = list(TrajectoryStore(config.out))
@@ -46,8 +52,11 @@ def main() -> None:
             seconds = sum(r.trajectory.duration_s for r in records) / max(len(records), 1)
             table[suite, condition] = (correct, finished, len(records), seconds)
             outcomes[suite, condition] = {r.task_id: r.correct for r in records}
-            print(f"{suite:6} {condition:17} correct {correct}/{len(records)}  final_answer {finished}/{len(records)}"
-                  f"  {seconds:.0f} s/episode", flush=True)
+            print(
+                f"{suite:6} {condition:17} correct {correct}/{len(records)}  final_answer {finished}/{len(records)}"
+                f"  {seconds:.0f} s/episode",
+                flush=True,
+            )
     print(f"\n{args.teacher}, {args.tasks} train tasks per suite, greedy, max {args.max_steps} steps")
     print("| suite | " + " | ".join(args.conditions) + " |")
     print("|---|" + "---|" * len(args.conditions))
@@ -55,8 +64,10 @@ def main() -> None:
         cells = [f"{table[suite, c][0]}/{table[suite, c][2]}" for c in args.conditions]
         print(f"| {suite} | " + " | ".join(cells) + " |")
     if "none" in args.conditions:
-        print("\nPaired against no prefix (same tasks): tasks only the prefix solved / only no-prefix solved, "
-              "two-sided sign-test p")
+        print(
+            "\nPaired against no prefix (same tasks): tasks only the prefix solved / only no-prefix solved, "
+            "two-sided sign-test p"
+        )
         for condition in (c for c in args.conditions if c != "none"):
             for suite in [*args.suites, "all"]:
                 suites = args.suites if suite == "all" else [suite]
@@ -79,7 +90,7 @@ def sign_test(gained: int, lost: int) -> float:
     n = gained + lost
     if n == 0:
         return 1.0
-    tail = sum(comb(n, k) for k in range(min(gained, lost) + 1)) / 2 ** n
+    tail = sum(comb(n, k) for k in range(min(gained, lost) + 1)) / 2**n
     return min(1.0, 2 * tail)
 
 

@@ -39,12 +39,18 @@ def measure(name: str, dtype: str, new_tokens: int) -> dict[str, float]:
         model.generate(**ids, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False)
         greedy_tps = new_tokens / (time.perf_counter() - started)
         started = time.perf_counter()
-        model.generate(**ids, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=True,
-                       num_return_sequences=8)
+        model.generate(
+            **ids, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=True, num_return_sequences=8
+        )
         sampled_tps = 8 * new_tokens / (time.perf_counter() - started)
     chat.complete(short_prompt, SamplingParams(max_new_tokens=4))
-    return {"load_s": load_s, "prefill": prefill_tps, "greedy": greedy_tps, "n8": sampled_tps,
-            "prompt_tokens": long_ids["input_ids"].shape[1]}
+    return {
+        "load_s": load_s,
+        "prefill": prefill_tps,
+        "greedy": greedy_tps,
+        "n8": sampled_tps,
+        "prompt_tokens": long_ids["input_ids"].shape[1],
+    }
 
 
 def main() -> None:
@@ -52,8 +58,10 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["smollm2-135m", "qwen2.5-coder-0.5b"])
     parser.add_argument("--new-tokens", type=int, default=64)
     args = parser.parse_args()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU capability "
-          f"{torch.backends.cpu.get_cpu_capability()}")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU capability "
+        f"{torch.backends.cpu.get_cpu_capability()}"
+    )
     print(f"{'model':20} {'dtype':9} {'load s':>7} {'prefill tok/s':>14} {'greedy tok/s':>13} {'n=8 tok/s':>10}")
     for name in args.models:
         if not registry.is_ready(name):
@@ -63,9 +71,11 @@ def main() -> None:
         for dtype, r in rows.items():
             print(f"{name:20} {dtype:9} {r['load_s']:7.2f} {r['prefill']:14.1f} {r['greedy']:13.1f} {r['n8']:10.1f}")
         f, b = rows["fp32"], rows["bf16"]
-        print(f"{'':20} bf16/fp32: prefill {b['prefill'] / f['prefill']:.2f}x ({f['prompt_tokens']}-token agent "
-              f"prompt), greedy {b['greedy'] / f['greedy']:.2f}x, n=8 {b['n8'] / f['n8']:.2f}x; "
-              f"n=8 vs greedy (fp32) {f['n8'] / f['greedy']:.2f}x tokens/s")
+        print(
+            f"{'':20} bf16/fp32: prefill {b['prefill'] / f['prefill']:.2f}x ({f['prompt_tokens']}-token agent "
+            f"prompt), greedy {b['greedy'] / f['greedy']:.2f}x, n=8 {b['n8'] / f['n8']:.2f}x; "
+            f"n=8 vs greedy (fp32) {f['n8'] / f['greedy']:.2f}x tokens/s"
+        )
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ from pathlib import Path
 import torch
 
 from _results import load_results, save_results
-
 from agentdistill.distill import DistillConfig, distill
 from agentdistill.llm import registry
 from agentdistill.llm.precision import detect_hardware, training_precision
@@ -41,16 +40,29 @@ def conversations(count: int) -> list[dict]:
     rows = []
     for task in load_suite("math", "train", count, seed=0):
         answer = task.answers[0]
-        rows.append({"id": task.id, "messages": [
-            {"role": "system", "content": "You solve tasks by writing Python code. Think, then act in a code block; "
-                                          "call final_answer(value) when done."},
-            {"role": "user", "content": f"Task: {task.question}"},
-            {"role": "assistant", "content": "Thought: I will compute each quantity in code and print it.\n"
-                                             "```python\nresult = " + answer + "\nprint(result)\n```"},
-            {"role": "user", "content": f"Observation:\n{answer}"},
-            {"role": "assistant", "content": f"Thought: the code printed {answer}.\n```python\n"
-                                             f"final_answer({answer})\n```"},
-        ]})
+        rows.append(
+            {
+                "id": task.id,
+                "messages": [
+                    {
+                        "role": "system",
+                        "content": "You solve tasks by writing Python code. Think, then act in a code block; "
+                        "call final_answer(value) when done.",
+                    },
+                    {"role": "user", "content": f"Task: {task.question}"},
+                    {
+                        "role": "assistant",
+                        "content": "Thought: I will compute each quantity in code and print it.\n"
+                        "```python\nresult = " + answer + "\nprint(result)\n```",
+                    },
+                    {"role": "user", "content": f"Observation:\n{answer}"},
+                    {
+                        "role": "assistant",
+                        "content": f"Thought: the code printed {answer}.\n```python\nfinal_answer({answer})\n```",
+                    },
+                ],
+            }
+        )
     return rows
 
 
@@ -58,12 +70,24 @@ def measure(student: str, layout: str, data: Path, work: Path) -> dict:
     weights, compute = LAYOUTS[layout]
     precision = training_precision("fp32" if compute == "fp32" else "bf16", lora=True)
     precision = precision.model_copy(update={"weights": weights, "reason": f"bench: {layout}"})
-    config = DistillConfig(data=str(data), student=student, out=str(work / f"{student}-{layout}"), epochs=1,
-                           grad_accum=2, learning_rate=1e-3, merge=False)
+    config = DistillConfig(
+        data=str(data),
+        student=student,
+        out=str(work / f"{student}-{layout}"),
+        epochs=1,
+        grad_accum=2,
+        learning_rate=1e-3,
+        merge=False,
+    )
     started = time.perf_counter()
     result = distill(config, precision=precision)
-    return {"tokens_per_s": result.tokens_per_second, "train_s": result.seconds,
-            "wall_s": time.perf_counter() - started, "first_loss": result.first_loss, "last_loss": result.last_loss}
+    return {
+        "tokens_per_s": result.tokens_per_second,
+        "train_s": result.seconds,
+        "wall_s": time.perf_counter() - started,
+        "first_loss": result.first_loss,
+        "last_loss": result.last_loss,
+    }
 
 
 def main() -> None:
@@ -71,15 +95,26 @@ def main() -> None:
     parser.add_argument("--students", nargs="+", default=["smollm2-135m"])
     parser.add_argument("--examples", type=int, default=8)
     parser.add_argument("--layouts", nargs="+", default=list(LAYOUTS), choices=list(LAYOUTS))
-    parser.add_argument("--out", type=Path, default=None,
-                        help="Result file (JSON): rows already in it for this CPU are kept, not measured again.")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="Result file (JSON): rows already in it for this CPU are kept, not measured again.",
+    )
     args = parser.parse_args()
     hw = detect_hardware()
-    header = {"cpu": hw.name, "native_bf16": hw.native_bf16, "torch": torch.__version__,
-              "threads": torch.get_num_threads(), "capability": torch.backends.cpu.get_cpu_capability(),
-              "auto": str(training_precision("auto"))}
-    print(f"torch {header['torch']}, {header['threads']} threads, CPU capability {header['capability']}; "
-          f"{hw.device}: {hw.name}, native bf16: {hw.native_bf16}\nauto trains in: {header['auto']}")
+    header = {
+        "cpu": hw.name,
+        "native_bf16": hw.native_bf16,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "capability": torch.backends.cpu.get_cpu_capability(),
+        "auto": str(training_precision("auto")),
+    }
+    print(
+        f"torch {header['torch']}, {header['threads']} threads, CPU capability {header['capability']}; "
+        f"{hw.device}: {hw.name}, native bf16: {hw.native_bf16}\nauto trains in: {header['auto']}"
+    )
     results = load_results(args.out, header, ("cpu", "torch", "threads"))
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -92,22 +127,32 @@ def main() -> None:
             for layout in args.layouts:
                 key = f"{student} | {layout} | {args.examples}"
                 if key not in results["rows"]:
-                    results["rows"][key] = {"student": student, "layout": layout, "examples": args.examples,
-                                            **measure(student, layout, work / "data", work)}
+                    results["rows"][key] = {
+                        "student": student,
+                        "layout": layout,
+                        "examples": args.examples,
+                        **measure(student, layout, work / "data", work),
+                    }
                     save_results(args.out, results)
     print(render(results))
 
 
 def render(results: dict) -> str:
     """The markdown table of a result file, with each layout's speed relative to fp32 for the same student."""
-    lines = [f"{results['cpu']}, native bf16: {'yes' if results['native_bf16'] else 'no'}, torch {results['torch']}, "
-             f"{results['threads']} threads; `auto` trains in {results['auto']}", "",
-             "| student | layout | training tokens/s | vs fp32 | loss first -> last |", "|---|---|---|---|---|"]
+    lines = [
+        f"{results['cpu']}, native bf16: {'yes' if results['native_bf16'] else 'no'}, torch {results['torch']}, "
+        f"{results['threads']} threads; `auto` trains in {results['auto']}",
+        "",
+        "| student | layout | training tokens/s | vs fp32 | loss first -> last |",
+        "|---|---|---|---|---|",
+    ]
     for row in results["rows"].values():
         fp32 = results["rows"].get(f"{row['student']} | fp32 | {row['examples']}")
         ratio = f"{row['tokens_per_s'] / fp32['tokens_per_s']:.2f}x" if fp32 else "-"
-        lines.append(f"| {row['student']} | {row['layout']} | {row['tokens_per_s']:.1f} | {ratio} | "
-                     f"{row['first_loss']:.3f} -> {row['last_loss']:.3f} |")
+        lines.append(
+            f"| {row['student']} | {row['layout']} | {row['tokens_per_s']:.1f} | {ratio} | "
+            f"{row['first_loss']:.3f} -> {row['last_loss']:.3f} |"
+        )
     return "\n".join(lines)
 
 

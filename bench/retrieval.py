@@ -38,8 +38,10 @@ def load_passages(limit: int) -> list[Passage]:
                 break
             comp = Composition(row["formula"])
             names = " and ".join(sorted(el.long_name for el in comp.elements))
-            text = (f"{comp.reduced_formula} is a compound of {names}. Its computed formation energy is "
-                    f"{float(row['target']):.3f} eV/atom (Materials Project entry {n}).")
+            text = (
+                f"{comp.reduced_formula} is a compound of {names}. Its computed formation energy is "
+                f"{float(row['target']):.3f} eV/atom (Materials Project entry {n})."
+            )
             passages.append(Passage(id=str(n), title=comp.reduced_formula, text=text))
     return passages
 
@@ -50,15 +52,17 @@ def embeddings(passages: list[Passage]) -> np.ndarray:
         return np.load(path)
     started = time.perf_counter()
     vectors = Retriever._embed("minilm", [p.render() for p in passages], batch_size=32, show_progress=True)
-    print(f"encoded {len(passages)} passages in {time.perf_counter() - started:.0f} s "
-          f"({len(passages) / (time.perf_counter() - started):.0f} passages/s)")
+    print(
+        f"encoded {len(passages)} passages in {time.perf_counter() - started:.0f} s "
+        f"({len(passages) / (time.perf_counter() - started):.0f} passages/s)"
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     np.save(path, vectors)
     return vectors
 
 
 def recall_at_10(results: list[list[str]], relevant: list[set[str]]) -> float:
-    return sum(bool(set(r) & rel) for r, rel in zip(results, relevant)) / len(relevant)
+    return sum(bool(set(r) & rel) for r, rel in zip(results, relevant, strict=False)) / len(relevant)
 
 
 def main() -> None:
@@ -106,7 +110,7 @@ def main() -> None:
     print(f"\n{len(passages):,} passages, {len(queries)} queries, MiniLM 384-d (query encoding excluded from q/s)")
     print(f"{'method':8} {'build s':>8} {'queries/s':>10} {'recall@10':>10} {'overlap@10 w/ exact':>20}")
     for name, (qps, ids, build_s) in results.items():
-        overlap = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(ids, exact)])
+        overlap = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(ids, exact, strict=False)])
         print(f"{name:8} {build_s:8.1f} {qps:10.1f} {recall_at_10(ids, relevant):10.3f} {overlap:20.3f}")
     flat_qps = results["flat"][0]
     print("speed vs flat: " + ", ".join(f"{k} {v[0] / flat_qps:.1f}x" for k, v in results.items() if k != "flat"))

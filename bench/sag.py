@@ -40,7 +40,9 @@ def main() -> None:
     tokens_s = sum(c.completion_tokens for c in sequential)
     print(f"{args.model}, {args.n} candidates, <= {args.new_tokens} new tokens each:")
     print(f"  one batched call:   {batched_s:6.1f} s  ({tokens_b} tokens, {tokens_b / batched_s:.1f} tok/s)")
-    print(f"  {args.n} sequential calls: {sequential_s:6.1f} s  ({tokens_s} tokens, {tokens_s / sequential_s:.1f} tok/s)")
+    print(
+        f"  {args.n} sequential calls: {sequential_s:6.1f} s  ({tokens_s} tokens, {tokens_s / sequential_s:.1f} tok/s)"
+    )
     print(f"  ratio sequential / batched wall time: {sequential_s / batched_s:.2f}x")
 
     codes = [f"total = 23 * 12 + {i}\nprint(total)" for i in range(args.n)]
@@ -55,8 +57,10 @@ def main() -> None:
         for code in codes:
             shared.run(code)
         shared_s = time.perf_counter() - started
-    print(f"  executing {args.n} candidates: isolated branches {branches_s:.2f} s vs one shared sandbox "
-          f"{shared_s:.3f} s (isolation costs {branches_s - shared_s:.2f} s per step)")
+    print(
+        f"  executing {args.n} candidates: isolated branches {branches_s:.2f} s vs one shared sandbox "
+        f"{shared_s:.3f} s (isolation costs {branches_s - shared_s:.2f} s per step)"
+    )
 
 
 if __name__ == "__main__":

@@ -40,8 +40,10 @@ def main() -> None:
     warm = timed(lambda: box.run(CODE), args.calls)
     box.close()
     cold = timed(lambda: subprocess.run([sys.executable, "-c", CODE], capture_output=True, check=True), args.calls)
-    cold_numpy = timed(lambda: subprocess.run([sys.executable, "-c", "import numpy\n" + CODE], capture_output=True,
-                                              check=True), max(5, args.calls // 5))
+    cold_numpy = timed(
+        lambda: subprocess.run([sys.executable, "-c", "import numpy\n" + CODE], capture_output=True, check=True),
+        max(5, args.calls // 5),
+    )
 
     warm_ms, cold_ms, numpy_ms = (1000 * statistics.median(s) for s in (warm, cold, cold_numpy))
     print(f"isolation: {', '.join(box.isolation)}")

@@ -1,6 +1,6 @@
 """A code agent with your own tool and your own retrieval corpus.
 
-    python examples/custom_tool_agent.py
+python examples/custom_tool_agent.py
 """
 
 from agentdistill import CodeAgent, load_chat_model
@@ -14,10 +14,12 @@ def celsius_to_fahrenheit(celsius: float) -> float:
     return celsius * 9 / 5 + 32
 
 
-notes = Retriever.build([
-    Passage(id="1", title="Lab notebook", text="The furnace was held at 850 degrees Celsius for two hours."),
-    Passage(id="2", title="Lab notebook", text="Samples were quenched in water at 20 degrees Celsius."),
-])
+notes = Retriever.build(
+    [
+        Passage(id="1", title="Lab notebook", text="The furnace was held at 850 degrees Celsius for two hours."),
+        Passage(id="2", title="Lab notebook", text="Samples were quenched in water at 20 degrees Celsius."),
+    ]
+)
 
 agent = CodeAgent(
     load_chat_model("qwen2.5-coder-0.5b"),

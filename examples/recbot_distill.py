@@ -35,8 +35,16 @@ def main() -> None:
 
     teacher_store = out / "teacher.jsonl"
     print(f"> teacher collects {args.train_sessions} simulated train sessions")
-    collect_recbot(RecbotConfig(catalog=args.catalog, parser_model=args.teacher, sessions=args.train_sessions,
-                                max_turns=args.max_turns, split="train", out=str(teacher_store)))
+    collect_recbot(
+        RecbotConfig(
+            catalog=args.catalog,
+            parser_model=args.teacher,
+            sessions=args.train_sessions,
+            max_turns=args.max_turns,
+            split="train",
+            out=str(teacher_store),
+        )
+    )
     kept, stats = filter_records(TrajectoryStore(teacher_store), FilterConfig())
     print(f"> filter: {dict(stats)}")
     export_dataset(kept, out / "export")
@@ -44,14 +52,24 @@ def main() -> None:
     if not (student_dir / "model" / STUDENT_MARKER).exists():
         print(f"> distill {len(kept)} parser/planner turns into {args.student}")
         distill(DistillConfig(data=str(out / "export"), student=args.student, out=str(student_dir), epochs=args.epochs))
-    runs = [("student prompted", args.student), ("student distilled", f"hf:{student_dir / 'model'}"),
-            ("teacher", args.teacher)]
+    runs = [
+        ("student prompted", args.student),
+        ("student distilled", f"hf:{student_dir / 'model'}"),
+        ("teacher", args.teacher),
+    ]
     rows = []
     for label, model in runs:
         print(f"> evaluate {label} on {args.test_sessions} simulated test sessions")
-        summary = evaluate_recbot(RecbotConfig(catalog=args.catalog, parser_model=model, sessions=args.test_sessions,
-                                               max_turns=args.max_turns, out=str(out / "eval" / label.replace(" ", "-")),
-                                               label=label))
+        summary = evaluate_recbot(
+            RecbotConfig(
+                catalog=args.catalog,
+                parser_model=model,
+                sessions=args.test_sessions,
+                max_turns=args.max_turns,
+                out=str(out / "eval" / label.replace(" ", "-")),
+                label=label,
+            )
+        )
         rows.append(summary.row())
     table = ["| " + " | ".join(RECBOT_COLUMNS) + " |", "|" + "---|" * len(RECBOT_COLUMNS)]
     table += ["| " + " | ".join(row) + " |" for row in rows]

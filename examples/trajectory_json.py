@@ -1,6 +1,6 @@
 """Run the default agent on a question and save its trajectory (the training record) as JSON.
 
-    python examples/trajectory_json.py "What is the population density of Malta?" out.json
+python examples/trajectory_json.py "What is the population density of Malta?" out.json
 """
 
 import sys

@@ -5,8 +5,10 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from agentdistill.llm import registry  # noqa: E402
-from agentdistill.llm.base import AgentChatModel, Completion, SamplingParams  # noqa: E402
+from pydantic import Field
+
+from agentdistill.llm import registry
+from agentdistill.llm.base import AgentChatModel, Completion, SamplingParams
 
 
 class ScriptedModel(AgentChatModel):
@@ -15,9 +17,9 @@ class ScriptedModel(AgentChatModel):
     An output may be a (text, mean_logprob) pair; with n samples per call, n outputs are used per call."""
 
     outputs: list
-    seen: list = []
-    calls: list = []
-    params: list = []  # the resolved SamplingParams of every call
+    seen: list = Field(default_factory=list)
+    calls: list = Field(default_factory=list)
+    params: list = Field(default_factory=list)  # the resolved SamplingParams of every call
 
     def complete_batch(self, conversations, params: SamplingParams | None = None):
         used = self.resolve(params)
@@ -91,16 +93,34 @@ class FakeOpenAIServer:
         server_self, with_logprobs = self, logprobs
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 server_self.requests.append(body)
                 n = min(body.get("n") or 1, max_choices)  # max_choices=1: a server that ignores `n`
-                logprobs = None if not with_logprobs else {"content": [{"token": "a", "logprob": -0.5, "bytes": None, "top_logprobs": []},
-                                        {"token": "b", "logprob": -1.5, "bytes": None, "top_logprobs": []}]}
+                logprobs = (
+                    None
+                    if not with_logprobs
+                    else {
+                        "content": [
+                            {"token": "a", "logprob": -0.5, "bytes": None, "top_logprobs": []},
+                            {"token": "b", "logprob": -1.5, "bytes": None, "top_logprobs": []},
+                        ]
+                    }
+                )
                 payload = {
-                    "id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
-                    "choices": [{"index": i, "finish_reason": "stop", "logprobs": logprobs,
-                                 "message": {"role": "assistant", "content": reply(body, i)}} for i in range(n)],
+                    "id": "x",
+                    "object": "chat.completion",
+                    "created": 0,
+                    "model": body["model"],
+                    "choices": [
+                        {
+                            "index": i,
+                            "finish_reason": "stop",
+                            "logprobs": logprobs,
+                            "message": {"role": "assistant", "content": reply(body, i)},
+                        }
+                        for i in range(n)
+                    ],
                     "usage": {"prompt_tokens": 7, "completion_tokens": 2 * n, "total_tokens": 7 + 2 * n},
                 }
                 data = json.dumps(payload).encode()

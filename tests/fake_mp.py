@@ -11,17 +11,66 @@ from urllib.parse import parse_qs, urlparse
 
 VALID_KEY = "k" * 32
 DOCS = [
-    {"material_id": "mp-804", "formula_pretty": "GaN", "elements": ["Ga", "N"], "chemsys": "Ga-N", "band_gap": 1.73,
-     "formation_energy_per_atom": -0.66, "is_metal": False, "bulk_modulus": {"voigt": 180.0, "reuss": 176.0, "vrh": 178.0},
-     "shear_modulus": {"voigt": 108.0, "reuss": 104.0, "vrh": 106.0}, "n": 2.45},
-    {"material_id": "mp-2853", "formula_pretty": "GaN", "elements": ["Ga", "N"], "chemsys": "Ga-N", "band_gap": 1.56,
-     "formation_energy_per_atom": -0.60, "is_metal": False, "bulk_modulus": None, "shear_modulus": None, "n": None},
-    {"material_id": "mp-2657", "formula_pretty": "TiO2", "elements": ["O", "Ti"], "chemsys": "O-Ti", "band_gap": 1.78,
-     "formation_energy_per_atom": -3.51, "is_metal": False, "bulk_modulus": None, "shear_modulus": None, "n": 2.6},
-    {"material_id": "mp-390", "formula_pretty": "TiO2", "elements": ["O", "Ti"], "chemsys": "O-Ti", "band_gap": 2.05,
-     "formation_energy_per_atom": -3.46, "is_metal": False, "bulk_modulus": None, "shear_modulus": None, "n": None},
-    {"material_id": "mp-146", "formula_pretty": "V", "elements": ["V"], "chemsys": "V", "band_gap": 0.0,
-     "formation_energy_per_atom": 0.0, "is_metal": True, "bulk_modulus": None, "shear_modulus": None, "n": None},
+    {
+        "material_id": "mp-804",
+        "formula_pretty": "GaN",
+        "elements": ["Ga", "N"],
+        "chemsys": "Ga-N",
+        "band_gap": 1.73,
+        "formation_energy_per_atom": -0.66,
+        "is_metal": False,
+        "bulk_modulus": {"voigt": 180.0, "reuss": 176.0, "vrh": 178.0},
+        "shear_modulus": {"voigt": 108.0, "reuss": 104.0, "vrh": 106.0},
+        "n": 2.45,
+    },
+    {
+        "material_id": "mp-2853",
+        "formula_pretty": "GaN",
+        "elements": ["Ga", "N"],
+        "chemsys": "Ga-N",
+        "band_gap": 1.56,
+        "formation_energy_per_atom": -0.60,
+        "is_metal": False,
+        "bulk_modulus": None,
+        "shear_modulus": None,
+        "n": None,
+    },
+    {
+        "material_id": "mp-2657",
+        "formula_pretty": "TiO2",
+        "elements": ["O", "Ti"],
+        "chemsys": "O-Ti",
+        "band_gap": 1.78,
+        "formation_energy_per_atom": -3.51,
+        "is_metal": False,
+        "bulk_modulus": None,
+        "shear_modulus": None,
+        "n": 2.6,
+    },
+    {
+        "material_id": "mp-390",
+        "formula_pretty": "TiO2",
+        "elements": ["O", "Ti"],
+        "chemsys": "O-Ti",
+        "band_gap": 2.05,
+        "formation_energy_per_atom": -3.46,
+        "is_metal": False,
+        "bulk_modulus": None,
+        "shear_modulus": None,
+        "n": None,
+    },
+    {
+        "material_id": "mp-146",
+        "formula_pretty": "V",
+        "elements": ["V"],
+        "chemsys": "V",
+        "band_gap": 0.0,
+        "formation_energy_per_atom": 0.0,
+        "is_metal": True,
+        "bulk_modulus": None,
+        "shear_modulus": None,
+        "n": None,
+    },
 ]
 
 
@@ -47,7 +96,7 @@ class FakeMPServer:
         server_self = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
+            def do_GET(self):
                 url = urlparse(self.path)
                 params = {k: v[-1] for k, v in parse_qs(url.query).items()}
                 key = self.headers.get("x-api-key")
@@ -63,8 +112,9 @@ class FakeMPServer:
                         self.wfile.flush()
                     return
                 if url.path == "/heartbeat":
-                    return self._json(200, {"db_version": "2025.09.25", "version": "0.87.0",
-                                            "access_controlled_batch_ids": []})
+                    return self._json(
+                        200, {"db_version": "2025.09.25", "version": "0.87.0", "access_controlled_batch_ids": []}
+                    )
                 if url.path.rstrip("/") != "/materials/summary":
                     return self._json(404, {"detail": "Not Found"})
                 if key != VALID_KEY:

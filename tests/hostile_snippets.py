@@ -42,15 +42,27 @@ class Host:
     def state(self) -> tuple:
         info = os.lstat(self.file)
         folder = os.lstat(self.dir)
-        return (sorted(os.listdir(self.dir)), info.st_mode, info.st_uid, info.st_gid, info.st_mtime_ns,
-                os.listxattr(self.file), self.file.read_text(), stat.S_IMODE(folder.st_mode), folder.st_uid)
+        return (
+            sorted(os.listdir(self.dir)),
+            info.st_mode,
+            info.st_uid,
+            info.st_gid,
+            info.st_mtime_ns,
+            os.listxattr(self.file),
+            self.file.read_text(),
+            stat.S_IMODE(folder.st_mode),
+            folder.st_uid,
+        )
 
     def unchanged(self) -> bool:
         return self.state() == self.before
 
     def fill(self, code: str) -> str:
-        return code.replace("HOST_FILE", repr(str(self.file))).replace("HOST_DIR", repr(str(self.dir))) \
+        return (
+            code.replace("HOST_FILE", repr(str(self.file)))
+            .replace("HOST_DIR", repr(str(self.dir)))
             .replace("HOST_PID", str(self.pid))
+        )
 
 
 Check = Callable[[ExecutionResult, Host], bool]
@@ -59,8 +71,13 @@ Check = Callable[[ExecutionResult, Host], bool]
 def refused(result: ExecutionResult, host: Host) -> bool:
     """The call failed with a permission error (or the code never got what it wanted) and the host is as it was."""
     text = f"{result.output}\n{result.error or ''}"
-    return ("PermissionError" in text or "Operation not permitted" in text or "Errno 1]" in text
-            or "Errno 13]" in text or "denied" in text) and host.unchanged()
+    return (
+        "PermissionError" in text
+        or "Operation not permitted" in text
+        or "Errno 1]" in text
+        or "Errno 13]" in text
+        or "denied" in text
+    ) and host.unchanged()
 
 
 def stopped(result: ExecutionResult, host: Host) -> bool:
@@ -93,35 +110,55 @@ def _send(message: str) -> str:
     return f"import sys\nsys.modules['__main__'].send({message})\nprint('after')"
 
 
-_RESULT = ("{'op': 'result', 'nonce': 'guess', 'output': 'forged', 'error': None, 'is_final': True, "
-           "'final_answer': 1, 'final_answer_repr': '1', 'duration_s': 0.0}")
-_SYSCALL = "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\nr = libc.syscall({nr}{args})\n" \
-           "if r < 0 and ctypes.get_errno() == 1: raise PermissionError(1, 'denied')\nprint(r, ctypes.get_errno())"
+_RESULT = (
+    "{'op': 'result', 'nonce': 'guess', 'output': 'forged', 'error': None, 'is_final': True, "
+    "'final_answer': 1, 'final_answer_repr': '1', 'duration_s': 0.0}"
+)
+_SYSCALL = (
+    "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\nr = libc.syscall({nr}{args})\n"
+    "if r < 0 and ctypes.get_errno() == 1: raise PermissionError(1, 'denied')\nprint(r, ctypes.get_errno())"
+)
 
 CATALOGUE: list[Hostile] = [
     # time and CPU
     Hostile("infinite loop", "while True:\n    pass", stopped),
-    Hostile("loop that swallows the timeout", "while True:\n    try:\n        pass\n    except BaseException:\n        pass",
-            stopped),
+    Hostile(
+        "loop that swallows the timeout",
+        "while True:\n    try:\n        pass\n    except BaseException:\n        pass",
+        stopped,
+    ),
     Hostile("hang inside C code", "sum(range(10**13))", stopped),
     Hostile("sleep past the limit", "import time\ntime.sleep(60)", stopped),
-    Hostile("alarm ignored, then a busy loop", "import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
-            "while True:\n    pass", stopped),
-    Hostile("alarm ignored, slow tool calls", "import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
-            "for i in range(1000):\n    slow_tool(i)", stopped),
-    Hostile("timer reset from inside", "import signal\nwhile True:\n    signal.setitimer(signal.ITIMER_REAL, 100)",
-            stopped),
+    Hostile(
+        "alarm ignored, then a busy loop",
+        "import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile True:\n    pass",
+        stopped,
+    ),
+    Hostile(
+        "alarm ignored, slow tool calls",
+        "import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nfor i in range(1000):\n    slow_tool(i)",
+        stopped,
+    ),
+    Hostile(
+        "timer reset from inside", "import signal\nwhile True:\n    signal.setitimer(signal.ITIMER_REAL, 100)", stopped
+    ),
     # memory, output, disk
     Hostile("memory bomb", "blob = bytearray(10 * 1024**3)", stopped),
     Hostile("growing list", "x = []\nwhile True:\n    x.append(' ' * 10**6)", stopped),
-    Hostile("raise the memory limit", "import resource\nresource.setrlimit(resource.RLIMIT_AS, "
-            "(resource.RLIM_INFINITY, resource.RLIM_INFINITY))", lambda r, h: r.error is not None and h.unchanged()),
+    Hostile(
+        "raise the memory limit",
+        "import resource\nresource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))",
+        lambda r, h: r.error is not None and h.unchanged(),
+    ),
     Hostile("print flood", "for i in range(10**6):\n    print('spam', i)", capped),
     Hostile("one huge print", "print('x' * 50_000_000)", capped),
     Hostile("huge exception text", "raise ValueError('x' * 7_000_000)", capped),
     Hostile("huge final answer", "final_answer('y' * 7_000_000)", capped),
-    Hostile("disk filler", "block = b'x' * (8 * 1024**2)\nfor i in range(100):\n    open(f'f{i}', 'wb').write(block)",
-            stopped),
+    Hostile(
+        "disk filler",
+        "block = b'x' * (8 * 1024**2)\nfor i in range(100):\n    open(f'f{i}', 'wb').write(block)",
+        stopped,
+    ),
     Hostile("one file past the size limit", "open('big', 'wb').write(b'x' * (64 * 1024**2))", stopped),
     Hostile("many small files", "for i in range(50_000):\n    open(f's{i}', 'w').write('x')", stopped),
     # processes
@@ -137,23 +174,32 @@ CATALOGUE: list[Hostile] = [
     Hostile("UDP socket", "import socket\nsocket.socket(socket.AF_INET, socket.SOCK_DGRAM)"),
     Hostile("Unix socket", "import socket\nsocket.socket(socket.AF_UNIX)"),
     Hostile("socketpair", "import socket\nsocket.socketpair()"),
-    Hostile("HTTP request", "import urllib.request\nurllib.request.urlopen('http://127.0.0.1:8000', timeout=1)",
-            lambda r, h: r.error is not None and h.unchanged()),
+    Hostile(
+        "HTTP request",
+        "import urllib.request\nurllib.request.urlopen('http://127.0.0.1:8000', timeout=1)",
+        lambda r, h: r.error is not None and h.unchanged(),
+    ),
     # writing and reading host files
     Hostile("write a host file", "open(HOST_FILE, 'w').write('owned')"),
     Hostile("append to a host file", "open(HOST_FILE, 'a').write('owned')"),
     Hostile("create a file in a host folder", "open(HOST_DIR + '/new', 'w').write('x')"),
     Hostile("delete a host file", "import os\nos.remove(HOST_FILE)"),
     Hostile("rename a host file", "import os\nos.rename(HOST_FILE, HOST_DIR + '/moved')"),
-    Hostile("hard link a host file inside", "import os\nos.link(HOST_FILE, 'stolen')\nprint(open('stolen').read())",
-            no_secret),
+    Hostile(
+        "hard link a host file inside",
+        "import os\nos.link(HOST_FILE, 'stolen')\nprint(open('stolen').read())",
+        no_secret,
+    ),
     Hostile("symlink to a host file", "import os\nos.symlink(HOST_FILE, 'ln')\nprint(open('ln').read())", no_secret),
     Hostile("read a host file", "print(open(HOST_FILE).read())", no_secret),
     Hostile("read /etc/shadow", "print(open('/etc/shadow').read())", refused),
     Hostile("read the host's environment", "print(open('/proc/HOST_PID/environ').read())", no_secret),
     Hostile("list a host folder", "import os\nprint(os.listdir(HOST_DIR))", refused),
-    Hostile("read the environment", "import os\nprint(dict(os.environ))",
-            lambda r, h: "AGENTDISTILL_HOST_SECRET" not in r.output and h.unchanged()),
+    Hostile(
+        "read the environment",
+        "import os\nprint(dict(os.environ))",
+        lambda r, h: "AGENTDISTILL_HOST_SECRET" not in r.output and h.unchanged(),
+    ),
     Hostile("write /dev/shm", "open('/dev/shm/x', 'w').write('x')"),
     # metadata
     Hostile("chmod a host file", "import os\nos.chmod(HOST_FILE, 0o666)"),
@@ -163,14 +209,19 @@ CATALOGUE: list[Hostile] = [
     Hostile("touch a host file", "import os\nos.utime(HOST_FILE)"),
     Hostile("setxattr on a host file", "import os\nos.setxattr(HOST_FILE, 'user.p', b'1')"),
     # (to the mode they have: harmless even where a broken sandbox let them through)
-    Hostile("fchmod through a readable fd", "import os\nfd = os.open(os.__file__, os.O_RDONLY)\n"
-            "os.fchmod(fd, os.fstat(fd).st_mode & 0o7777)"),
+    Hostile(
+        "fchmod through a readable fd",
+        "import os\nfd = os.open(os.__file__, os.O_RDONLY)\nos.fchmod(fd, os.fstat(fd).st_mode & 0o7777)",
+    ),
     Hostile("chmod the folder above", "import os, stat\nos.chmod('..', stat.S_IMODE(os.stat('..').st_mode))"),
     Hostile("character device", "import os, stat\nos.mknod('kmsg', 0o600 | stat.S_IFCHR, os.makedev(1, 11))"),
     Hostile("file handle escape", _SYSCALL.format(nr=304, args=", -100, None, 0")),
     # the kernel
-    Hostile("ptrace the host", "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
-            "if libc.ptrace(16, HOST_PID, 0, 0) < 0: raise PermissionError(ctypes.get_errno(), 'ptrace')"),
+    Hostile(
+        "ptrace the host",
+        "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+        "if libc.ptrace(16, HOST_PID, 0, 0) < 0: raise PermissionError(ctypes.get_errno(), 'ptrace')",
+    ),
     Hostile("unshare", _SYSCALL.format(nr=272, args=", 0x10000000")),
     Hostile("mount", _SYSCALL.format(nr=165, args=", b'none', b'/tmp', b'tmpfs', 0, None")),
     Hostile("chroot", "import os\nos.chroot('.')"),
@@ -185,26 +236,44 @@ CATALOGUE: list[Hostile] = [
     Hostile("os._exit", "import os\nos._exit(3)", restarted),
     Hostile("abort", "import os\nos.abort()", restarted),
     Hostile("sys.exit", "import sys\nsys.exit(0)", lambda r, h: r.error is not None and h.unchanged()),
-    Hostile("close the host's pipe", "import os\nfor fd in range(3, 64):\n    try:\n        os.close(fd)\n"
-            "    except OSError:\n        pass", lambda r, h: r.error is not None and h.unchanged()),
+    Hostile(
+        "close the host's pipe",
+        "import os\nfor fd in range(3, 64):\n    try:\n        os.close(fd)\n    except OSError:\n        pass",
+        lambda r, h: r.error is not None and h.unchanged(),
+    ),
     # the protocol
-    Hostile("flood tool calls unread", "import sys\nm = sys.modules['__main__']\n"
-            "[m.send({'op': 'tool_call', 'name': 'slow_tool', 'args': [1], 'kwargs': {}}) for _ in range(20000)]",
-            restarted),
+    Hostile(
+        "flood tool calls unread",
+        "import sys\nm = sys.modules['__main__']\n"
+        "[m.send({'op': 'tool_call', 'name': 'slow_tool', 'args': [1], 'kwargs': {}}) for _ in range(20000)]",
+        restarted,
+    ),
     Hostile("too many tool calls", "for i in range(100):\n    slow_tool(i)", stopped),
     Hostile("malformed result", _send("{'op': 'result', 'extra': 1}"), restarted),
     Hostile("forged early result", _send(_RESULT), restarted),
     Hostile("result of the wrong types", _send("{'op': 'result', 'nonce': 1, 'output': ['x']}"), restarted),
-    Hostile("garbage on the pipe", "import sys\nm = sys.modules['__main__']\nm._replies.write('{not json\\n')\n"
-            "m._replies.flush()", restarted),
-    Hostile("huge message", "import sys\nsys.modules['__main__'].send({'op': 'tool_call', 'name': 'slow_tool', "
-            "'args': ['x' * 5_000_000], 'kwargs': {}})", restarted),
-    Hostile("late result from a thread", "import time\ntime.sleep(0.5)\nprint('own output')",
-            lambda r, h: ("late" not in r.output) and h.unchanged(),
-            setup=["import sys, threading, time\ndef late():\n    time.sleep(0.2)\n"
-                   "    sys.modules['__main__'].send({'op': 'result', 'nonce': 'old', 'output': 'late', "
-                   "'error': None, 'is_final': False, 'final_answer': None, 'final_answer_repr': None, "
-                   "'duration_s': 0.0})\nthreading.Thread(target=late).start()"]),
+    Hostile(
+        "garbage on the pipe",
+        "import sys\nm = sys.modules['__main__']\nm._replies.write('{not json\\n')\nm._replies.flush()",
+        restarted,
+    ),
+    Hostile(
+        "huge message",
+        "import sys\nsys.modules['__main__'].send({'op': 'tool_call', 'name': 'slow_tool', "
+        "'args': ['x' * 5_000_000], 'kwargs': {}})",
+        restarted,
+    ),
+    Hostile(
+        "late result from a thread",
+        "import time\ntime.sleep(0.5)\nprint('own output')",
+        lambda r, h: ("late" not in r.output) and h.unchanged(),
+        setup=[
+            "import sys, threading, time\ndef late():\n    time.sleep(0.2)\n"
+            "    sys.modules['__main__'].send({'op': 'result', 'nonce': 'old', 'output': 'late', "
+            "'error': None, 'is_final': False, 'final_answer': None, 'final_answer_repr': None, "
+            "'duration_s': 0.0})\nthreading.Thread(target=late).start()"
+        ],
+    ),
 ]
 
 

@@ -34,8 +34,9 @@ def test_tools_are_described_and_callable(scripted):
 
 
 def test_errors_become_tool_feedback_not_crashes(scripted):
-    model = scripted("Thought: oops.\n```python\nprint(undefined_name)\n```",
-                     "Thought: fixed.\n```python\nfinal_answer(3)\n```")
+    model = scripted(
+        "Thought: oops.\n```python\nprint(undefined_name)\n```", "Thought: fixed.\n```python\nfinal_answer(3)\n```"
+    )
     trajectory = CodeAgent(model).run("q")
     assert "NameError" in trajectory.steps[0].error
     feedback = trajectory.messages[3]["content"]

@@ -14,6 +14,7 @@ from conftest import require_model
 def engine_built(monkeypatch):
     def force(built: bool) -> None:
         monkeypatch.setattr(engine_module, "is_built", lambda: built)
+
     return force
 
 
@@ -52,7 +53,6 @@ def test_explicit_backends_and_servers(engine_built):
 
 
 def test_an_unbuilt_engine_is_a_clear_error(engine_built, monkeypatch):
-    from agentdistill.llm import registry
 
     engine_built(False)
     monkeypatch.setattr(engine_module, "server_binary", lambda: engine_module.cache_dir() / "no-such-binary")
@@ -101,5 +101,6 @@ def test_collect_batches_only_for_backends_that_batch_in_process(scripted, tmp_p
     batched = Collector(config, model=InProcess(model_id="local", outputs=[], seen=[], calls=[])).model
     assert isinstance(batched, BatchingChatModel) and batched.capabilities.parallel_requests
     single = CollectConfig(suite="math", n=2, out=str(tmp_path / "b.jsonl"), concurrency=1)
-    assert not isinstance(Collector(single, model=InProcess(model_id="l", outputs=[], seen=[], calls=[])).model,
-                          BatchingChatModel)
+    assert not isinstance(
+        Collector(single, model=InProcess(model_id="l", outputs=[], seen=[], calls=[])).model, BatchingChatModel
+    )

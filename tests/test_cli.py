@@ -35,13 +35,16 @@ def test_models_list_shows_readiness(tmp_path, monkeypatch):
 
 def test_index_build_and_search(tmp_path):
     corpus = tmp_path / "corpus.jsonl"
-    rows = [{"id": "1", "title": "Lima", "text": "Lima is the capital of Peru."},
-            {"id": "2", "title": "Oslo", "text": "Oslo is the capital of Norway."}]
+    rows = [
+        {"id": "1", "title": "Lima", "text": "Lima is the capital of Peru."},
+        {"id": "2", "title": "Oslo", "text": "Oslo is the capital of Norway."},
+    ]
     corpus.write_text("\n".join(json.dumps(r) for r in rows))
     result = runner.invoke(app, ["index", "build", str(corpus), "--out", str(tmp_path / "idx")])
     assert result.exit_code == 0, result.output
-    result = runner.invoke(app, ["index", "search", str(tmp_path / "idx"), "Norwegian capital", "-k", "1"],
-                           env={"COLUMNS": "200"})
+    result = runner.invoke(
+        app, ["index", "search", str(tmp_path / "idx"), "Norwegian capital", "-k", "1"], env={"COLUMNS": "200"}
+    )
     assert result.exit_code == 0 and "Oslo is the capital of Norway" in result.output
     bad = tmp_path / "bad.jsonl"
     bad.write_text("not json\n")
@@ -51,10 +54,14 @@ def test_index_build_and_search(tmp_path):
 
 def test_run_json_with_a_scripted_openai_server(fake_openai):
     """`run --json` end to end through the OpenAI backend, against a local server that plays the model."""
-    replies = ["Thought: multiply.\n```python\nprint(12 * 12)\n```", "Thought: done.\n```python\nfinal_answer(144)\n```"]
+    replies = [
+        "Thought: multiply.\n```python\nprint(12 * 12)\n```",
+        "Thought: done.\n```python\nfinal_answer(144)\n```",
+    ]
     server = fake_openai(lambda body, i: replies.pop(0))
-    result = runner.invoke(app, ["run", "What is 12 squared?", "--tools", "python", "--json",
-                                 "--model", f"openai:m@{server.base_url}"])
+    result = runner.invoke(
+        app, ["run", "What is 12 squared?", "--tools", "python", "--json", "--model", f"openai:m@{server.base_url}"]
+    )
     assert result.exit_code == 0, result.output
     trajectory = json.loads(result.output)
     assert trajectory["final_answer"] == 144 and trajectory["steps"][0]["observation"] == "144"

@@ -28,13 +28,18 @@ class _Solver:
         outputs = []
         for task in tasks:
             answer = "0" if task.id in self.wrong_ids else task.answers[0]
-            outputs += [f"Thought: compute.\n```python\nprint({answer})\n```",
-                        f"Thought: done.\n```python\nfinal_answer({answer})\n```"]
+            outputs += [
+                f"Thought: compute.\n```python\nprint({answer})\n```",
+                f"Thought: done.\n```python\nfinal_answer({answer})\n```",
+            ]
         return scripted(*outputs)
 
 
 def test_cut_prefix_styles():
-    cot = "To find the total, we follow these steps:\n\n1. **Multiply** $23 \\times 12$ to get the pencils.\n\nThen subtract."
+    cot = (
+        "To find the total, we follow these steps:\n\n1. **Multiply** $23 \\times 12$ to get the pencils.\n\n"
+        "Then subtract."
+    )
     assert cut_prefix(cot, "paragraph") == "Thought: To find the total, we follow these steps:"
     assert cut_prefix(cot, "substantive") == "Thought: Multiply 23 12 to get the pencils."
     assert cut_prefix(cot, "substantive+code").endswith("pencils.\n```python\n")
@@ -58,20 +63,26 @@ def test_collect_scores_stores_and_resumes(scripted, tmp_path):
 def test_the_configs_sampling_reaches_a_given_model_and_the_record_says_what_ran(scripted, tmp_path):
     """A model object passed in (quickstart and the Python API do this) keeps its own defaults (greedy here);
     the config's temperature, top_p and seed must still reach every call, and the record must state them."""
-    config = CollectConfig(suite="math", n=1, samples=2, temperature=0.8, top_p=0.9, seed=5,
-                           out=str(tmp_path / "s.jsonl"))
+    config = CollectConfig(
+        suite="math", n=1, samples=2, temperature=0.8, top_p=0.9, seed=5, out=str(tmp_path / "s.jsonl")
+    )
     tasks = load_suite("math", "train", 1, 0)
     model = _Solver()(scripted, tasks * 2)
     Collector(config, model=model).run()
     assert model.params and all((p.temperature, p.top_p, p.seed) == (0.8, 0.9, 5) for p in model.params)
     records = list(TrajectoryStore(config.out))
-    assert [(r.sampling["temperature"], r.sampling["top_p"], r.sampling["seed"]) for r in records] == [(0.8, 0.9, 5)] * 2
+    assert [(r.sampling["temperature"], r.sampling["top_p"], r.sampling["seed"]) for r in records] == [
+        (0.8, 0.9, 5)
+    ] * 2
 
 
 def test_collect_with_prefix_records_the_span(scripted, tmp_path):
     config = CollectConfig(suite="math", n=1, out=str(tmp_path / "p.jsonl"), prefix=True, prefix_style="substantive")
-    model = scripted("First multiply the boxes by the pencils per box to get the total.\n\nThen subtract.",
-                     " I print it.\n```python\nprint(1)\n```", "Thought: ok\n```python\nfinal_answer(1)\n```")
+    model = scripted(
+        "First multiply the boxes by the pencils per box to get the total.\n\nThen subtract.",
+        " I print it.\n```python\nprint(1)\n```",
+        "Thought: ok\n```python\nfinal_answer(1)\n```",
+    )
     Collector(config, model=model).run()
     record = next(iter(TrajectoryStore(config.out)))
     assert record.used_prefix and record.prefix.style == "substantive"
@@ -100,8 +111,10 @@ def test_batching_model_coalesces_concurrent_calls(scripted):
     inner = scripted(*[f"reply {i}" for i in range(6)])
     model = BatchingChatModel(inner=inner, model_id="b", max_batch=8, wait_s=0.2)
     results = []
-    threads = [threading.Thread(target=lambda: results.append(model.complete([{"role": "user", "content": "hi"}])))
-               for _ in range(6)]
+    threads = [
+        threading.Thread(target=lambda: results.append(model.complete([{"role": "user", "content": "hi"}])))
+        for _ in range(6)
+    ]
     for t in threads:
         t.start()
     for t in threads:

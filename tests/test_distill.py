@@ -25,7 +25,7 @@ def tokenizer_of(name: str):
 
 
 def loss_text(tokenizer, example) -> str:
-    return tokenizer.decode([t for t, m in zip(example["input_ids"], example["assistant_masks"]) if m])
+    return tokenizer.decode([t for t, m in zip(example["input_ids"], example["assistant_masks"], strict=False) if m])
 
 
 @pytest.mark.parametrize("name", ["smollm2-135m", "qwen2.5-coder-0.5b"])
@@ -33,16 +33,19 @@ def test_training_template_renders_what_the_model_sees_at_inference(name):
     tokenizer = tokenizer_of(name)
     template = training_template(tokenizer)
     assert "generation" in template
-    assert tokenizer.apply_chat_template(CONVERSATION, tokenize=False) == \
-        tokenizer.apply_chat_template(CONVERSATION, chat_template=template, tokenize=False)
+    assert tokenizer.apply_chat_template(CONVERSATION, tokenize=False) == tokenizer.apply_chat_template(
+        CONVERSATION, chat_template=template, tokenize=False
+    )
 
 
 def test_loss_falls_exactly_on_the_agents_turns_smollm():
     tokenizer = tokenizer_of("smollm2-135m")
     example = tokenize_example(tokenizer, training_template(tokenizer), CONVERSATION)
     # both assistant turns with their end-of-turn token; not the system prompt, task, observation or role headers
-    assert loss_text(tokenizer, example) == ("Thought: multiply.\n```python\nprint(6 * 7)\n```<|im_end|>"
-                                             "Thought: done.\n```python\nfinal_answer(42)\n```<|im_end|>")
+    assert loss_text(tokenizer, example) == (
+        "Thought: multiply.\n```python\nprint(6 * 7)\n```<|im_end|>"
+        "Thought: done.\n```python\nfinal_answer(42)\n```<|im_end|>"
+    )
 
 
 def test_loss_mask_qwen_keeps_the_end_of_turn_and_masks_observations():
@@ -92,8 +95,16 @@ def test_lora_distillation_trains_saves_and_loads(tmp_path):
     rows = [{"id": f"t{i}", "messages": CONVERSATION} for i in range(4)]
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "train.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    result = distill(DistillConfig(data=str(tmp_path / "data"), student="smollm2-135m", out=str(tmp_path / "out"),
-                                   epochs=2, grad_accum=2, learning_rate=1e-3))
+    result = distill(
+        DistillConfig(
+            data=str(tmp_path / "data"),
+            student="smollm2-135m",
+            out=str(tmp_path / "out"),
+            epochs=2,
+            grad_accum=2,
+            learning_rate=1e-3,
+        )
+    )
     assert result.examples == 4 and result.last_loss < result.first_loss
     assert (tmp_path / "out" / "loss.png").stat().st_size > 1000
     assert (tmp_path / "out" / "adapter" / "adapter_config.json").exists()

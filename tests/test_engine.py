@@ -58,10 +58,15 @@ def test_one_server_per_model_is_shared_and_stops_with_its_last_user(engine):
 
 
 def test_output_follows_a_json_schema(engine):
-    schema = {"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
-              "required": ["name", "age"], "additionalProperties": False}
-    reply = engine.complete([{"role": "user", "content": "Describe a person."}],
-                            SamplingParams(json_schema=schema, max_new_tokens=48))[0]
+    schema = {
+        "type": "object",
+        "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+        "required": ["name", "age"],
+        "additionalProperties": False,
+    }
+    reply = engine.complete(
+        [{"role": "user", "content": "Describe a person."}], SamplingParams(json_schema=schema, max_new_tokens=48)
+    )[0]
     person = json.loads(reply.text)
     assert set(person) == {"name", "age"} and isinstance(person["age"], int)
     assert engine.capabilities.json_schema
@@ -69,8 +74,11 @@ def test_output_follows_a_json_schema(engine):
 
 def test_an_episodes_next_step_reuses_the_cached_prompt(engine):
     first = engine.complete(TASK)[0]
-    step_two = [*TASK, {"role": "assistant", "content": first.text},
-                {"role": "user", "content": "Observation: done. Now say goodbye."}]
+    step_two = [
+        *TASK,
+        {"role": "assistant", "content": first.text},
+        {"role": "user", "content": "Observation: done. Now say goodbye."},
+    ]
     second = engine.complete(step_two)[0]
     assert engine.capabilities.prefix_cache
     assert second.cached_tokens is not None and second.cached_tokens >= first.prompt_tokens - 1
@@ -96,13 +104,23 @@ def test_a_student_folder_served_by_the_engine_agrees_with_transformers(tmp_path
     shutil.copytree(registry.model_path("smollm2-135m"), student)
     exact = to_gguf(student, "f32")
     assert find_gguf(student) == exact and gguf_quantization(exact) == "ALL_F32"
-    prompts = ["What is the capital of France?", "Write a Python function that adds two numbers.",
-               "List three colours.", "What is 12 times 11?", "Say hello in Spanish."]
+    prompts = [
+        "What is the capital of France?",
+        "Write a Python function that adds two numbers.",
+        "List three colours.",
+        "What is 12 times 11?",
+        "Say hello in Spanish.",
+    ]
     hf = load_chat_model(f"hf:{student}", backend="transformers", max_new_tokens=12)
     served = load_chat_model(f"hf:{student}", backend="engine", max_new_tokens=12)
     try:
-        pairs = [(hf.complete([{"role": "user", "content": p}])[0].text,
-                  served.complete([{"role": "user", "content": p}])[0].text) for p in prompts]
+        pairs = [
+            (
+                hf.complete([{"role": "user", "content": p}])[0].text,
+                served.complete([{"role": "user", "content": p}])[0].text,
+            )
+            for p in prompts
+        ]
     finally:
         served.close()
     assert sum(a == b for a, b in pairs) >= 4, pairs  # fp32 sums in another order may flip one near-tie
@@ -125,4 +143,3 @@ def test_a_server_that_dies_is_restarted_once_then_reported():
             model.complete(TASK)
     finally:
         model.close()
-

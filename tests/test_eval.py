@@ -46,8 +46,10 @@ def test_report_table_plot_and_cli(scripted, tmp_path):
     folders = []
     for label, wrong in (("prompted", [t.id for t in tasks]), ("distilled", [])):
         folder = tmp_path / label
-        evaluate(EvalConfig(suite="math", n=2, model="scripted", out=str(folder), label=label),
-                 model=answers(scripted, tasks, wrong))
+        evaluate(
+            EvalConfig(suite="math", n=2, model="scripted", out=str(folder), label=label),
+            model=answers(scripted, tasks, wrong),
+        )
         folders.append(folder)
     summaries = [load_summary(f) for f in folders]
     table = markdown_table(summaries)

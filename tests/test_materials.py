@@ -2,14 +2,13 @@
 tools, the materials agent, the `materials` suite, the closed-book baseline and MAE."""
 
 import gzip
-import json
 import hashlib
+import json
 import math
 import time
 from pathlib import Path
 
 import pytest
-from fake_mp import VALID_KEY, FakeMPServer, closed_port_url
 from typer.testing import CliRunner
 
 from agentdistill.agents import CodeAgent
@@ -25,6 +24,7 @@ from agentdistill.tools.materials.snapshot import (
     records_table,
     write_snapshot,
 )
+from fake_mp import VALID_KEY, FakeMPServer, closed_port_url
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "materials"
 runner = CliRunner()
@@ -62,12 +62,18 @@ def test_any_way_of_writing_a_formula_finds_the_same_entries(store):
     assert {r.formula for r in by_reduced} >= {"Ga1N1", "Ga2N2"}
 
 
-@pytest.mark.parametrize("query, message", [
-    ({"formula": "Xx2"}, "not an element"), ({"formula": "hello world"}, "not a chemical formula"),
-    ({"band_gap_ev": (3, 1)}, "above max"), ({"sort": "colour"}, "sort must be one of"),
-    ({"chemsys": "Ti-Qq"}, "chemical system"), ({"limit": 0}, "greater than or equal"),
-    ({"elements": ["Ti", "Kryptonite"]}, "not a chemical element"),
-])
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ({"formula": "Xx2"}, "not an element"),
+        ({"formula": "hello world"}, "not a chemical formula"),
+        ({"band_gap_ev": (3, 1)}, "above max"),
+        ({"sort": "colour"}, "sort must be one of"),
+        ({"chemsys": "Ti-Qq"}, "chemical system"),
+        ({"limit": 0}, "greater than or equal"),
+        ({"elements": ["Ti", "Kryptonite"]}, "not a chemical element"),
+    ],
+)
 def test_bad_queries_say_what_is_wrong(query, message):
     with pytest.raises((MaterialsError, ValueError), match=message):
         MaterialQuery(**query)
@@ -94,13 +100,17 @@ def _matbench_folder(folder: Path, rows: dict[str, list[tuple[str, float]]]) -> 
 
 
 def test_build_merges_unique_formulas_and_keeps_polymorphs_apart(tmp_path):
-    folder = _matbench_folder(tmp_path / "mb", {
-        "mp_gap.csv": [("Ga2N2", 1.7), ("Ga2N2", 1.5), ("Mg1O1", 4.4)],
-        "mp_is_metal.csv": [("Ga2N2", 0), ("Ga2N2", 0), ("Mg1O1", 0)],
-        "mp_e_form.csv": [("Mg1O1", -3.0), ("Ga2N2", -0.6)],
-        "mp_log10_k_vrh.csv": [("Mg1O1", 2.0)], "mp_log10_g_vrh.csv": [("Mg1O1", 1.0)],
-        "dielectric.csv": [("Mg1O1", 1.7)],
-    })
+    folder = _matbench_folder(
+        tmp_path / "mb",
+        {
+            "mp_gap.csv": [("Ga2N2", 1.7), ("Ga2N2", 1.5), ("Mg1O1", 4.4)],
+            "mp_is_metal.csv": [("Ga2N2", 0), ("Ga2N2", 0), ("Mg1O1", 0)],
+            "mp_e_form.csv": [("Mg1O1", -3.0), ("Ga2N2", -0.6)],
+            "mp_log10_k_vrh.csv": [("Mg1O1", 2.0)],
+            "mp_log10_g_vrh.csv": [("Mg1O1", 1.0)],
+            "dielectric.csv": [("Mg1O1", 1.7)],
+        },
+    )
     table = build_from_matbench(folder)
     mgo = table[table["formula"] == "Mg1O1"]
     assert len(mgo) == 1  # unique in every file: one entry with every property
@@ -116,8 +126,10 @@ def test_build_merges_unique_formulas_and_keeps_polymorphs_apart(tmp_path):
 
 
 def test_build_rejects_misaligned_or_missing_files(tmp_path):
-    rows = {name: [("Mg1O1", 1.0)] for name in ("mp_gap.csv", "mp_e_form.csv", "mp_log10_k_vrh.csv",
-                                                  "mp_log10_g_vrh.csv", "dielectric.csv")}
+    rows = {
+        name: [("Mg1O1", 1.0)]
+        for name in ("mp_gap.csv", "mp_e_form.csv", "mp_log10_k_vrh.csv", "mp_log10_g_vrh.csv", "dielectric.csv")
+    }
     rows["mp_is_metal.csv"] = [("Ca1O1", 0.0)]
     with pytest.raises(MaterialsError, match="row-aligned"):
         build_from_matbench(_matbench_folder(tmp_path / "a", rows))
@@ -163,8 +175,10 @@ def test_composition_and_structure_analysis(tools):
 
 
 def test_materials_agent_looks_values_up_in_the_sandbox(scripted, store):
-    code = ('Thought: fetch every ZnSe entry.\n```python\nentries = get_properties("ZnSe")\n'
-            'gaps = [e["band_gap_ev"] for e in entries if "band_gap_ev" in e]\nfinal_answer(sum(gaps) / len(gaps))\n```')
+    code = (
+        'Thought: fetch every ZnSe entry.\n```python\nentries = get_properties("ZnSe")\n'
+        'gaps = [e["band_gap_ev"] for e in entries if "band_gap_ev" in e]\nfinal_answer(sum(gaps) / len(gaps))\n```'
+    )
     model = scripted(code)
     trajectory = CodeAgent.materials(model).run("What is the mean band gap of the ZnSe entries?")
     gaps = [r.band_gap_ev for r in store.get_properties("ZnSe") if r.band_gap_ev is not None]
@@ -209,7 +223,9 @@ def test_explicit_api_key_wins_over_the_environment(mp_server, monkeypatch):
     MPStore(endpoint=mp_server.url)  # the environment's key is used when none is given...
     with pytest.raises(MaterialsError, match="rejected the API key"):
         MPStore(endpoint=mp_server.url).search(MaterialQuery(formula="GaN"))
-    assert MPStore(api_key=VALID_KEY, endpoint=mp_server.url).search(MaterialQuery(formula="GaN"))  # ...else the argument
+    assert MPStore(api_key=VALID_KEY, endpoint=mp_server.url).search(
+        MaterialQuery(formula="GaN")
+    )  # ...else the argument
     assert mp_server.requests[-1][2] == VALID_KEY
 
 
@@ -226,8 +242,10 @@ def test_offline_refused_hanging_and_keyless_apis_fail_in_seconds(monkeypatch):
     with pytest.raises(MaterialsError, match="unreachable"):
         MPStore(api_key=VALID_KEY, endpoint=closed_port_url(), timeout=2)
     # a server that never answers, and one that trickles a byte a second (no single read ever times out)
-    for server, timeout, message in ((FakeMPServer(hang=True), 1, "unreachable"),
-                                     (FakeMPServer(trickle=True), 2, "start-up check took longer than 3 s")):
+    for server, timeout, message in (
+        (FakeMPServer(hang=True), 1, "unreachable"),
+        (FakeMPServer(trickle=True), 2, "start-up check took longer than 3 s"),
+    ):
         try:
             with pytest.raises(MaterialsError, match=message):
                 MPStore(api_key=VALID_KEY, endpoint=server.url, timeout=timeout)
@@ -238,21 +256,39 @@ def test_offline_refused_hanging_and_keyless_apis_fail_in_seconds(monkeypatch):
 
 def test_refresh_writes_a_snapshot_the_snapshot_store_reads(mp_server, tmp_path):
     out = tmp_path / "live.csv.gz"
-    result = runner.invoke(app, ["materials", "refresh", "--out", str(out), "--formula", "GaN,TiO2",
-                                 "--api-key", VALID_KEY, "--endpoint", mp_server.url])
+    result = runner.invoke(
+        app,
+        [
+            "materials",
+            "refresh",
+            "--out",
+            str(out),
+            "--formula",
+            "GaN,TiO2",
+            "--api-key",
+            VALID_KEY,
+            "--endpoint",
+            mp_server.url,
+        ],
+    )
     assert result.exit_code == 0, result.output
     live = SnapshotStore(out)
     assert sorted(r.material_id for r in live.get_properties("GaN")) == ["mp-2853", "mp-804"]
     assert live.search(MaterialQuery(chemsys="O-Ti", sort="-band_gap_ev"))[0].band_gap_ev == 2.05
-    assert list(records_table(live.search(MaterialQuery(formula="TiO2"))).columns)[:3] == ["material_id", "formula",
-                                                                                           "reduced_formula"]
+    assert list(records_table(live.search(MaterialQuery(formula="TiO2"))).columns)[:3] == [
+        "material_id",
+        "formula",
+        "reduced_formula",
+    ]
 
 
 # -- suite, closed book, MAE, CLI -------------------------------------------------------------------------
 def test_materials_suite_gold_answers_come_from_the_snapshot(store):
     tasks = load_suite("materials", "all")
     assert len(tasks) == 400 and {t.split for t in tasks} == {"train", "test"}
-    assert [t.id for t in load_suite("materials", "test", 5, seed=3)] == [t.id for t in load_suite("materials", "test", 5, seed=3)]
+    assert [t.id for t in load_suite("materials", "test", 5, seed=3)] == [
+        t.id for t in load_suite("materials", "test", 5, seed=3)
+    ]
     kinds = {t.difficulty for t in tasks}
     assert {"band_gap", "formation_energy", "count_filter", "compare_formation", "pugh_ratio"} <= kinds
     for task in [t for t in tasks if t.difficulty == "band_gap"][:10]:
@@ -260,7 +296,10 @@ def test_materials_suite_gold_answers_come_from_the_snapshot(store):
         known = [r.band_gap_ev for r in store.get_properties(formula) if r.band_gap_ev is not None]
         assert len(known) == 1 and score_task(task, known[0])[1]  # one entry: "the" band gap is unambiguous
     for task in [t for t in tasks if t.difficulty == "count_filter"][:5]:
-        system, threshold = task.question.split("binary ")[1].split(" system")[0], float(task.question.split("least ")[1].split(" eV")[0])
+        system, threshold = (
+            task.question.split("binary ")[1].split(" system")[0],
+            float(task.question.split("least ")[1].split(" eV")[0]),
+        )
         found = store.search(MaterialQuery(chemsys=system, limit=1000))
         assert str(sum(r.band_gap_ev is not None and r.band_gap_ev >= threshold for r in found)) == task.answers[0]
 
@@ -281,10 +320,14 @@ def test_eval_reports_mae_for_closed_book_and_agent(scripted, tmp_path):
         value = float(task.answers[0]) + 0.5 if task.metadata["regression_unit"] else task.answers[0]
         return f"Thought: done.\n```python\nfinal_answer({value!r})\n```" if code else str(value)
 
-    closed = evaluate(EvalConfig(suite="materials", n=12, model="scripted", out=str(tmp_path / "cb"), closed_book=True),
-                      model=scripted(*(reply(t, code=False) for t in tasks)))
-    agent = evaluate(EvalConfig(suite="materials", n=12, model="scripted", out=str(tmp_path / "agent")),
-                     model=scripted(*(reply(t, code=True) for t in tasks)))
+    closed = evaluate(
+        EvalConfig(suite="materials", n=12, model="scripted", out=str(tmp_path / "cb"), closed_book=True),
+        model=scripted(*(reply(t, code=False) for t in tasks)),
+    )
+    agent = evaluate(
+        EvalConfig(suite="materials", n=12, model="scripted", out=str(tmp_path / "agent")),
+        model=scripted(*(reply(t, code=True) for t in tasks)),
+    )
     for summary in (closed, agent):
         assert summary.correct == len(tasks) - len(regression)  # 0.5 off is outside every lookup's tolerance
         assert sum(e.answered for e in summary.mae.values()) == len(regression)
@@ -294,8 +337,9 @@ def test_eval_reports_mae_for_closed_book_and_agent(scripted, tmp_path):
 
 
 def test_materials_cli_search_and_errors(monkeypatch):
-    result = runner.invoke(app, ["materials", "search", "--formula", "ZnSe", "--sort", "formation_energy_per_atom_ev",
-                                 "--limit", "2"])
+    result = runner.invoke(
+        app, ["materials", "search", "--formula", "ZnSe", "--sort", "formation_energy_per_atom_ev", "--limit", "2"]
+    )
     assert result.exit_code == 0 and "Se1Zn1" in result.output and "-0.71142" in result.output
     bad = runner.invoke(app, ["materials", "search", "--formula", "Xx2"])
     assert bad.exit_code == 1 and "not an element" in bad.output
@@ -304,7 +348,9 @@ def test_materials_cli_search_and_errors(monkeypatch):
     no_store = runner.invoke(app, ["materials", "search", "--formula", "GaN", "--store", "nowhere.csv.gz"])
     assert no_store.exit_code == 1 and "unknown materials store" in no_store.output
     monkeypatch.delenv("MP_API_KEY", raising=False)
-    keyless = runner.invoke(app, ["run", "--agent", "materials", "--store", "mp", "-m", "smollm2-135m", "Band gap of GaN?"])
+    keyless = runner.invoke(
+        app, ["run", "--agent", "materials", "--store", "mp", "-m", "smollm2-135m", "Band gap of GaN?"]
+    )
     assert keyless.exit_code == 1 and ("MP_API_KEY" in keyless.output or "not available" in keyless.output)
 
 
@@ -313,10 +359,28 @@ def test_cli_runs_the_materials_agent_with_a_real_model():
     from conftest import require_model
 
     require_model("smollm2-135m")
-    result = runner.invoke(app, ["run", "--agent", "materials", "-m", "smollm2-135m", "--max-steps", "1",
-                                 "--max-new-tokens", "24", "--json", "What is the band gap of GaN?"])
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "--agent",
+            "materials",
+            "-m",
+            "smollm2-135m",
+            "--max-steps",
+            "1",
+            "--max-new-tokens",
+            "24",
+            "--json",
+            "What is the band gap of GaN?",
+        ],
+    )
     assert result.exit_code == 0, result.output
-    trajectory = json.loads(result.output[result.output.index("{"):])
-    assert trajectory["metadata"]["tools"] == ["search_materials", "get_properties", "analyze_composition",
-                                               "analyze_structure"]
+    trajectory = json.loads(result.output[result.output.index("{") :])
+    assert trajectory["metadata"]["tools"] == [
+        "search_materials",
+        "get_properties",
+        "analyze_composition",
+        "analyze_structure",
+    ]
     assert "get_properties" in trajectory["messages"][0]["content"] and trajectory["termination"]

@@ -22,7 +22,6 @@ from agentdistill.llm.precision import (
     parse_dtype,
     training_precision,
 )
-
 from conftest import require_model
 from test_distill import CONVERSATION
 
@@ -32,8 +31,17 @@ H100 = Hardware(device="cuda", native_bf16=True, name="H100")
 T4 = Hardware(device="cuda", native_bf16=False, name="Tesla T4")
 
 
-@pytest.mark.parametrize("given, canonical", [("auto", "auto"), ("fp32", "fp32"), ("float32", "fp32"),
-                                              ("bfloat16", "bf16"), ("BF16", "bf16"), ("float16", "fp16")])
+@pytest.mark.parametrize(
+    "given, canonical",
+    [
+        ("auto", "auto"),
+        ("fp32", "fp32"),
+        ("float32", "fp32"),
+        ("bfloat16", "bf16"),
+        ("BF16", "bf16"),
+        ("float16", "fp16"),
+    ],
+)
 def test_dtype_names_and_aliases(given, canonical):
     assert parse_dtype(given) == canonical
 
@@ -44,12 +52,15 @@ def test_unknown_dtype_is_one_clear_line():
     assert "\n" not in str(error.value) and "use auto, fp32, bf16 or fp16" in str(error.value)
 
 
-@pytest.mark.parametrize("hardware, inference, compute, lora_weights, flags", [
-    (AVX2, "fp32", "fp32", "fp32", {"bf16": False, "fp16": False, "use_cpu": True}),
-    (SAPPHIRE_RAPIDS, "bf16", "bf16", "bf16", {"bf16": True, "fp16": False, "use_cpu": True}),
-    (H100, "bf16", "bf16", "bf16", {"bf16": True, "fp16": False, "use_cpu": False}),
-    (T4, "fp16", "fp16", "fp16", {"bf16": False, "fp16": True, "use_cpu": False}),
-])
+@pytest.mark.parametrize(
+    "hardware, inference, compute, lora_weights, flags",
+    [
+        (AVX2, "fp32", "fp32", "fp32", {"bf16": False, "fp16": False, "use_cpu": True}),
+        (SAPPHIRE_RAPIDS, "bf16", "bf16", "bf16", {"bf16": True, "fp16": False, "use_cpu": True}),
+        (H100, "bf16", "bf16", "bf16", {"bf16": True, "fp16": False, "use_cpu": False}),
+        (T4, "fp16", "fp16", "fp16", {"bf16": False, "fp16": True, "use_cpu": False}),
+    ],
+)
 def test_auto_on_every_kind_of_machine(hardware, inference, compute, lora_weights, flags):
     assert inference_precision("auto", hardware).dtype == inference
     lora = training_precision("auto", lora=True, hardware=hardware)
@@ -68,27 +79,33 @@ def test_explicit_choices_are_kept_and_recorded_as_asked():
     assert inference_precision("fp16", AVX2).dtype == "fp16"
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: training_precision("fp16", hardware=AVX2), "fp16 training needs a GPU"),
-    (lambda: training_precision("fp16", hardware=SAPPHIRE_RAPIDS), "fp16 training needs a GPU"),
-    (lambda: training_precision("bf16", hardware=T4), "Tesla T4 has no bf16"),
-    (lambda: inference_precision("bf16", T4), "Tesla T4 has no bf16"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: training_precision("fp16", hardware=AVX2), "fp16 training needs a GPU"),
+        (lambda: training_precision("fp16", hardware=SAPPHIRE_RAPIDS), "fp16 training needs a GPU"),
+        (lambda: training_precision("bf16", hardware=T4), "Tesla T4 has no bf16"),
+        (lambda: inference_precision("bf16", T4), "Tesla T4 has no bf16"),
+    ],
+)
 def test_choices_a_machine_cannot_run_fail_in_one_line(call, message):
     with pytest.raises(PrecisionError) as error:
         call()
     assert message in str(error.value) and "\n" not in str(error.value)
 
 
-@pytest.mark.parametrize("text, machine, native", [
-    ("model name\t: AMD EPYC 9R14\nflags\t\t: fpu sse avx2 avx512f avx512_bf16\n", "x86_64", True),
-    ("model name\t: Intel Xeon Platinum 8480+\nflags\t\t: avx2 avx512f amx_bf16 amx_tile\n", "x86_64", True),
-    ("model name\t: AMD EPYC\nflags\t\t: fpu sse avx avx2 fma\n", "x86_64", False),
-    ("model name\t: Intel Xeon\nflags\t\t: avx2 avx512f avx512bw\n", "x86_64", False),  # AVX512 without BF16
-    ("processor\t: 0\nFeatures\t: fp asimd sve bf16 i8mm\n", "aarch64", True),  # Graviton 3
-    ("processor\t: 0\nFeatures\t: fp asimd crc32\n", "aarch64", False),  # Graviton 2
-    ("", "arm64", True),  # Apple silicon (M2 and later): no /proc/cpuinfo, bf16 assumed
-])
+@pytest.mark.parametrize(
+    "text, machine, native",
+    [
+        ("model name\t: AMD EPYC 9R14\nflags\t\t: fpu sse avx2 avx512f avx512_bf16\n", "x86_64", True),
+        ("model name\t: Intel Xeon Platinum 8480+\nflags\t\t: avx2 avx512f amx_bf16 amx_tile\n", "x86_64", True),
+        ("model name\t: AMD EPYC\nflags\t\t: fpu sse avx avx2 fma\n", "x86_64", False),
+        ("model name\t: Intel Xeon\nflags\t\t: avx2 avx512f avx512bw\n", "x86_64", False),  # AVX512 without BF16
+        ("processor\t: 0\nFeatures\t: fp asimd sve bf16 i8mm\n", "aarch64", True),  # Graviton 3
+        ("processor\t: 0\nFeatures\t: fp asimd crc32\n", "aarch64", False),  # Graviton 2
+        ("", "arm64", True),  # Apple silicon (M2 and later): no /proc/cpuinfo, bf16 assumed
+    ],
+)
 def test_cpu_flags_decide_native_bf16(text, machine, native):
     _, flags = parse_cpuinfo(text)
     assert flags_have_bf16(flags, machine) is native
@@ -120,8 +137,10 @@ def test_a_run_mixing_precisions_says_so():
     fp32 = inference_precision("auto", AVX2)
     bf16 = inference_precision("bf16", AVX2)
     assert describe_precisions([fp32, fp32]) == "fp32, CPU without native bf16"
-    assert describe_precisions([fp32, bf16, None]) == \
-        "bf16, CPU without native bf16 (1); fp32, CPU without native bf16 (1); server (1)"
+    assert (
+        describe_precisions([fp32, bf16, None])
+        == "bf16, CPU without native bf16 (1); fp32, CPU without native bf16 (1); server (1)"
+    )
 
 
 def test_a_server_decides_its_own_precision():
@@ -132,14 +151,17 @@ def test_a_server_decides_its_own_precision():
     assert load_chat_model("openai:m@http://127.0.0.1:9/v1").precision is None
 
 
-@pytest.mark.parametrize("args", [
-    ["distill", "{data}", "--dtype", "float8"],
-    ["run", "What is 2+2?", "--dtype", "float8"],
-    ["collect", "--dtype", "float8"],
-    ["eval", "--dtype", "float8"],
-    ["serve", "--dtype", "float8"],
-    ["quickstart", "--tiny", "--dtype", "float8"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["distill", "{data}", "--dtype", "float8"],
+        ["run", "What is 2+2?", "--dtype", "float8"],
+        ["collect", "--dtype", "float8"],
+        ["eval", "--dtype", "float8"],
+        ["serve", "--dtype", "float8"],
+        ["quickstart", "--tiny", "--dtype", "float8"],
+    ],
+)
 def test_every_command_rejects_a_bad_dtype_before_loading(args, tmp_path):
     result = CliRunner().invoke(app, [a.format(data=tmp_path) for a in args])
     assert result.exit_code == 2 and "unknown dtype 'float8'" in result.output
@@ -150,8 +172,10 @@ def test_fp16_training_on_a_cpu_fails_before_any_model_loads(tmp_path, monkeypat
     if detect_hardware().device != "cpu":
         pytest.skip("a GPU trains in fp16")
     (tmp_path / "train.jsonl").write_text(json.dumps({"id": "a", "messages": CONVERSATION}) + "\n")
-    for args in (["distill", str(tmp_path), "--dtype", "fp16", "--out", str(tmp_path / "out")],
-                 ["quickstart", "--tiny", "--dtype", "fp16", "--out", str(tmp_path / "qs")]):
+    for args in (
+        ["distill", str(tmp_path), "--dtype", "fp16", "--out", str(tmp_path / "out")],
+        ["quickstart", "--tiny", "--dtype", "fp16", "--out", str(tmp_path / "qs")],
+    ):
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 1 and "fp16 training needs a GPU" in result.output
         assert "Traceback" not in result.output
@@ -171,14 +195,19 @@ def test_records_and_summaries_carry_the_precision(scripted, tmp_path):
 
 # -- real models: the bf16 paths run here even though this CPU has no native bf16 -----------------------
 
+
 @pytest.mark.model
-@pytest.mark.parametrize("dtype, pretend_native_bf16, trained", [
-    ("fp32", "0", "fp32"),
-    ("bf16", "0", "bf16"),
-    ("auto", "1", "bf16"),  # what `auto` does on a CPU with AVX512-BF16/AMX
-])
-def test_distill_cli_trains_a_student_that_reloads_and_generates(dtype, pretend_native_bf16, trained, tmp_path,
-                                                                 monkeypatch):
+@pytest.mark.parametrize(
+    "dtype, pretend_native_bf16, trained",
+    [
+        ("fp32", "0", "fp32"),
+        ("bf16", "0", "bf16"),
+        ("auto", "1", "bf16"),  # what `auto` does on a CPU with AVX512-BF16/AMX
+    ],
+)
+def test_distill_cli_trains_a_student_that_reloads_and_generates(
+    dtype, pretend_native_bf16, trained, tmp_path, monkeypatch
+):
     require_model("smollm2-135m")
     from agentdistill.llm import load_chat_model
 
@@ -186,9 +215,29 @@ def test_distill_cli_trains_a_student_that_reloads_and_generates(dtype, pretend_
     rows = [{"id": f"t{i}", "messages": CONVERSATION} for i in range(2)]
     (tmp_path / "train.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     out = tmp_path / "student"
-    result = CliRunner().invoke(app, ["distill", str(tmp_path / "train.jsonl"), "--student", "smollm2-135m",
-                                      "--out", str(out), "--dtype", dtype, "--epochs", "1", "--grad-accum", "1",
-                                      "--learning-rate", "1e-3", "--max-length", "256", "--gguf", "none"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "distill",
+            str(tmp_path / "train.jsonl"),
+            "--student",
+            "smollm2-135m",
+            "--out",
+            str(out),
+            "--dtype",
+            dtype,
+            "--epochs",
+            "1",
+            "--grad-accum",
+            "1",
+            "--learning-rate",
+            "1e-3",
+            "--max-length",
+            "256",
+            "--gguf",
+            "none",
+        ],
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text())
     assert summary["precision"]["compute"] == trained and summary["precision"]["trainable"] == "fp32"

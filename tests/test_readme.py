@@ -25,5 +25,5 @@ def test_a_typed_edit_is_caught():
     generator = load_generator()
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     match = generator.BLOCK.search(text)
-    edited = text[:match.start("body")] + match.group("body").replace("|", "| 99 ", 1) + text[match.end("body"):]
+    edited = text[: match.start("body")] + match.group("body").replace("|", "| 99 ", 1) + text[match.end("body") :]
     assert generator.regenerate(edited) == text

@@ -6,8 +6,10 @@ import random
 from pathlib import Path
 
 import pytest
+from pydantic import Field
 
 from agentdistill.llm.base import AgentChatModel, Completion
+from agentdistill.pipeline.recbot import RecbotConfig, collect_recbot, evaluate_recbot, session_number
 from agentdistill.recsys.agents import ParserAgent, PlannerAgent
 from agentdistill.recsys.catalog import (
     Attribute,
@@ -19,11 +21,10 @@ from agentdistill.recsys.catalog import (
     load_table,
     open_catalog,
 )
-from agentdistill.pipeline.recbot import RecbotConfig, collect_recbot, evaluate_recbot, session_number
 from agentdistill.recsys.preferences import (
     Constraint,
-    PreferenceUpdate,
     Preferences,
+    PreferenceUpdate,
     SoftPreference,
     consolidate,
     validate_update,
@@ -48,9 +49,12 @@ def services(catalog):
 
 
 def update(*constraints, soft=(), remove=(), reset=False) -> PreferenceUpdate:
-    return PreferenceUpdate(add_constraints=[Constraint(attribute=a, op=o, value=v) for a, o, v in constraints],
-                            add_soft=[SoftPreference(text=t, positive=p) for t, p in soft],
-                            remove_constraints=list(remove), reset=reset)
+    return PreferenceUpdate(
+        add_constraints=[Constraint(attribute=a, op=o, value=v) for a, o, v in constraints],
+        add_soft=[SoftPreference(text=t, positive=p) for t, p in soft],
+        remove_constraints=list(remove),
+        reset=reset,
+    )
 
 
 def as_json(value: PreferenceUpdate | dict) -> str:
@@ -64,28 +68,42 @@ PLAN = json.dumps({"chain": [{"tool": "filter"}, {"tool": "rerank", "alpha": 0.2
 def test_updates_are_checked_against_the_catalogue(catalog):
     fixed = validate_update(update(("colour", "==", "RED"), ("price", "<", "80")), catalog)
     assert [(c.value) for c in fixed.add_constraints] == ["red", 80.0]
-    for bad, message in [(update(("colour", "==", "teal")), "no value 'teal'"),
-                         (update(("fabric", "==", "silk")), "unknown attribute"),
-                         (update(("colour", "<", "red")), "not numeric"),
-                         (update(("price", "between", 10)), "between takes"),
-                         (update(remove=["size"]), "unknown attributes")]:
+    for bad, message in [
+        (update(("colour", "==", "teal")), "no value 'teal'"),
+        (update(("fabric", "==", "silk")), "unknown attribute"),
+        (update(("colour", "<", "red")), "not numeric"),
+        (update(("price", "between", 10)), "between takes"),
+        (update(remove=["size"]), "unknown attributes"),
+    ]:
         with pytest.raises(ValueError, match=message):
             validate_update(bad, catalog)
 
 
 def test_memory_refines_overrides_and_forgets():
-    memory = consolidate(Preferences(), update(("category", "==", "dress"), ("price", "<", 200.0),
-                                               ("pattern", "!=", "floral"), soft=[("autumn", True)]))
+    memory = consolidate(
+        Preferences(),
+        update(
+            ("category", "==", "dress"), ("price", "<", 200.0), ("pattern", "!=", "floral"), soft=[("autumn", True)]
+        ),
+    )
     memory = consolidate(memory, update(("price", "<", 100.0), ("pattern", "!=", "striped")))
-    assert [c.label() for c in memory.constraints] == ["category == dress", "pattern != floral", "price < 100",
-                                                       "pattern != striped"]
-    memory = consolidate(memory, update(("category", "==", "skirt"), ("pattern", "==", "floral"),
-                                        soft=[("autumn", False)], remove=["price"]))  # "forget the price limit"
+    assert [c.label() for c in memory.constraints] == [
+        "category == dress",
+        "pattern != floral",
+        "price < 100",
+        "pattern != striped",
+    ]
+    memory = consolidate(
+        memory,
+        update(("category", "==", "skirt"), ("pattern", "==", "floral"), soft=[("autumn", False)], remove=["price"]),
+    )  # "forget the price limit"
     labels = [c.label() for c in memory.constraints]
     assert "price < 100" not in labels and "category == skirt" in labels and "category == dress" not in labels
     assert "pattern != floral" not in labels and "pattern == floral" in labels  # wanting it lifts the exclusion
     assert memory.soft == [SoftPreference(text="autumn", positive=False)]
-    assert consolidate(memory, update(("season", "==", "winter"), reset=True)).constraints[0].label() == "season == winter"
+    assert (
+        consolidate(memory, update(("season", "==", "winter"), reset=True)).constraints[0].label() == "season == winter"
+    )
     assert len(consolidate(memory, update(reset=True)).constraints) == 0
 
 
@@ -120,7 +138,9 @@ def test_grouplens_layout_and_generic_tables(tmp_path):
     folder.mkdir()
     flags = ["0"] * 19
     flags[5] = "1"  # Comedy
-    (folder / "u.item").write_text("1|Toy Story (1995)|01-Jan-1995||http://x|" + "|".join(flags) + "\n", encoding="latin-1")
+    (folder / "u.item").write_text(
+        "1|Toy Story (1995)|01-Jan-1995||http://x|" + "|".join(flags) + "\n", encoding="latin-1"
+    )
     (folder / "u.data").write_text("7\t1\t5\t881250949\n")
     movies = load_movielens(folder)
     assert movies.items[0].title == "Toy Story" and movies.items[0].attributes == {"genre": ["Comedy"], "year": 1995.0}
@@ -160,9 +180,13 @@ def session_with(services, catalog, scripted, *outputs):
 
 
 def test_a_command_filters_and_reranks_the_feed(services, catalog, scripted):
-    session, _ = session_with(services, catalog, scripted,
-                              as_json(update(("category", "==", "dress"), ("price", "<", 100), soft=[("evening", True)])),
-                              json.dumps({"chain": [{"tool": "match", "text": "evening", "weight": 2}]}))
+    session, _ = session_with(
+        services,
+        catalog,
+        scripted,
+        as_json(update(("category", "==", "dress"), ("price", "<", 100), soft=[("evening", True)])),
+        json.dumps({"chain": [{"tool": "match", "text": "evening", "weight": 2}]}),
+    )
     before = [i.id for i in session.feed]
     result = session.command("dresses under 100 for the evening")
     assert result.error is None and [i.id for i in result.feed] != before
@@ -173,10 +197,16 @@ def test_a_command_filters_and_reranks_the_feed(services, catalog, scripted):
 
 
 def test_invalid_output_is_repaired_once_then_rejected_without_losing_anything(services, catalog, scripted):
-    session, model = session_with(services, catalog, scripted,
-                                  "I think you want red things!", as_json(update(("colour", "==", "red"))), PLAN,
-                                  '{"add_constraints": [{"attribute": "colour", "op": "==", "value": "teal"}]}',
-                                  "still not json")
+    session, model = session_with(
+        services,
+        catalog,
+        scripted,
+        "I think you want red things!",
+        as_json(update(("colour", "==", "red"))),
+        PLAN,
+        '{"add_constraints": [{"attribute": "colour", "op": "==", "value": "teal"}]}',
+        "still not json",
+    )
     repaired = session.command("red please")
     assert repaired.error is None and [c.label() for c in repaired.preferences.constraints] == ["colour == red"]
     assert "That reply was invalid" in model.seen[1][-1]["content"]
@@ -188,8 +218,14 @@ def test_invalid_output_is_repaired_once_then_rejected_without_losing_anything(s
 
 
 def test_an_invalid_plan_falls_back_to_the_default_chain(services, catalog, scripted):
-    session, _ = session_with(services, catalog, scripted, as_json(update(("colour", "==", "black"), soft=[("denim", True)])),
-                              "no plan", '{"chain": [{"tool": "explode"}]}')
+    session, _ = session_with(
+        services,
+        catalog,
+        scripted,
+        as_json(update(("colour", "==", "black"), soft=[("denim", True)])),
+        "no plan",
+        '{"chain": [{"tool": "explode"}]}',
+    )
     result = session.command("black, something denim")
     assert result.planner_fallback and [c.tool for c in result.plan] == ["filter", "match", "rerank"]
     assert all(i.attributes["colour"] == "black" for i in result.feed)
@@ -198,7 +234,8 @@ def test_an_invalid_plan_falls_back_to_the_default_chain(services, catalog, scri
 # -- simulator, evaluation, collection ------------------------------------------------------------------
 def test_judge_recall_and_ndcg():
     assert judge([5, 1, 9], {1, 9}).model_dump() == pytest.approx(
-        {"recall": 1.0, "ndcg": (1 / 1.585 + 1 / 2) / (1 + 1 / 1.585), "hits": 2, "passed": True}, rel=1e-3)
+        {"recall": 1.0, "ndcg": (1 / 1.585 + 1 / 2) / (1 + 1 / 1.585), "hits": 2, "passed": True}, rel=1e-3
+    )
     assert judge([5, 6, 7], {1, 2, 3}).passed is False
 
 
@@ -206,8 +243,8 @@ class OracleModel(AgentChatModel):
     """A perfect parser/planner for simulated sessions: maps each template command back to the hidden
     constraint it states (found by its value), and always plans filter + rerank."""
 
-    constraints: list = []
-    calls: list = []
+    constraints: list = Field(default_factory=list)
+    calls: list = Field(default_factory=list)
 
     def complete_batch(self, conversations, params=None):
         results = []
@@ -225,7 +262,13 @@ class OracleModel(AgentChatModel):
 
 def _spoken(constraint: Constraint) -> str:
     value = constraint.value
-    return f"{value:g}" if isinstance(value, float) else str(int(value[0])) if isinstance(value, list) else str(value).lower()
+    return (
+        f"{value:g}"
+        if isinstance(value, float)
+        else str(int(value[0]))
+        if isinstance(value, list)
+        else str(value).lower()
+    )
 
 
 def oracle(catalog: Catalog, config: RecbotConfig) -> OracleModel:
@@ -250,8 +293,9 @@ def test_simulated_sessions_pass_with_a_perfect_parser(catalog, scripted, tmp_pa
 
 
 def test_a_parser_that_never_parses_never_passes(catalog, scripted, tmp_path):
-    summary = evaluate_recbot(RecbotConfig(sessions=2, max_turns=2, out=str(tmp_path / "e")),
-                              parser_model=scripted(*["nonsense"] * 8))
+    summary = evaluate_recbot(
+        RecbotConfig(sessions=2, max_turns=2, out=str(tmp_path / "e")), parser_model=scripted(*["nonsense"] * 8)
+    )
     assert summary.parse_error_rate == 1.0 and summary.pass_rate <= 0.5
 
 
@@ -286,5 +330,7 @@ def test_a_real_small_model_never_corrupts_the_session(services, catalog, smollm
     if result.error:  # a 135M model often writes invalid JSON: then nothing changes
         assert [i.id for i in session.feed] == feed and session.memory == memory
     else:
-        assert all(validate_update(PreferenceUpdate(add_constraints=[c]), catalog) for c in result.preferences.constraints)
+        assert all(
+            validate_update(PreferenceUpdate(add_constraints=[c]), catalog) for c in result.preferences.constraints
+        )
         assert all(session.memory.matches(i) for i in session.feed)

@@ -18,11 +18,14 @@ def test_countries_corpus_comes_from_countryinfo():
     assert "Capital: Windhoek" in namibia.text and "NAD" in namibia.text and "Angola" in namibia.text
 
 
-@pytest.mark.parametrize("query, country", [
-    ("What is the capital of Peru?", "Peru"),
-    ("currency of the country whose capital is Windhoek", "Namibia"),
-    ("Reykjavik", "Iceland"),
-])
+@pytest.mark.parametrize(
+    "query, country",
+    [
+        ("What is the capital of Peru?", "Peru"),
+        ("currency of the country whose capital is Windhoek", "Namibia"),
+        ("Reykjavik", "Iceland"),
+    ],
+)
 def test_search_finds_the_right_country(countries, query, country):
     hits = countries.search(query, k=3)
     assert hits[0].title == country
@@ -32,7 +35,9 @@ def test_search_finds_the_right_country(countries, query, country):
 def test_save_load_roundtrip(countries, tmp_path):
     countries.save(tmp_path / "idx")
     loaded = Retriever.load(tmp_path / "idx")
-    assert [p.id for p in loaded.search("capital of Chile", 5)] == [p.id for p in countries.search("capital of Chile", 5)]
+    assert [p.id for p in loaded.search("capital of Chile", 5)] == [
+        p.id for p in countries.search("capital of Chile", 5)
+    ]
 
 
 def test_approximate_indexes_agree_on_easy_queries(countries):

@@ -21,8 +21,9 @@ def test_answer_key_groups_equal_answers():
 
 
 def test_final_answer_votes_beat_a_more_probable_lone_candidate(scripted):
-    model = scripted((code("final_answer('A')"), -0.1), (code("final_answer('B')"), -0.5),
-                     (code("final_answer('b ')"), -0.9))
+    model = scripted(
+        (code("final_answer('A')"), -0.1), (code("final_answer('B')"), -0.5), (code("final_answer('b ')"), -0.9)
+    )
     trajectory = CodeAgent(model, sag=3).run("Pick one.")
     assert trajectory.final_answer == "B"
     assert model.calls == [(1, 3)]  # one batched call for all three candidates
@@ -37,8 +38,10 @@ def test_candidates_are_isolated_and_only_the_winner_is_committed(scripted):
         (code("y = [2]\nprint('same')"), -0.2),  # same output as the first, more probable: commits y = [2]
         (code("y = [3]\nraise ValueError('broken')"), -0.01),  # raised: dropped despite the best log-prob
         ("Thought: no code here at all.", -0.05),  # unparseable: dropped
-        (code("y.append(9)\nfinal_answer(y)"), -0.3), (code("final_answer(y)"), -0.2),
-        (code("final_answer(y)"), -0.5), (code("final_answer(y)"), -0.6),
+        (code("y.append(9)\nfinal_answer(y)"), -0.3),
+        (code("final_answer(y)"), -0.2),
+        (code("final_answer(y)"), -0.5),
+        (code("final_answer(y)"), -0.6),
     )
     trajectory = CodeAgent(model, sag=4).run("Build a list.")
     first = trajectory.steps[0]
@@ -89,16 +92,25 @@ def test_real_model_samples_all_candidates_in_one_call(smollm):
 
 def test_printed_values_back_the_same_final_answer_and_the_episode_ends(scripted):
     # two candidates print 139.4, one calls final_answer(139.4): one value with three votes; finishing wins
-    model = scripted((code("print(139.4)"), -0.1), (code("print(round(139.40, 1))"), -0.2),
-                     (code("final_answer(139.4)"), -0.9), (code("print(41)"), -0.05))
+    model = scripted(
+        (code("print(139.4)"), -0.1),
+        (code("print(round(139.40, 1))"), -0.2),
+        (code("final_answer(139.4)"), -0.9),
+        (code("print(41)"), -0.05),
+    )
     trajectory = CodeAgent(model, sag=4).run("Compute.")
     assert trajectory.termination == "final_answer" and trajectory.final_answer == 139.4
     assert len(trajectory.steps) == 1 and trajectory.steps[0].candidates[2].votes == 3
 
 
 def test_silent_candidates_abstain(scripted):
-    model = scripted((code("x = 1"), -0.1), (code("y = 2"), -0.2), (code("print(7)"), -0.8),
-                     (code("final_answer(7)"), -0.5), (code("final_answer(8)"), -0.1))
+    model = scripted(
+        (code("x = 1"), -0.1),
+        (code("y = 2"), -0.2),
+        (code("print(7)"), -0.8),
+        (code("final_answer(7)"), -0.5),
+        (code("final_answer(8)"), -0.1),
+    )
     trajectory = CodeAgent(model, sag=3).run("Seven?")
     first = trajectory.steps[0]
     assert [c.vote_key for c in first.candidates] == [None, None, "answer:7"] and first.candidates[2].chosen
@@ -114,8 +126,10 @@ def test_replays_are_deterministic_so_no_tool_runs_twice():
         return key.upper()
 
     box = BranchingSandbox(tools=[fetch])
-    committed = box.run("import random, time\nk = random.choice('abcdefghij')\nnames = list({'alpha', 'beta', 'gamma'})\n"
-                        "v = fetch(k + names[0])\nt = time.time()\nprint(t)")
+    committed = box.run(
+        "import random, time\nk = random.choice('abcdefghij')\nnames = list({'alpha', 'beta', 'gamma'})\n"
+        "v = fetch(k + names[0])\nt = time.time()\nprint(t)"
+    )
     branches = box.try_each(["print(v, t, names)"] * 4)
     assert len({b.result.output for b in branches}) == 1  # every copy rebuilt the same state ...
     replayed_t = float(branches[0].result.output.split()[1])

@@ -49,7 +49,10 @@ def test_errors_are_observations(box):
     assert box.run("def f(:").error.startswith("SyntaxError")
     assert box.run("Final_answer(3)").error.endswith("Did you mean 'final_answer'?")
     invented = box.run("from knowledge_base import lookup").error
-    assert invented.startswith("ModuleNotFoundError") and "the tools are already defined functions: final_answer, lookup" in invented
+    assert (
+        invented.startswith("ModuleNotFoundError")
+        and "the tools are already defined functions: final_answer, lookup" in invented
+    )
 
 
 def test_infinite_loop_is_stopped_and_state_survives(box):
@@ -153,7 +156,9 @@ def test_host_process_cannot_be_signalled(box):
 
 
 def test_scientific_stack_importable(box):
-    result = box.run("import numpy, sympy\nfrom pymatgen.core import Composition\n"
-                     "print(int(numpy.arange(4).sum()), sympy.factorint(12), Composition('Fe2O3').reduced_formula)")
+    result = box.run(
+        "import numpy, sympy\nfrom pymatgen.core import Composition\n"
+        "print(int(numpy.arange(4).sum()), sympy.factorint(12), Composition('Fe2O3').reduced_formula)"
+    )
     assert result.error is None, result.error
     assert result.output.split() == ["6", "{2:", "2,", "3:", "1}", "Fe2O3"]

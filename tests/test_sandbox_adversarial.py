@@ -4,6 +4,7 @@ import shutil
 import sys
 
 import pytest
+
 from hostile_snippets import CATALOGUE, Host, make_sandbox, run_one
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="kernel confinement is Linux-only")

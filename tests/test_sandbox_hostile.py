@@ -42,13 +42,16 @@ def snapshot(path):
 
 
 @linux_only
-@pytest.mark.parametrize("call", [
-    "os.chmod(P, 0o666)",
-    "os.chown(P, 65534, 65534)",
-    "os.utime(P, (0, 0))",
-    "os.setxattr(P, 'user.p', b'1')",
-    "fd = os.open(P, os.O_RDONLY); os.fchmod(fd, 0o666)",
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        "os.chmod(P, 0o666)",
+        "os.chown(P, 65534, 65534)",
+        "os.utime(P, (0, 0))",
+        "os.setxattr(P, 'user.p', b'1')",
+        "fd = os.open(P, os.O_RDONLY); os.fchmod(fd, 0o666)",
+    ],
+)
 def test_metadata_of_host_files_cannot_change(box, host_file, call):
     before = snapshot(host_file)
     result = box.run(f"import os\nP = {str(host_file)!r}\n{call}")
@@ -74,8 +77,10 @@ def test_device_nodes_cannot_be_made(box):
 
 def test_flooding_tool_calls_without_reading_replies_cannot_hang_the_host(box):
     started = time.monotonic()
-    result = box.run("import sys\nm = sys.modules['__main__']\n"
-                     "[m.send({'op': 'tool_call', 'name': 'slow', 'args': [1], 'kwargs': {}}) for _ in range(20000)]")
+    result = box.run(
+        "import sys\nm = sys.modules['__main__']\n"
+        "[m.send({'op': 'tool_call', 'name': 'slow', 'args': [1], 'kwargs': {}}) for _ in range(20000)]"
+    )
     assert time.monotonic() - started < LIMITS.timeout_s + 3
     assert result.restarted and ("tool calls" in result.error or "TimeoutError" in result.error), result.error
     assert box.run("print('alive')").output.strip() == "alive"
@@ -83,8 +88,7 @@ def test_flooding_tool_calls_without_reading_replies_cannot_hang_the_host(box):
 
 def test_ignoring_the_alarm_cannot_stretch_the_deadline_with_tool_calls(box):
     started = time.monotonic()
-    result = box.run("import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
-                     "for i in range(1000):\n    slow(i)")
+    result = box.run("import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nfor i in range(1000):\n    slow(i)")
     took = time.monotonic() - started
     assert took < LIMITS.timeout_s + 3, took  # the run's deadline, however many tool calls were made
     assert result.restarted and "TimeoutError" in result.error
@@ -97,13 +101,16 @@ def test_tool_calls_per_run_are_capped():
     assert result.restarted and "more than 5 tool calls" in result.error
 
 
-@pytest.mark.parametrize("forged", [
-    "{'op': 'result', 'extra': 1}",
-    "{'op': 'result', 'nonce': 'guess', 'output': 'forged', 'error': None, 'is_final': True, "
-    "'final_answer': 1, 'final_answer_repr': '1', 'duration_s': 0.0}",
-    "{'op': 'result', 'nonce': 1, 'output': ['not', 'text']}",
-    "{'op': 'ready', 'isolation': [], 'pid': 1}",
-])
+@pytest.mark.parametrize(
+    "forged",
+    [
+        "{'op': 'result', 'extra': 1}",
+        "{'op': 'result', 'nonce': 'guess', 'output': 'forged', 'error': None, 'is_final': True, "
+        "'final_answer': 1, 'final_answer_repr': '1', 'duration_s': 0.0}",
+        "{'op': 'result', 'nonce': 1, 'output': ['not', 'text']}",
+        "{'op': 'ready', 'isolation': [], 'pid': 1}",
+    ],
+)
 def test_forged_messages_restart_the_worker_and_never_raise(box, forged):
     result = box.run(f"import sys\nsys.modules['__main__'].send({forged})\nprint('real')")
     assert result.restarted and ("malformed" in result.error or "out of turn" in result.error), result.error
@@ -112,11 +119,13 @@ def test_forged_messages_restart_the_worker_and_never_raise(box, forged):
 
 
 def test_a_late_result_from_a_thread_never_shifts_later_observations(box):
-    box.run("import sys, threading, time\n"
-            "def late():\n    time.sleep(0.3)\n"
-            "    sys.modules['__main__'].send({'op': 'result', 'nonce': 'old', 'output': 'late', 'error': None,"
-            " 'is_final': False, 'final_answer': None, 'final_answer_repr': None, 'duration_s': 0.0})\n"
-            "threading.Thread(target=late).start()")
+    box.run(
+        "import sys, threading, time\n"
+        "def late():\n    time.sleep(0.3)\n"
+        "    sys.modules['__main__'].send({'op': 'result', 'nonce': 'old', 'output': 'late', 'error': None,"
+        " 'is_final': False, 'final_answer': None, 'final_answer_repr': None, 'duration_s': 0.0})\n"
+        "threading.Thread(target=late).start()"
+    )
     outputs = [box.run(f"import time\ntime.sleep(0.5)\nprint({i})") for i in range(3)]
     for i, result in enumerate(outputs):
         assert "late" not in result.output
@@ -136,17 +145,20 @@ def test_final_answer_is_capped(box):
 
 def test_the_private_folder_has_a_disk_quota():
     with PythonSandbox(limits=SandboxLimits(timeout_s=20, disk_quota_mb=32)) as sandbox:
-        result = sandbox.run("block = b'x' * (8 * 1024 * 1024)\n"
-                             "for i in range(40):\n    open(f'f{i}', 'wb').write(block)")
+        result = sandbox.run(
+            "block = b'x' * (8 * 1024 * 1024)\nfor i in range(40):\n    open(f'f{i}', 'wb').write(block)"
+        )
         assert result.restarted and "more than 32 MB" in result.error, result.error
         assert sum(f.stat().st_size for f in os.scandir(sandbox.workdir)) == 0  # a fresh, empty folder
         assert sandbox.run("print('alive')").output.strip() == "alive"
 
 
 def test_threads_left_running_do_nothing_between_runs(box):
-    box.run("import threading, time\ncount = [0]\n"
-            "def spin():\n    while True:\n        count[0] += 1\n        time.sleep(0.01)\n"
-            "threading.Thread(target=spin, daemon=True).start()")
+    box.run(
+        "import threading, time\ncount = [0]\n"
+        "def spin():\n    while True:\n        count[0] += 1\n        time.sleep(0.01)\n"
+        "threading.Thread(target=spin, daemon=True).start()"
+    )
     first = int(box.run("print(count[0])").output)
     time.sleep(1.0)  # the agent thinking: the worker is stopped
     second = int(box.run("print(count[0])").output)

@@ -6,14 +6,20 @@ import shutil
 import threading
 
 import pytest
-from conftest import serve_in_thread, unavailable
 from fastapi.testclient import TestClient
 
 from agentdistill.recsys.catalog import fashion_catalog
 from agentdistill.server.app import ServerConfig, create_app
+from conftest import serve_in_thread, unavailable
 
-RED_DRESSES = json.dumps({"add_constraints": [{"attribute": "category", "op": "==", "value": "dress"},
-                                              {"attribute": "colour", "op": "==", "value": "red"}]})
+RED_DRESSES = json.dumps(
+    {
+        "add_constraints": [
+            {"attribute": "category", "op": "==", "value": "dress"},
+            {"attribute": "colour", "op": "==", "value": "red"},
+        ]
+    }
+)
 PLAN = json.dumps({"chain": [{"tool": "filter"}, {"tool": "rerank", "alpha": 0.2}]})
 
 
@@ -28,8 +34,13 @@ class ByCommand:
                 replies = []
                 for conversation in conversations:
                     last = conversation[-1]["content"]
-                    text = PLAN if "Command:" not in last and "invalid" not in last else \
-                        RED_DRESSES if "red dresses" in last.lower() else "I do not know"
+                    text = (
+                        PLAN
+                        if "Command:" not in last and "invalid" not in last
+                        else RED_DRESSES
+                        if "red dresses" in last.lower()
+                        else "I do not know"
+                    )
                     replies.append([Completion(text=text, prompt_tokens=1, completion_tokens=1)])
                 return replies
 
@@ -75,11 +86,15 @@ def test_sessions_are_isolated_and_bad_requests_get_clear_errors(api):
     assert wrong_type.status_code == 422
     too_long = client.post(f"/api/sessions/{first}/commands", json={"text": "x" * 501})
     assert too_long.status_code == 422 and "500" in too_long.json()["error"]
-    huge = client.post(f"/api/sessions/{first}/commands", content=b"{" + b" " * 20_000 + b"}",
-                       headers={"content-type": "application/json"})
+    huge = client.post(
+        f"/api/sessions/{first}/commands",
+        content=b"{" + b" " * 20_000 + b"}",
+        headers={"content-type": "application/json"},
+    )
     assert huge.status_code == 413
-    not_json = client.post(f"/api/sessions/{first}/commands", content=b"red dresses",
-                           headers={"content-type": "application/json"})
+    not_json = client.post(
+        f"/api/sessions/{first}/commands", content=b"red dresses", headers={"content-type": "application/json"}
+    )
     assert not_json.status_code == 422
 
 
@@ -91,7 +106,9 @@ def test_concurrent_users(api):
     def user(session_id: str, text: str) -> None:
         results[session_id] = events(client.post(f"/api/sessions/{session_id}/commands", json={"text": text}))[-1]
 
-    threads = [threading.Thread(target=user, args=(s, "red dresses" if n % 2 else "hello")) for n, s in enumerate(sessions)]
+    threads = [
+        threading.Thread(target=user, args=(s, "red dresses" if n % 2 else "hello")) for n, s in enumerate(sessions)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -112,9 +129,18 @@ def test_the_page_in_a_headless_browser(api, tmp_path):
     server, thread, url = serve_in_thread(api)
     try:
         with playwright.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run", "--disable-quic"])
+            browser = p.chromium.launch(
+                executable_path=CHROMIUM,
+                args=[
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--no-first-run",
+                    "--disable-quic",
+                ],
+            )
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.goto(f"{url}/")
             expect = playwright.expect

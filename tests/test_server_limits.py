@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import serve_in_thread
 
 from agentdistill.llm.base import AgentChatModel, Completion
 from agentdistill.recsys.catalog import fashion_catalog
 from agentdistill.server.app import ServerConfig, create_app
 from agentdistill.server.limits import header_timeout_protocol
+from conftest import serve_in_thread
 
 RED = json.dumps({"add_constraints": [{"attribute": "colour", "op": "==", "value": "red"}]})
 PLAN = json.dumps({"chain": [{"tool": "filter"}]})
@@ -57,8 +57,9 @@ def test_queued_commands_never_block_new_sessions_and_a_full_queue_says_503(serv
     answers: dict[str, int] = {}
 
     def command(session_id: str) -> None:
-        answers[session_id] = requests.post(f"{url}/api/sessions/{session_id}/commands", json={"text": "red"},
-                                            timeout=60).status_code
+        answers[session_id] = requests.post(
+            f"{url}/api/sessions/{session_id}/commands", json={"text": "red"}, timeout=60
+        ).status_code
 
     threads = [threading.Thread(target=command, args=(s,)) for s in sessions]
     for t in threads:
@@ -82,8 +83,12 @@ def test_a_full_queue_answers_with_retry_after(serve):
     url = serve(ServerConfig(max_queued_commands=1), delay_s=2.0)
     session = requests.post(f"{url}/api/sessions", timeout=10).json()["session"]
     for _ in range(2):  # one running, one waiting
-        threading.Thread(target=requests.post, args=(f"{url}/api/sessions/{session}/commands",),
-                         kwargs={"json": {"text": "red"}, "timeout": 30}, daemon=True).start()
+        threading.Thread(
+            target=requests.post,
+            args=(f"{url}/api/sessions/{session}/commands",),
+            kwargs={"json": {"text": "red"}, "timeout": 30},
+            daemon=True,
+        ).start()
         time.sleep(0.3)
     refused = requests.post(f"{url}/api/sessions/{session}/commands", json={"text": "red"}, timeout=5)
     assert refused.status_code == 503 and refused.headers["Retry-After"] == "5"
@@ -122,8 +127,10 @@ def raw_request(url: str, head: bytes, chunks, read_timeout: float = 10) -> tupl
 def test_a_chunked_body_is_cut_at_the_limit(serve):
     url = serve(ServerConfig())
     session = requests.post(f"{url}/api/sessions", timeout=10).json()["session"]
-    head = (f"POST /api/sessions/{session}/commands HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            "Transfer-Encoding: chunked\r\n\r\n").encode()
+    head = (
+        f"POST /api/sessions/{session}/commands HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n"
+    ).encode()
     megabyte = b"%x\r\n" % (1 << 20) + b" " * (1 << 20) + b"\r\n"
     answer, sent = raw_request(url, head, (megabyte for _ in range(100)))
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
@@ -133,8 +140,10 @@ def test_a_chunked_body_is_cut_at_the_limit(serve):
 def test_a_body_that_never_comes_times_out(serve):
     url = serve(ServerConfig(body_timeout_s=1.0))
     session = requests.post(f"{url}/api/sessions", timeout=10).json()["session"]
-    head = (f"POST /api/sessions/{session}/commands HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            "Content-Length: 100\r\n\r\n{").encode()
+    head = (
+        f"POST /api/sessions/{session}/commands HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "Content-Length: 100\r\n\r\n{"
+    ).encode()
     started = time.monotonic()
     answer, _ = raw_request(url, head, [], read_timeout=10)
     assert answer.startswith(b"HTTP/1.1 408") and time.monotonic() - started < 5, answer[:200]
@@ -185,7 +194,8 @@ def test_a_session_with_work_in_flight_is_never_evicted():
     from agentdistill.server.sessions import SessionPool
 
     class Session:
-        turns: list = []
+        def __init__(self) -> None:
+            self.turns: list = []
 
     now = [0.0]
     pool = SessionPool(Session, limit=2, per_client=10, idle_s=10, clock=lambda: now[0])
@@ -223,6 +233,7 @@ def test_sigterm_with_work_queued_exits_within_the_shutdown_timeout(tmp_path):
                 break
             except requests.ConnectionError:
                 time.sleep(0.2)
+
         def command() -> None:
             try:
                 requests.post(f"{url}/api/sessions/{session}/commands", json={"text": "red"}, timeout=30)

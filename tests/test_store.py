@@ -9,17 +9,25 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from agentdistill.agents.memory import Trajectory
 from agentdistill.cli import app
 from agentdistill.tools import PythonSandbox
 from agentdistill.trajectories import TrajectoryRecord, TrajectoryStore
-from agentdistill.agents.memory import Trajectory
 
 
 def record(i: int, answer: str = "42") -> TrajectoryRecord:
-    return TrajectoryRecord(id=f"t{i}#0", task_id=f"t{i}", suite="math", question="q", gold=["42"], metric="numeric",
-                            teacher="scripted", trajectory=Trajectory(question="q", model_id="scripted",
-                                                                      final_answer=answer, termination="final_answer"),
-                            score=1.0, correct=True)
+    return TrajectoryRecord(
+        id=f"t{i}#0",
+        task_id=f"t{i}",
+        suite="math",
+        question="q",
+        gold=["42"],
+        metric="numeric",
+        teacher="scripted",
+        trajectory=Trajectory(question="q", model_id="scripted", final_answer=answer, termination="final_answer"),
+        score=1.0,
+        correct=True,
+    )
 
 
 def write(path, count: int, newline_at_end: bool = True) -> bytes:
@@ -59,7 +67,7 @@ def test_a_lone_surrogate_printed_by_model_code_is_stored(tmp_path):
     assert result.is_final and "x" in result.output
     store = TrajectoryStore(tmp_path / "s.jsonl")
     store.append(record(0, answer=result.output))
-    store.append(record(1, answer=chr(0xdc00)))
+    store.append(record(1, answer=chr(0xDC00)))
     answers = [r.trajectory.final_answer for r in store]
     assert len(answers) == 2 and answers[0].rstrip().endswith("x")
 
@@ -96,4 +104,3 @@ def test_a_broken_line_is_reported_by_file_and_line(tmp_path):
     path.write_bytes(write(path, 1) + b'{"id": 1}\n')
     with pytest.raises(ValueError, match=r"s\.jsonl:2: not a trajectory record"):
         list(TrajectoryStore(path))
-

@@ -15,10 +15,17 @@ def test_normalize_and_text_metrics():
     assert alias_match("Windhoek is not the answer, Lima is, or maybe Quito, who knows", "Windhoek") == 0.0
 
 
-@pytest.mark.parametrize("prediction, expected", [
-    (7006652, 7006652.0), ("7,006,652", 7006652.0), ("so \\boxed{12.5} apples", 12.5),
-    ("first 3 then 42", 42.0), ("no number", None), (True, None),
-])
+@pytest.mark.parametrize(
+    "prediction, expected",
+    [
+        (7006652, 7006652.0),
+        ("7,006,652", 7006652.0),
+        ("so \\boxed{12.5} apples", 12.5),
+        ("first 3 then 42", 42.0),
+        ("no number", None),
+        (True, None),
+    ],
+)
 def test_extract_number(prediction, expected):
     assert extract_number(prediction) == expected
 
@@ -41,7 +48,9 @@ def test_builtin_splits_are_fixed_and_disjoint():
         train, test = load_suite(suite, "train"), load_suite(suite, "test")
         assert len(test) > 50 and len(train) > 2 * len(test)
         assert not {t.id for t in train} & {t.id for t in test}
-        assert [t.id for t in load_suite(suite, "test", n=5, seed=1)] == [t.id for t in load_suite(suite, "test", n=5, seed=1)]
+        assert [t.id for t in load_suite(suite, "test", n=5, seed=1)] == [
+            t.id for t in load_suite(suite, "test", n=5, seed=1)
+        ]
         assert {t.id for t in load_suite(suite, "test", seed=2)} == {t.id for t in test}  # seed shuffles only
 
 

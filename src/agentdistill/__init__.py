@@ -5,4 +5,4 @@ from agentdistill.agents.memory import ActionStep, Trajectory
 from agentdistill.llm import load_chat_model
 
 __version__ = "0.1.0"
-__all__ = ["ActionStep", "CodeAgent", "Trajectory", "load_chat_model", "__version__"]
+__all__ = ["ActionStep", "CodeAgent", "Trajectory", "__version__", "load_chat_model"]

@@ -120,9 +120,12 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
 class DtypeSettings(BaseModel):
     """The precision of local models (resolved per machine and purpose by `llm.precision`)."""
 
-    dtype: Dtype = Field("auto", description="Precision of transformers models: auto (the fastest sound one on this "
-                         "machine: fp32 on CPUs without native bf16, bf16 with it or on a GPU), fp32, bf16 or fp16 "
-                         "(float32/bfloat16/float16 too).")
+    dtype: Dtype = Field(
+        "auto",
+        description="Precision of transformers models: auto (the fastest sound one on this "
+        "machine: fp32 on CPUs without native bf16, bf16 with it or on a GPU), fp32, bf16 or fp16 "
+        "(float32/bfloat16/float16 too).",
+    )
 
     @field_validator("dtype", mode="before")
     @classmethod
@@ -135,9 +138,12 @@ class DtypeSettings(BaseModel):
 class ModelSettings(DtypeSettings):
     """Where and in which precision local models run (shared by every command that loads one)."""
 
-    backend: Backend = Field("auto", description="Where local models run: engine (llama.cpp, `agentdistill engine "
-                             "build`), transformers (in-process, --dtype), or auto: the engine when it is built "
-                             "and no --dtype is asked.")
+    backend: Backend = Field(
+        "auto",
+        description="Where local models run: engine (llama.cpp, `agentdistill engine "
+        "build`), transformers (in-process, --dtype), or auto: the engine when it is built "
+        "and no --dtype is asked.",
+    )
 
     @field_validator("backend", mode="before")
     @classmethod

@@ -24,20 +24,24 @@ class ClosedBookAgent:
     >>> ClosedBookAgent("qwen2.5-coder-0.5b").run("What is the band gap of GaN in eV?").final_answer  # doctest: +SKIP
     """
 
-    def __init__(self, model: AgentChatModel | str, *, max_new_tokens: int = 48,
-                 sampling: SamplingParams | None = None) -> None:
+    def __init__(
+        self, model: AgentChatModel | str, *, max_new_tokens: int = 48, sampling: SamplingParams | None = None
+    ) -> None:
         self.model = load_chat_model(model) if isinstance(model, str) else model
         self.max_new_tokens = max_new_tokens
         self.base_sampling = sampling or SamplingParams()
 
     def sampling(self) -> SamplingParams:
         """The settings of its one model call: the agent's `sampling` and its token budget."""
-        return SamplingParams(**{"max_new_tokens": self.max_new_tokens,
-                                 **self.base_sampling.model_dump(exclude_none=True)})
+        return SamplingParams(
+            **{"max_new_tokens": self.max_new_tokens, **self.base_sampling.model_dump(exclude_none=True)}
+        )
 
     def initial_messages(self, question: str) -> list[ChatMessage]:
-        return [{"role": "system", "content": render(_PROMPTS, "system")},
-                {"role": "user", "content": render(_PROMPTS, "task", question=question)}]
+        return [
+            {"role": "system", "content": render(_PROMPTS, "system")},
+            {"role": "user", "content": render(_PROMPTS, "task", question=question)},
+        ]
 
     def run(self, question: str, prefix: str | None = None) -> Trajectory:
         """Ask once; the answer is the reply's stated answer, else its first line. `prefix` is not used."""
@@ -46,10 +50,22 @@ class ClosedBookAgent:
         completion = self.model.complete(messages, self.sampling())[0]
         text = completion.text.strip()
         answer = extract_prose_answer(text) or (text.splitlines()[0].strip().rstrip(".") if text else "")
-        step = ActionStep(index=1, model_output=text, is_final=True, final_answer=answer,
-                          prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
-                          model_latency_s=time.perf_counter() - started)
-        return Trajectory(question=question, model_id=self.model.model_id, steps=[step], final_answer=answer,
-                          termination="final_answer" if text else "error",
-                          messages=messages + [{"role": "assistant", "content": text}],
-                          duration_s=time.perf_counter() - started, metadata={"agent": "closed-book", "tools": []})
+        step = ActionStep(
+            index=1,
+            model_output=text,
+            is_final=True,
+            final_answer=answer,
+            prompt_tokens=completion.prompt_tokens,
+            completion_tokens=completion.completion_tokens,
+            model_latency_s=time.perf_counter() - started,
+        )
+        return Trajectory(
+            question=question,
+            model_id=self.model.model_id,
+            steps=[step],
+            final_answer=answer,
+            termination="final_answer" if text else "error",
+            messages=[*messages, {"role": "assistant", "content": text}],
+            duration_s=time.perf_counter() - started,
+            metadata={"agent": "closed-book", "tools": []},
+        )

@@ -50,7 +50,7 @@ class AgentState(TypedDict, total=False):
     termination: str | None
 
 
-def _runtime(config: RunnableConfig) -> tuple["CodeAgent", PythonSandbox]:
+def _runtime(config: RunnableConfig) -> tuple[CodeAgent, PythonSandbox]:
     configurable = config["configurable"]
     return configurable["agent"], configurable["sandbox"]
 
@@ -73,34 +73,42 @@ def think(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
     if parsed.code is None and completion.finish_reason == "stop" and extract_prose_answer(text) is None:
         text, more = _continue(agent, state["messages"], text.rstrip() + "\n```python\n")
         parsed = parse_step(text)
-        completion = more.model_copy(update={"completion_tokens": completion.completion_tokens + more.completion_tokens})
+        completion = more.model_copy(
+            update={"completion_tokens": completion.completion_tokens + more.completion_tokens}
+        )
     return {
         "pending": {"parsed": parsed, "completion": completion, "latency": time.perf_counter() - started},
         "messages": [{"role": "assistant", "content": parsed.kept_text}],
     }
 
 
-def _continue(agent: "CodeAgent", messages: list[ChatMessage], prefix: str) -> tuple[str, Completion]:
+def _continue(agent: CodeAgent, messages: list[ChatMessage], prefix: str) -> tuple[str, Completion]:
     """One model call; with a non-empty `prefix` the model continues that partial assistant turn."""
     conversation = list(messages) + ([{"role": "assistant", "content": prefix}] if prefix else [])
     completion = agent.model.complete(conversation, agent.sampling())[0]
     return prefix + completion.text, completion
 
 
-def _sample_candidates(agent: "CodeAgent", messages: list[ChatMessage], prefix: str, started: float) -> dict:
+def _sample_candidates(agent: CodeAgent, messages: list[ChatMessage], prefix: str, started: float) -> dict:
     """SAG: `agent.sag` candidate actions from one batched call (n samples)."""
     conversation = list(messages) + ([{"role": "assistant", "content": prefix}] if prefix else [])
     completions = agent.model.complete(conversation, agent.sampling(n=agent.sag))
     texts = [prefix + c.text for c in completions]
-    return {"texts": texts, "parsed": [parse_step(t) for t in texts], "completions": completions,
-            "latency": time.perf_counter() - started}
+    return {
+        "texts": texts,
+        "parsed": [parse_step(t) for t in texts],
+        "completions": completions,
+        "latency": time.perf_counter() - started,
+    }
 
 
 def act(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
     """Run the pending code in the sandbox, or handle a reply that had no code."""
-    agent, sandbox = _runtime(config)
+    _, sandbox = _runtime(config)
     pending = state["pending"]
+    assert pending is not None, "think always leaves a pending reply for act"
     if "texts" in pending:
+        assert isinstance(sandbox, BranchingSandbox), "SAG agents run in a branching sandbox"
         return _act_on_candidates(state, pending, sandbox)
     return _act_on(state, pending["parsed"], pending["completion"], pending["latency"], sandbox.run)
 
@@ -113,23 +121,28 @@ def _act_on_candidates(state: AgentState, pending: dict, sandbox: BranchingSandb
         winner = max(range(len(completions)), key=lambda i: completions[i].mean_logprob or float("-inf"))
 
     def commit(code: str) -> ExecutionResult:
+        assert branch is not None, "a candidate that ran has a branch"
         sandbox.commit(branch)
         return branch.result
 
     parsed: ParsedStep = pending["parsed"][winner]
-    total = completions[winner].model_copy(update={
-        "completion_tokens": sum(c.completion_tokens for c in completions)})
+    total = completions[winner].model_copy(update={"completion_tokens": sum(c.completion_tokens for c in completions)})
     update = _act_on(state, parsed, total, pending["latency"], commit)
     update["steps"] = [update["steps"][0].model_copy(update={"candidates": candidates})]
-    update["messages"] = [{"role": "assistant", "content": parsed.kept_text}] + update.get("messages", [])
+    update["messages"] = [{"role": "assistant", "content": parsed.kept_text}, *update.get("messages", [])]
     return update
 
 
-def _act_on(state: AgentState, parsed: ParsedStep, completion: Completion, latency: float,
-            run: Callable[[str], ExecutionResult]) -> dict[str, Any]:
+def _act_on(
+    state: AgentState, parsed: ParsedStep, completion: Completion, latency: float, run: Callable[[str], ExecutionResult]
+) -> dict[str, Any]:
     step = ActionStep(
-        index=len(state.get("steps", [])) + 1, model_output=parsed.kept_text, thought=parsed.thought,
-        code=parsed.code, prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
+        index=len(state.get("steps", [])) + 1,
+        model_output=parsed.kept_text,
+        thought=parsed.thought,
+        code=parsed.code,
+        prompt_tokens=completion.prompt_tokens,
+        completion_tokens=completion.completion_tokens,
         model_latency_s=latency,
     )
     update: dict[str, Any] = {"pending": None}
@@ -145,15 +158,16 @@ def _act_on(state: AgentState, parsed: ParsedStep, completion: Completion, laten
     if result.is_final:
         return {**update, "steps": [step], "final_answer": result.final_answer, "termination": "final_answer"}
     template = "observation_error" if result.error else "observation"
-    observation = render(_PROMPTS, template, observation=step.observation, output=result.output.strip(),
-                         error=result.error or "")
+    observation = render(
+        _PROMPTS, template, observation=step.observation, output=result.output.strip(), error=result.error or ""
+    )
     return {**update, "steps": [step], "messages": [_user(observation)]}
 
 
 def finalize(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
     """Out of steps: ask once for the bare answer, so every episode ends with one."""
     agent, sandbox = _runtime(config)
-    conversation = list(state["messages"]) + [_user(render(_PROMPTS, "final_fallback"))]
+    conversation = [*list(state["messages"]), _user(render(_PROMPTS, "final_fallback"))]
     completion = agent.model.complete(conversation, agent.sampling(max_new_tokens=64))[0]
     parsed = parse_step(completion.text)
     answer: Any = None
@@ -163,14 +177,17 @@ def finalize(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
     if answer is None:
         text = completion.text.strip()
         answer = extract_prose_answer(text) or (text.splitlines()[0].strip() if text else "")
-    return {"messages": conversation[-1:] + [{"role": "assistant", "content": completion.text.strip()}],
-            "final_answer": answer, "termination": "max_steps"}
+    return {
+        "messages": [*conversation[-1:], {"role": "assistant", "content": completion.text.strip()}],
+        "final_answer": answer,
+        "termination": "max_steps",
+    }
 
 
 def route_after_act(state: AgentState, config: RunnableConfig) -> Literal["think", "finalize", "__end__"]:
     agent, _ = _runtime(config)
     if state.get("termination"):
-        return END
+        return "__end__"  # END
     return "finalize" if len(state.get("steps", [])) >= agent.max_steps else "think"
 
 
@@ -201,10 +218,16 @@ def _has_useful_observation(state: AgentState) -> bool:
 
 
 def _with_result(step: ActionStep, result: ExecutionResult) -> ActionStep:
-    return step.model_copy(update={
-        "observation": result.observation(), "error": result.error, "tool_calls": result.tool_calls,
-        "is_final": result.is_final, "final_answer": result.final_answer, "execution_s": result.duration_s,
-    })
+    return step.model_copy(
+        update={
+            "observation": result.observation(),
+            "error": result.error,
+            "tool_calls": result.tool_calls,
+            "is_final": result.is_final,
+            "final_answer": result.final_answer,
+            "execution_s": result.duration_s,
+        }
+    )
 
 
 _GRAPH = None
@@ -250,7 +273,9 @@ class CodeAgent:
         self.base_sampling = sampling
 
     @classmethod
-    def materials(cls, model: AgentChatModel | str = DEFAULT_CHAT_MODEL, store: Any = None, **options: Any) -> CodeAgent:
+    def materials(
+        cls, model: AgentChatModel | str = DEFAULT_CHAT_MODEL, store: Any = None, **options: Any
+    ) -> CodeAgent:
         """The materials agent: this agent with the materials tools over `store` (a `MaterialsStore`; default
         the embedded offline snapshot, or `MPStore()` for the live Materials Project) and the materials prompt.
 
@@ -276,8 +301,7 @@ class CodeAgent:
         return system_prompt(self.prompt_style, self.tools)
 
     def initial_messages(self, question: str) -> list[ChatMessage]:
-        return [{"role": "system", "content": self.system_prompt()},
-                _user(render(_PROMPTS, "task", question=question))]
+        return [{"role": "system", "content": self.system_prompt()}, _user(render(_PROMPTS, "task", question=question))]
 
     def run(self, question: str, prefix: str | None = None) -> Trajectory:
         """Solve `question`; returns the whole trajectory. `prefix` seeds the first assistant turn."""
@@ -290,13 +314,25 @@ class CodeAgent:
     def stream(self, question: str, prefix: str | None = None) -> Iterator[ActionStep | Trajectory]:
         """Yield each `ActionStep` as it completes, then the finished `Trajectory`."""
         started = time.perf_counter()
-        state: AgentState = {"question": question, "messages": self.initial_messages(question), "steps": [],
-                             "prefix": prefix, "final_answer": None, "termination": None, "pending": None}
+        state: AgentState = {
+            "question": question,
+            "messages": self.initial_messages(question),
+            "steps": [],
+            "prefix": prefix,
+            "final_answer": None,
+            "termination": None,
+            "pending": None,
+        }
         final: dict[str, Any] = dict(state)
-        sandbox = BranchingSandbox(self.tools, self.sandbox_limits) if self.sag > 1 else \
-            PythonSandbox(tools=self.tools, limits=self.sandbox_limits)
-        config: RunnableConfig = {"configurable": {"agent": self, "sandbox": sandbox},
-                                  "recursion_limit": 2 * self.max_steps + 5}
+        sandbox = (
+            BranchingSandbox(self.tools, self.sandbox_limits)
+            if self.sag > 1
+            else PythonSandbox(tools=self.tools, limits=self.sandbox_limits)
+        )
+        config: RunnableConfig = {
+            "configurable": {"agent": self, "sandbox": sandbox},
+            "recursion_limit": 2 * self.max_steps + 5,
+        }
         try:
             for mode, chunk in self.graph.stream(state, config, stream_mode=["updates", "values"]):
                 if mode == "values":
@@ -307,10 +343,13 @@ class CodeAgent:
         finally:
             sandbox.close()
         yield Trajectory(
-            question=question, model_id=self.model.model_id, prompt_style=self.prompt_style,
-            steps=final["steps"], final_answer=final.get("final_answer"),
-            termination=final.get("termination") or "error", messages=final["messages"],
+            question=question,
+            model_id=self.model.model_id,
+            prompt_style=self.prompt_style,
+            steps=final["steps"],
+            final_answer=final.get("final_answer"),
+            termination=final.get("termination") or "error",
+            messages=final["messages"],
             duration_s=time.perf_counter() - started,
             metadata={"prefix": prefix, "tools": [t.name for t in self.tools], "sandbox": sandbox.isolation},
         )
-

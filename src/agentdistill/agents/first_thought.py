@@ -24,8 +24,10 @@ _MARKDOWN = re.compile(r"\*\*|__|^#+\s*|^\s*[-*]\s+|^\s*\d+\.\s+", re.M)
 
 
 def cot_conversation(question: str) -> list[ChatMessage]:
-    return [{"role": "system", "content": render("first_thought", "system")},
-            {"role": "user", "content": render("first_thought", "user", question=question)}]
+    return [
+        {"role": "system", "content": render("first_thought", "system")},
+        {"role": "user", "content": render("first_thought", "user", question=question)},
+    ]
 
 
 def chains_of_thought(model: AgentChatModel, questions: list[str], max_new_tokens: int = 160) -> list[str]:

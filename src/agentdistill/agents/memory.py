@@ -6,7 +6,7 @@ A `Trajectory` is both what `CodeAgent.run` returns and the training record that
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -58,7 +58,7 @@ class Trajectory(BaseModel):
     final_answer: Any = None
     termination: Termination = "error"
     messages: list[dict[str, str]] = Field(default_factory=list)
-    started_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+    started_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     duration_s: float = 0.0
     metadata: dict[str, Any] = Field(default_factory=dict)
 

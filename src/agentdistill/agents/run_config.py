@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
+
+if TYPE_CHECKING:
+    from agentdistill.agents.code_agent import CodeAgent
 
 from agentdistill.config import (
     DEFAULT_STUDENT,
@@ -23,22 +26,32 @@ class RunConfig(ModelSettings, SamplingSettings, CommandConfig):
     """Settings of `run` (see `agentdistill run --help`)."""
 
     question: str = Field(description="The task for the agent.", json_schema_extra=cli(argument=True))
-    model: ModelSpec = Field(DEFAULT_STUDENT, description="Embedded model name, hf:PATH or openai:MODEL@BASE_URL.",
-                       json_schema_extra=cli("-m"))
-    tools: list[str] = Field(["python", "retrieve"], description="Tools (comma-separated or repeated): python "
-                             "(always on), retrieve.")
+    model: ModelSpec = Field(
+        DEFAULT_STUDENT,
+        description="Embedded model name, hf:PATH or openai:MODEL@BASE_URL.",
+        json_schema_extra=cli("-m"),
+    )
+    tools: list[str] = Field(
+        ["python", "retrieve"], description="Tools (comma-separated or repeated): python (always on), retrieve."
+    )
     corpus: str | None = Field(None, description="Index folder for `retrieve` (default: the built-in countries).")
     max_steps: int = Field(6, ge=1, le=50, description="Think-act-observe cycles before a fallback answer.")
-    prompt_style: Literal["full", "short"] = Field("full", description="full (few-shot, for prompted models) or "
-                                                   "short (distilled students).")
+    prompt_style: Literal["full", "short"] = Field(
+        "full", description="full (few-shot, for prompted models) or short (distilled students)."
+    )
     max_new_tokens: int = Field(384, ge=16, description="Token budget of one step.")
     sag: int = Field(1, ge=1, le=64, description="Self-consistent actions: sample N per step, vote.")
-    agent: Literal["code", "materials"] = Field("code", description="code (python + --tools) or materials (the "
-                                                "materials tools).")
-    store: str = Field("snapshot", description="Materials data for --agent materials: snapshot, mp (live API, needs "
-                       "MP_API_KEY) or a snapshot file path.")
-    as_json: bool = Field(False, description="Print the trajectory as JSON instead of the live view.",
-                          json_schema_extra=cli("--json"))
+    agent: Literal["code", "materials"] = Field(
+        "code", description="code (python + --tools) or materials (the materials tools)."
+    )
+    store: str = Field(
+        "snapshot",
+        description="Materials data for --agent materials: snapshot, mp (live API, needs "
+        "MP_API_KEY) or a snapshot file path.",
+    )
+    as_json: bool = Field(
+        False, description="Print the trajectory as JSON instead of the live view.", json_schema_extra=cli("--json")
+    )
 
     @field_validator("tools", mode="before")
     @classmethod
@@ -53,7 +66,7 @@ class RunConfig(ModelSettings, SamplingSettings, CommandConfig):
         return self
 
 
-def build_agent(config: RunConfig):
+def build_agent(config: RunConfig) -> CodeAgent:
     """The CodeAgent `config` describes, its model loaded (a missing model or corpus fails here)."""
     from agentdistill.agents.code_agent import CodeAgent
     from agentdistill.agents.sag import candidate_temperature
@@ -70,7 +83,15 @@ def build_agent(config: RunConfig):
         from agentdistill.tools.retriever import Retriever
 
         tools = [t for t in config.tools if t != "retrieve"] + [Retriever.load(config.corpus).as_tool()]
-    sampling = SamplingParams(temperature=candidate_temperature(config.temperature, config.sag), top_p=config.top_p,
-                              seed=config.seed)
-    return CodeAgent(model, tools=tools, max_steps=config.max_steps, prompt_style=config.prompt_style,
-                     max_new_tokens=config.max_new_tokens, sag=config.sag, sampling=sampling)
+    sampling = SamplingParams(
+        temperature=candidate_temperature(config.temperature, config.sag), top_p=config.top_p, seed=config.seed
+    )
+    return CodeAgent(
+        model,
+        tools=tools,
+        max_steps=config.max_steps,
+        prompt_style=config.prompt_style,
+        max_new_tokens=config.max_new_tokens,
+        sag=config.sag,
+        sampling=sampling,
+    )

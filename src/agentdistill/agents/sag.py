@@ -50,20 +50,25 @@ def _logprob(completion: Completion) -> float:
     return completion.mean_logprob if completion.mean_logprob is not None else float("-inf")
 
 
-def choose_action(texts: list[str], parsed: list[ParsedStep], completions: list[Completion],
-                  sandbox: BranchingSandbox) -> tuple[int | None, Branch | None, list[Candidate]]:
+def choose_action(
+    texts: list[str], parsed: list[ParsedStep], completions: list[Completion], sandbox: BranchingSandbox
+) -> tuple[int | None, Branch | None, list[Candidate]]:
     """(index of the winning candidate, its branch, every candidate as recorded); (None, None, ...) when no
     candidate had code to run."""
-    candidates = [Candidate(text=t, code=p.code, mean_logprob=c.mean_logprob)
-                  for t, p, c in zip(texts, parsed, completions)]
+    candidates = [
+        Candidate(text=t, code=p.code, mean_logprob=c.mean_logprob)
+        for t, p, c in zip(texts, parsed, completions, strict=False)
+    ]
     runnable = [i for i, p in enumerate(parsed) if p.code]
+    codes = [code for i in runnable if (code := parsed[i].code)]
     if not runnable:
         return None, None, candidates
-    branches = dict(zip(runnable, sandbox.try_each([parsed[i].code for i in runnable])))
+    branches = dict(zip(runnable, sandbox.try_each(codes), strict=False))
     for i, branch in branches.items():
         r = branch.result
-        candidates[i] = candidates[i].model_copy(update={"output": r.output, "error": r.error, "is_final": r.is_final,
-                                                         "final_answer": r.final_answer})
+        candidates[i] = candidates[i].model_copy(
+            update={"output": r.output, "error": r.error, "is_final": r.is_final, "final_answer": r.final_answer}
+        )
     clean = [i for i in runnable if branches[i].result.error is None] or runnable
     groups: dict[str, list[int]] = defaultdict(list)
     for i in clean:
@@ -74,6 +79,7 @@ def choose_action(texts: list[str], parsed: list[ParsedStep], completions: list[
     winner = max(best, key=lambda i: (branches[i].result.is_final, _logprob(completions[i])))
     for key, members in groups.items():
         for i in members:
-            candidates[i] = candidates[i].model_copy(update={"vote_key": key, "votes": len(members),
-                                                             "chosen": i == winner})
+            candidates[i] = candidates[i].model_copy(
+                update={"vote_key": key, "votes": len(members), "chosen": i == winner}
+            )
     return winner, branches[winner], candidates

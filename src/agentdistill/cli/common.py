@@ -31,8 +31,12 @@ class _HandledGroup(TyperGroup):
             raise typer.Exit(1) from None
 
 
-app = typer.Typer(help="Build tool-using LLM agents and distill them into small models.", no_args_is_help=True,
-                  pretty_exceptions_enable=False, cls=_HandledGroup)
+app = typer.Typer(
+    help="Build tool-using LLM agents and distill them into small models.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    cls=_HandledGroup,
+)
 models_app = typer.Typer(help="Embedded models: list them and pull (install + convert) them.", no_args_is_help=True)
 index_app = typer.Typer(help="Dense retrieval indexes (MiniLM + faiss).", no_args_is_help=True)
 tasks_app = typer.Typer(help="Task suites: list them, show tasks.", no_args_is_help=True)
@@ -42,9 +46,10 @@ app.add_typer(tasks_app, name="tasks")
 
 
 @app.callback()
-def main(ctx: typer.Context,
-         debug: bool = typer.Option(False, "--debug", help="Show the traceback of an error, not only its message.")
-         ) -> None:
+def main(
+    ctx: typer.Context,
+    debug: bool = typer.Option(False, "--debug", help="Show the traceback of an error, not only its message."),
+) -> None:
     """Build tool-using LLM agents and distill them into small models."""
     ctx.meta[_DEBUG] = debug
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # models come from PyPI packages, never from a hub at run time
@@ -80,5 +85,9 @@ def _parsed(parser: str, value: str) -> str:
 
 def dtype_option() -> Any:
     """`--dtype` for commands not generated from a config (the configs' `ModelSettings` state it for the rest)."""
-    return typer.Option("auto", "--dtype", callback=lambda value: _parsed("parse_dtype", value),
-                        help="Precision: auto, fp32, bf16 or fp16 (see `agentdistill run --help`).")
+    return typer.Option(
+        "auto",
+        "--dtype",
+        callback=lambda value: _parsed("parse_dtype", value),
+        help="Precision: auto, fp32, bf16 or fp16 (see `agentdistill run --help`).",
+    )

@@ -71,16 +71,23 @@ def _option(name: str, field: FieldInfo) -> tuple[Any, Any]:
     help_text = field.description or ""
     if meta.get("argument"):
         required = field.is_required()
-        return typer.Argument(... if required else default, help=help_text, show_default=not required,
-                              metavar=metavar), annotation
+        return typer.Argument(
+            ... if required else default, help=help_text, show_default=not required, metavar=metavar
+        ), annotation
     flag = "--" + name.replace("_", "-")
     extra = list(meta.get("flags", []))
     if field.annotation is bool:  # a switch: --x/--no-x, or the flags given instead (e.g. --json)
         flags = extra or [f"{flag}/--no-{flag[2:]}"]
     else:  # a one-letter field (n) is only its short flag (-n)
         flags = extra if len(name) == 1 and extra else [flag, *extra]
-    return typer.Option(default, *flags, help=help_text, hidden=meta.get("hidden", False), metavar=metavar,
-                        show_default=default is not None and default != []), annotation
+    return typer.Option(
+        default,
+        *flags,
+        help=help_text,
+        hidden=meta.get("hidden", False),
+        metavar=metavar,
+        show_default=default is not None and default != [],
+    ), annotation
 
 
 def config_parameters(config_cls: type[CommandConfig]) -> list[inspect.Parameter]:
@@ -91,18 +98,27 @@ def config_parameters(config_cls: type[CommandConfig]) -> list[inspect.Parameter
             continue
         default, annotation = _option(name, field)
         params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation))
-    params.append(inspect.Parameter(
-        CONFIG_PARAM, inspect.Parameter.KEYWORD_ONLY, annotation=typing.Optional[Path],  # noqa: UP045
-        default=typer.Option(None, "--config", dir_okay=False,
-                             help="YAML or JSON file of settings; options given here override it.")))
+    params.append(
+        inspect.Parameter(
+            CONFIG_PARAM,
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=typing.Optional[Path],  # noqa: UP045
+            default=typer.Option(
+                None, "--config", dir_okay=False, help="YAML or JSON file of settings; options given here override it."
+            ),
+        )
+    )
     return params
 
 
 def config_from_context(config_cls: type[C], ctx: typer.Context, values: dict[str, Any]) -> C:
     """The config a command line asks for: its --config file, then the options given explicitly (defaults come
     from the model, not from the CLI). An invalid result is a usage error (exit 2)."""
-    given = {name: value for name, value in values.items()
-             if name != CONFIG_PARAM and ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None)}
+    given = {
+        name: value
+        for name, value in values.items()
+        if name != CONFIG_PARAM and ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None)
+    }
     try:
         return config_cls.load(values.get(CONFIG_PARAM), **given)
     except ValidationError as error:
@@ -119,8 +135,9 @@ def _flag_of(config_cls: type[CommandConfig], name: str) -> str:
     return flags[0] if len(name) == 1 and flags else "--" + name.replace("_", "-")
 
 
-def config_command(app: typer.Typer, config_cls: type[C], run: Callable[[C], None], name: str | None = None,
-                   help: str | None = None) -> Callable[..., None]:
+def config_command(
+    app: typer.Typer, config_cls: type[C], run: Callable[[C], None], name: str | None = None, help: str | None = None
+) -> Callable[..., None]:
     """Register `run(config)` as the command `name`, its options generated from `config_cls`."""
 
     def command(ctx: typer.Context, **values: Any) -> None:

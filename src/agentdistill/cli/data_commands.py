@@ -22,8 +22,14 @@ from agentdistill.pipeline.collect_config import CollectConfig
 
 def episode_progress(name: str) -> Progress:
     """The progress bar of a run of episodes (collect, eval)."""
-    return Progress(TextColumn(f"[bold]{name}[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-                    TimeElapsedColumn(), console=console)
+    return Progress(
+        TextColumn(f"[bold]{name}[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+    )
 
 
 def collect(config: CollectConfig) -> None:
@@ -31,8 +37,7 @@ def collect(config: CollectConfig) -> None:
     from agentdistill.pipeline.collect import Collector
 
     quiet_libraries()
-    collector = Collector(config)
-    with episode_progress("collect") as progress:
+    with Collector(config) as collector, episode_progress("collect") as progress:
         bar = progress.add_task("", total=None)
 
         def on_total(todo: int, skipped: int) -> None:
@@ -41,13 +46,20 @@ def collect(config: CollectConfig) -> None:
                 progress.console.print(f"resuming: {skipped} episodes already in {config.out}")
 
         def on_record(record, summary) -> None:
-            progress.update(bar, advance=1, description=f"solved {summary.correct}/{summary.done} "
-                            f"({summary.accuracy:.0%})")
+            progress.update(
+                bar, advance=1, description=f"solved {summary.correct}/{summary.done} ({summary.accuracy:.0%})"
+            )
 
         summary = collector.run(on_record=on_record, total=on_total)
     table = Table("episodes", "accuracy", "mean steps", "tokens", "exec errors", "episodes/min")
-    table.add_row(str(summary.done), f"{summary.accuracy:.1%}", f"{summary.steps / max(summary.done, 1):.2f}",
-                  str(summary.completion_tokens), str(summary.errors), f"{summary.episodes_per_minute:.2f}")
+    table.add_row(
+        str(summary.done),
+        f"{summary.accuracy:.1%}",
+        f"{summary.steps / max(summary.done, 1):.2f}",
+        str(summary.completion_tokens),
+        str(summary.errors),
+        f"{summary.episodes_per_minute:.2f}",
+    )
     console.print(table)
 
 
@@ -61,13 +73,23 @@ def filter_cmd(
     keep_incorrect: bool = typer.Option(False, help="Keep wrong answers too."),
     keep_max_steps: bool = typer.Option(False, help="Keep episodes that ran out of steps."),
     keep_parse_failures: bool = typer.Option(False, help="Keep episodes with unparseable steps."),
-    dedupe: bool = typer.Option(True, "--dedupe/--no-dedupe", help="Drop repeats of a task with the same assistant turns."),
+    dedupe: bool = typer.Option(
+        True, "--dedupe/--no-dedupe", help="Drop repeats of a task with the same assistant turns."
+    ),
 ) -> None:
     """Keep the trajectories worth training on and print what was dropped and why."""
     from agentdistill.trajectories.filters import FilterConfig, filter_store
 
-    stats = filter_store(store, out, FilterConfig(correct_only=not keep_incorrect, drop_max_steps=not keep_max_steps,
-                                                  drop_parse_failures=not keep_parse_failures, dedupe=dedupe))
+    stats = filter_store(
+        store,
+        out,
+        FilterConfig(
+            correct_only=not keep_incorrect,
+            drop_max_steps=not keep_max_steps,
+            drop_parse_failures=not keep_parse_failures,
+            dedupe=dedupe,
+        ),
+    )
     table = Table("outcome", "records")
     for key, value in stats.items():
         table.add_row(key, str(value))

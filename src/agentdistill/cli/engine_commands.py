@@ -13,8 +13,9 @@ from agentdistill.cli.common import console
 if TYPE_CHECKING:
     from agentdistill.llm.engine import EngineServer
 
-engine_app = typer.Typer(help="The managed llama.cpp engine (llama-server): build it, serve, status, stop.",
-                         no_args_is_help=True)
+engine_app = typer.Typer(
+    help="The managed llama.cpp engine (llama-server): build it, serve, status, stop.", no_args_is_help=True
+)
 
 
 def _server(model: str, parallel: int, engine: str = "llama.cpp", extra: str = "") -> EngineServer:
@@ -25,12 +26,18 @@ def _server(model: str, parallel: int, engine: str = "llama.cpp", extra: str = "
     from agentdistill.llm.engine import EngineServer
 
     path = engine_gguf(model, convert=True) if engine == "llama.cpp" else local_model_path(model)
+    assert path is not None, "engine_gguf converts a folder without a GGUF file"
     return EngineServer(path, parallel=parallel, engine=engine, extra_args=tuple(shlex.split(extra)))
 
 
 _MODEL = typer.Argument(..., help="Embedded model name, hf:PATH (a distilled student) or a .gguf path.")
-_PARALLEL = typer.Option(8, min=1, max=256, help="Parallel slots (concurrent requests); the default is what "
-                         "`--backend engine` models use, so they join this server.")
+_PARALLEL = typer.Option(
+    8,
+    min=1,
+    max=256,
+    help="Parallel slots (concurrent requests); the default is what "
+    "`--backend engine` models use, so they join this server.",
+)
 _ENGINE = typer.Option("llama.cpp", "--engine", help="llama.cpp (built here, GGUF) or vllm (installed, GPU).")
 Engine = Literal["llama.cpp", "vllm"]
 
@@ -43,8 +50,13 @@ def engine_build() -> None:
     if engine.is_built():
         console.print(f"engine: already built at {engine.server_binary()}")
         return
-    with Progress(TextColumn("[bold]building llama-server[/]"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                  TimeElapsedColumn(), console=console) as progress:
+    with Progress(
+        TextColumn("[bold]building llama-server[/]"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
         task = progress.add_task("", total=100)
         path = engine.build(progress=lambda percent, line: progress.update(task, completed=percent))
     console.print(f"engine: built {path}")
@@ -61,8 +73,10 @@ def engine_serve(
     runs of MODEL join it (llama.cpp); with --engine vllm, point them at the printed openai: spec."""
     server = _server(model, parallel, engine, extra)
     server.acquire()
-    console.print(f"{model} ({engine}): {server.base_url}  (--model openai:{server.served_name}@{server.base_url}; "
-                  f"log {server.log_path})")
+    console.print(
+        f"{model} ({engine}): {server.base_url}  (--model openai:{server.served_name}@{server.base_url}; "
+        f"log {server.log_path})"
+    )
     try:
         while True:
             time.sleep(3600)
@@ -76,9 +90,12 @@ def engine_serve(
 def engine_status(model: str = _MODEL, parallel: int = _PARALLEL, engine: Engine = _ENGINE) -> None:
     """Whether a server for MODEL runs, on which port, with how many users."""
     status = _server(model, parallel, engine).status()
-    console.print(f"{model}: not running" if status is None else
-                  f"{model}: port {status['port']}, pid {status['pid']}, {status['users']} user(s), "
-                  f"{'healthy' if status['healthy'] else 'not answering'}; log {status['log']}")
+    console.print(
+        f"{model}: not running"
+        if status is None
+        else f"{model}: port {status['port']}, pid {status['pid']}, {status['users']} user(s), "
+        f"{'healthy' if status['healthy'] else 'not answering'}; log {status['log']}"
+    )
 
 
 @engine_app.command("stop")

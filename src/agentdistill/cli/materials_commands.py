@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
@@ -14,19 +14,26 @@ from agentdistill.cli.common import console
 if TYPE_CHECKING:
     from agentdistill.tools.materials.records import MaterialQuery
 
-materials_app = typer.Typer(help="Materials Project data: build the offline snapshot, refresh it live, search it.",
-                            no_args_is_help=True)
+materials_app = typer.Typer(
+    help="Materials Project data: build the offline snapshot, refresh it live, search it.", no_args_is_help=True
+)
 
 
-_HEADERS = {"band_gap_ev": "gap eV", "formation_energy_per_atom_ev": "Ef eV/atom", "is_metal": "metal",
-            "bulk_modulus_gpa": "K GPa", "shear_modulus_gpa": "G GPa", "refractive_index": "n"}
+_HEADERS = {
+    "band_gap_ev": "gap eV",
+    "formation_energy_per_atom_ev": "Ef eV/atom",
+    "is_metal": "metal",
+    "bulk_modulus_gpa": "K GPa",
+    "shear_modulus_gpa": "G GPa",
+    "refractive_index": "n",
+}
 
 
-def _split(text: Optional[str]) -> list[str] | None:
+def _split(text: str | None) -> list[str] | None:
     return [part.strip() for part in text.split(",") if part.strip()] if text else None
 
 
-def _range(text: Optional[str], option: str) -> tuple[float | None, float | None] | None:
+def _range(text: str | None, option: str) -> tuple[float | None, float | None] | None:
     """'1.5:3' -> (1.5, 3.0); '2:' -> (2.0, None); ':0.5' -> (None, 0.5)."""
     if not text:
         return None
@@ -75,12 +82,12 @@ def build_snapshot(
 @materials_app.command()
 def refresh(
     out: Path = typer.Option(..., help="Snapshot file to write from the live Materials Project."),
-    formula: Optional[str] = typer.Option(None, help="Comma-separated formulas."),
-    chemsys: Optional[str] = typer.Option(None, help="Exact chemical system, e.g. Ti-O."),
-    elements: Optional[str] = typer.Option(None, help="Comma-separated elements every entry contains."),
+    formula: str | None = typer.Option(None, help="Comma-separated formulas."),
+    chemsys: str | None = typer.Option(None, help="Exact chemical system, e.g. Ti-O."),
+    elements: str | None = typer.Option(None, help="Comma-separated elements every entry contains."),
     limit: int = typer.Option(1000, min=1, max=1000, help="Most entries to fetch."),
-    api_key: Optional[str] = typer.Option(None, help="Materials Project API key (default: $MP_API_KEY)."),
-    endpoint: Optional[str] = typer.Option(None, help="API base URL (default: the Materials Project)."),
+    api_key: str | None = typer.Option(None, help="Materials Project API key (default: $MP_API_KEY)."),
+    endpoint: str | None = typer.Option(None, help="API base URL (default: the Materials Project)."),
 ) -> None:
     """Fetch entries from the live API (filters required) and write them as a snapshot file usable with
     `--store PATH`."""
@@ -96,13 +103,13 @@ def refresh(
 
 @materials_app.command()
 def search(
-    formula: Optional[str] = typer.Option(None, help="Comma-separated formulas (any way of writing them)."),
-    chemsys: Optional[str] = typer.Option(None, help="Exact chemical system, e.g. Ti-O."),
-    elements: Optional[str] = typer.Option(None, help="Comma-separated elements every entry contains."),
-    band_gap: Optional[str] = typer.Option(None, help="Band gap range in eV, MIN:MAX (e.g. 3: for at least 3)."),
-    formation_energy: Optional[str] = typer.Option(None, help="Formation energy range in eV/atom, MIN:MAX."),
-    metal: Optional[bool] = typer.Option(None, "--metal/--non-metal", help="Only metals / only non-metals."),
-    sort: Optional[str] = typer.Option(None, help="Property to sort by; '-' first for descending."),
+    formula: str | None = typer.Option(None, help="Comma-separated formulas (any way of writing them)."),
+    chemsys: str | None = typer.Option(None, help="Exact chemical system, e.g. Ti-O."),
+    elements: str | None = typer.Option(None, help="Comma-separated elements every entry contains."),
+    band_gap: str | None = typer.Option(None, help="Band gap range in eV, MIN:MAX (e.g. 3: for at least 3)."),
+    formation_energy: str | None = typer.Option(None, help="Formation energy range in eV/atom, MIN:MAX."),
+    metal: bool | None = typer.Option(None, "--metal/--non-metal", help="Only metals / only non-metals."),
+    sort: str | None = typer.Option(None, help="Property to sort by; '-' first for descending."),
     limit: int = typer.Option(20, min=1, max=1000),
     store: str = typer.Option("snapshot", help="snapshot, mp (live API) or a snapshot file path."),
     as_json: bool = typer.Option(False, "--json", help="One JSON record per line instead of a table."),
@@ -110,10 +117,16 @@ def search(
     """Search materials entries, as the agent's `search_materials` does."""
     from agentdistill.tools.materials.snapshot import open_store
 
-    query = _query(formula=_split(formula), chemsys=chemsys, elements=_split(elements),
-                   band_gap_ev=_range(band_gap, "--band-gap"),
-                   formation_energy_per_atom_ev=_range(formation_energy, "--formation-energy"),
-                   is_metal=metal, sort=sort, limit=limit)
+    query = _query(
+        formula=_split(formula),
+        chemsys=chemsys,
+        elements=_split(elements),
+        band_gap_ev=_range(band_gap, "--band-gap"),
+        formation_energy_per_atom_ev=_range(formation_energy, "--formation-energy"),
+        is_metal=metal,
+        sort=sort,
+        limit=limit,
+    )
     records = open_store(store).search(query)
     if as_json:
         for record in records:
@@ -122,8 +135,10 @@ def search(
     table = Table("formula", *_HEADERS.values(), "id")
     for r in records:
         values = [getattr(r, name) for name in _HEADERS]
-        table.add_row(r.reduced_formula + (f" [dim]{r.formula}[/]" if r.formula != r.reduced_formula else ""),
-                      *("" if v is None else f"{v:g}" if isinstance(v, float) else str(v) for v in values),
-                      r.material_id or "")
+        table.add_row(
+            r.reduced_formula + (f" [dim]{r.formula}[/]" if r.formula != r.reduced_formula else ""),
+            *("" if v is None else f"{v:g}" if isinstance(v, float) else str(v) for v in values),
+            r.material_id or "",
+        )
     console.print(table)
     console.print(f"[dim]{len(records)} entries from {store}[/]")

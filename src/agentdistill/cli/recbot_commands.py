@@ -21,16 +21,25 @@ from agentdistill.cli.config_options import config_command
 from agentdistill.pipeline.recbot import RecbotCollectConfig, RecbotConfig
 from agentdistill.server.app import ServerConfig
 
-recbot_app = typer.Typer(help="Simulated sessions of the recommendation feed: evaluate a parser/planner pair, "
-                         "collect a teacher's outputs for distillation.", no_args_is_help=True)
+recbot_app = typer.Typer(
+    help="Simulated sessions of the recommendation feed: evaluate a parser/planner pair, "
+    "collect a teacher's outputs for distillation.",
+    no_args_is_help=True,
+)
 
 
 @contextmanager
 def _session_progress(name: str, total: int) -> Iterator:
     """A progress bar over simulated sessions; yields (on_session callback, [passed, done] counts)."""
     counts = [0, 0]
-    with Progress(TextColumn(f"[bold]{name}[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-                  TimeElapsedColumn(), console=console) as progress:
+    with Progress(
+        TextColumn(f"[bold]{name}[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
         bar = progress.add_task("", total=total)
 
         def on_session(log) -> None:

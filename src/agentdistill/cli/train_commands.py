@@ -23,9 +23,11 @@ def distill(config: DistillConfig) -> None:
     quiet_libraries()
     result = run_distill(config)
     console.print(f"precision: {result.precision} ({result.precision.reason})")
-    console.print(f"trained on {result.examples} conversations ({result.loss_tokens} loss tokens) in "
-                  f"{result.seconds:.0f} s = {result.tokens_per_second:.0f} tokens/s; loss "
-                  f"{result.first_loss:.3f} -> {result.last_loss:.3f}")
+    console.print(
+        f"trained on {result.examples} conversations ({result.loss_tokens} loss tokens) in "
+        f"{result.seconds:.0f} s = {result.tokens_per_second:.0f} tokens/s; loss "
+        f"{result.first_loss:.3f} -> {result.last_loss:.3f}"
+    )
     served = f"; served by the engine from {result.gguf.name}" if result.gguf else ""
     console.print(f"student: {result.model_dir}  (use --model hf:{result.model_dir}{served})")
 
@@ -41,8 +43,9 @@ def eval_cmd(config: EvalConfig) -> None:
         bar = progress.add_task("", total=None)
 
         def on_record(record, summary) -> None:
-            progress.update(bar, advance=1, description=f"solved {summary.correct}/{summary.done} "
-                            f"({summary.accuracy:.0%})")
+            progress.update(
+                bar, advance=1, description=f"solved {summary.correct}/{summary.done} ({summary.accuracy:.0%})"
+            )
 
         summary = evaluate(config, on_record=on_record, total=lambda todo, skipped: progress.update(bar, total=todo))
     table = Table(*SUMMARY_COLUMNS)
@@ -72,8 +75,12 @@ def quickstart(config: QuickstartConfig) -> None:
     from agentdistill.pipeline.quickstart import run_quickstart
 
     quiet_libraries()
-    columns = [TextColumn("[bold]{task.fields[stage]}[/]"), BarColumn(), TextColumn("{task.description}"),
-               TimeElapsedColumn()]
+    columns = [
+        TextColumn("[bold]{task.fields[stage]}[/]"),
+        BarColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+    ]
     with Progress(*columns, console=console) as progress:
         bar = progress.add_task("", total=None, stage="starting")
 
@@ -88,8 +95,10 @@ def quickstart(config: QuickstartConfig) -> None:
     stats = ", ".join(f"{k} {v}" for k, v in result.filter_stats.items())
     console.print(f"filter: {stats}")
     if result.train_tokens_per_second:
-        console.print(f"distillation: {result.train_examples} conversations, "
-                      f"{result.train_tokens_per_second:.0f} training tokens/s")
+        console.print(
+            f"distillation: {result.train_examples} conversations, "
+            f"{result.train_tokens_per_second:.0f} training tokens/s"
+        )
     if result.train_precision:
         console.print(f"student trained in {result.train_precision}")
     console.print(result.table(), markup=False)

@@ -25,16 +25,19 @@ def load_training_rows(path: str | Path) -> list[dict[str, Any]]:
     if path.is_dir():
         path = path / "train.jsonl"
     if not path.is_file():
-        raise MissingFileError(f"no training data at {path} (expected an `agentdistill export` folder or a "
-                                "trajectory .jsonl)")
+        raise MissingFileError(
+            f"no training data at {path} (expected an `agentdistill export` folder or a trajectory .jsonl)"
+        )
     with path.open(encoding="utf-8") as f:
         first = next((line for line in f if line.strip()), "")
     if not first:
         raise InputFileError(f"{path} is empty: nothing to train on")
     if "schema_version" in json.loads(first):
         kept, _ = filter_records(TrajectoryStore(path))
-        return [{"id": r.id, "messages": student_messages(r),
-                 "prefix_span": list(r.prefix.char_span) if r.prefix else None} for r in kept]
+        return [
+            {"id": r.id, "messages": student_messages(r), "prefix_span": list(r.prefix.char_span) if r.prefix else None}
+            for r in kept
+        ]
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     for row in rows:
         if "messages" not in row:
@@ -42,12 +45,17 @@ def load_training_rows(path: str | Path) -> list[dict[str, Any]]:
     return rows
 
 
-def tokenize_example(tokenizer: Any, template: str, messages: list[dict[str, str]],
-                     prefix_span: list[int] | tuple[int, int] | None = None, mask_prefix: bool = False
-                     ) -> dict[str, list[int]]:
+def tokenize_example(
+    tokenizer: Any,
+    template: str,
+    messages: list[dict[str, str]],
+    prefix_span: list[int] | tuple[int, int] | None = None,
+    mask_prefix: bool = False,
+) -> dict[str, list[int]]:
     """{"input_ids", "assistant_masks"}: 1 where the token is the agent's own text (and counts in the loss)."""
-    encoded = tokenizer.apply_chat_template(messages, chat_template=template, tokenize=True, return_dict=True,
-                                            return_assistant_tokens_mask=True)
+    encoded = tokenizer.apply_chat_template(
+        messages, chat_template=template, tokenize=True, return_dict=True, return_assistant_tokens_mask=True
+    )
     ids, mask = list(encoded["input_ids"]), list(encoded["assistant_masks"])
     if 1 not in mask:
         raise ValueError("the conversation has no assistant text to learn from")
@@ -57,8 +65,9 @@ def tokenize_example(tokenizer: Any, template: str, messages: list[dict[str, str
     return {"input_ids": ids, "assistant_masks": mask}
 
 
-def _prefix_token_indices(tokenizer: Any, template: str, messages: list[dict[str, str]], ids: list[int],
-                          span: list[int] | tuple[int, int]) -> list[int]:
+def _prefix_token_indices(
+    tokenizer: Any, template: str, messages: list[dict[str, str]], ids: list[int], span: list[int] | tuple[int, int]
+) -> list[int]:
     """Indices of the tokens that overlap the prefix's characters in the first assistant turn."""
     first = next(i for i, m in enumerate(messages) if m["role"] == "assistant")
     text = tokenizer.apply_chat_template(messages, chat_template=template, tokenize=False)
@@ -75,6 +84,7 @@ def build_dataset(rows: list[dict[str, Any]], tokenizer: Any, template: str, mas
     """A pre-tokenised `datasets.Dataset` (input_ids, assistant_masks) for TRL's SFTTrainer."""
     from datasets import Dataset
 
-    examples = [tokenize_example(tokenizer, template, row["messages"], row.get("prefix_span"), mask_prefix)
-                for row in rows]
+    examples = [
+        tokenize_example(tokenizer, template, row["messages"], row.get("prefix_span"), mask_prefix) for row in rows
+    ]
     return Dataset.from_list(examples)

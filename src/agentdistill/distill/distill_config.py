@@ -22,11 +22,15 @@ STUDENT_MARKER = "agentdistill_student.json"  # written next to a student's weig
 class DistillConfig(DtypeSettings, CommandConfig):
     """Settings of `distill` (see `agentdistill distill --help` for each)."""
 
-    data: str = Field("runs/export", description="An `export` folder, its train.jsonl, or a trajectory store.",
-                      json_schema_extra=cli(argument=True))
+    data: str = Field(
+        "runs/export",
+        description="An `export` folder, its train.jsonl, or a trajectory store.",
+        json_schema_extra=cli(argument=True),
+    )
     student: ModelSpec = Field(DEFAULT_STUDENT, description="Embedded model name or hf:PATH to fine-tune.")
-    out: str = Field("runs/student", description="Output folder (adapter/, model/, loss.png, ...).",
-                     json_schema_extra=cli("-o"))
+    out: str = Field(
+        "runs/student", description="Output folder (adapter/, model/, loss.png, ...).", json_schema_extra=cli("-o")
+    )
     full: bool = Field(False, description="Full fine-tuning instead of LoRA.")
     lora_r: int = Field(16, ge=1, description="LoRA rank.")
     lora_alpha: int = Field(32, ge=1, description="LoRA alpha.")
@@ -37,16 +41,17 @@ class DistillConfig(DtypeSettings, CommandConfig):
     grad_accum: int = Field(4, ge=1, description="Steps per optimizer update.")
     max_length: int = Field(2048, ge=64, description="Longer conversations are cut.")
     mask_prefix: bool = Field(False, description="No loss on first-thought prefix tokens.")
-    dtype: Dtype = Field("auto", description="Training precision: auto, fp32, bf16 (mixed) or fp16 (mixed, GPU); "
-                         "see llm.precision.")  # parsed as in DtypeSettings
+    dtype: Dtype = Field(
+        "auto", description="Training precision: auto, fp32, bf16 (mixed) or fp16 (mixed, GPU); see llm.precision."
+    )  # parsed as in DtypeSettings
     gradient_checkpointing: bool = Field(False, description="Trade compute for memory.")
     seed: int = Field(0, description="Seed of data order and adapter initialisation.")
     logging_steps: int = Field(1, ge=1, description="Optimizer steps between loss records.")
     merge: bool = Field(True, description="Also save a merged, standalone model.")
     gguf: Literal["none", GgufType] = Field(
-        "q8_0", description="Also write the merged model as model-<type>.gguf for the engine (none: do not).")
+        "q8_0", description="Also write the merged model as model-<type>.gguf for the engine (none: do not)."
+    )
 
     @property
     def lr(self) -> float:
         return self.learning_rate if self.learning_rate is not None else (2e-5 if self.full else 2e-4)
-

@@ -22,7 +22,7 @@ def chatml_training_template() -> str:
 
 
 def has_generation_markers(template: str | None) -> bool:
-    return bool(template) and "generation" in template and "endgeneration" in template
+    return template is not None and "generation" in template and "endgeneration" in template
 
 
 def training_template(tokenizer: Any) -> str:
@@ -40,5 +40,7 @@ def training_template(tokenizer: Any) -> str:
         return patched
     if own and all(marker in own for marker in _CHATML_MARKERS):
         return chatml_training_template()
-    raise ConfigError("no training chat template (with {% generation %} markers) is known for this tokenizer's "
-                     "template; pass one that marks the assistant's text with {% generation %}...{% endgeneration %}")
+    raise ConfigError(
+        "no training chat template (with {% generation %} markers) is known for this tokenizer's "
+        "template; pass one that marks the assistant's text with {% generation %}...{% endgeneration %}"
+    )

@@ -52,8 +52,9 @@ class DistillResult:
         return self.train_tokens / self.seconds if self.seconds else 0.0
 
 
-def distill(config: DistillConfig, callbacks: list | None = None,
-            precision: TrainingPrecision | None = None) -> DistillResult:
+def distill(
+    config: DistillConfig, callbacks: list | None = None, precision: TrainingPrecision | None = None
+) -> DistillResult:
     """Train the student as `config` says; returns where it went and what it measured.
 
     `precision` replaces the decision `config.dtype` would give (`bench/precision.py` compares the options)."""
@@ -75,15 +76,31 @@ def distill(config: DistillConfig, callbacks: list | None = None,
     dataset = build_dataset(rows, tokenizer, training_template(tokenizer), config.mask_prefix)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=precision.torch_dtype())
     args = SFTConfig(
-        output_dir=str(out / "checkpoints"), num_train_epochs=config.epochs, learning_rate=config.lr,
-        per_device_train_batch_size=config.batch_size, gradient_accumulation_steps=config.grad_accum,
-        max_length=config.max_length, **precision.trainer_flags(),
-        gradient_checkpointing=config.gradient_checkpointing, logging_steps=config.logging_steps,
-        lr_scheduler_type="cosine", warmup_steps=0.1, save_strategy="no", report_to="none", seed=config.seed,
-        dataloader_num_workers=0, disable_tqdm=False,
+        output_dir=str(out / "checkpoints"),
+        num_train_epochs=config.epochs,
+        learning_rate=config.lr,
+        per_device_train_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accum,
+        max_length=config.max_length,
+        **precision.trainer_flags(),
+        gradient_checkpointing=config.gradient_checkpointing,
+        logging_steps=config.logging_steps,
+        lr_scheduler_type="cosine",
+        warmup_steps=0.1,
+        save_strategy="no",
+        report_to="none",
+        seed=config.seed,
+        dataloader_num_workers=0,
+        disable_tqdm=False,
     )
-    trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
-                         peft_config=None if config.full else _lora(config), callbacks=callbacks)
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=None if config.full else _lora(config),
+        callbacks=callbacks,
+    )
     started = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - started
@@ -94,17 +111,30 @@ def distill(config: DistillConfig, callbacks: list | None = None,
     plot_loss(history, out / "loss.png", title=f"{config.student} ({'full' if config.full else 'LoRA'})")
     train_tokens = int(sum(len(ids) for ids in dataset["input_ids"]) * config.epochs)
     result = DistillResult(
-        out=out, model_dir=model_dir, examples=len(dataset),
+        out=out,
+        model_dir=model_dir,
+        examples=len(dataset),
         loss_tokens=sum(sum(m) for m in dataset["assistant_masks"]),
-        train_tokens=train_tokens, seconds=seconds,
-        first_loss=history[0]["loss"] if history else None, last_loss=history[-1]["loss"] if history else None,
-        precision=precision, gguf=model_dir / gguf if gguf else None,
+        train_tokens=train_tokens,
+        seconds=seconds,
+        first_loss=history[0]["loss"] if history else None,
+        last_loss=history[-1]["loss"] if history else None,
+        precision=precision,
+        gguf=model_dir / gguf if gguf else None,
     )
-    summary = {"config": config.to_dict(), "examples": result.examples, "loss_tokens": result.loss_tokens,
-               "train_tokens": train_tokens, "seconds": round(seconds, 1),
-               "tokens_per_second": round(result.tokens_per_second, 1), "precision": precision.model_dump(),
-               "saved_dtype": "fp32", "gguf": gguf,
-               "first_loss": result.first_loss, "last_loss": result.last_loss}
+    summary = {
+        "config": config.to_dict(),
+        "examples": result.examples,
+        "loss_tokens": result.loss_tokens,
+        "train_tokens": train_tokens,
+        "seconds": round(seconds, 1),
+        "tokens_per_second": round(result.tokens_per_second, 1),
+        "precision": precision.model_dump(),
+        "saved_dtype": "fp32",
+        "gguf": gguf,
+        "first_loss": result.first_loss,
+        "last_loss": result.last_loss,
+    }
     (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return result
 
@@ -112,8 +142,13 @@ def distill(config: DistillConfig, callbacks: list | None = None,
 def _lora(config: DistillConfig):
     from peft import LoraConfig
 
-    return LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
-                      target_modules="all-linear", task_type="CAUSAL_LM")
+    return LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules="all-linear",
+        task_type="CAUSAL_LM",
+    )
 
 
 def _save(trainer: Any, tokenizer: Any, out: Path, config: DistillConfig) -> Path:
@@ -146,7 +181,7 @@ def _export_gguf(model_dir: Path, config: DistillConfig) -> str | None:
     if config.gguf == "none" or model_dir.name != "model":
         return None
     try:
-        return to_gguf(model_dir, config.gguf).name  # type: ignore[arg-type]
+        return to_gguf(model_dir, config.gguf).name
     except (ConversionError, OSError) as error:
         warnings.warn(f"the student was saved, but not as GGUF for the engine: {error}", stacklevel=2)
         return None

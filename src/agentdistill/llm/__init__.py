@@ -41,10 +41,26 @@ from agentdistill.llm.registry import (
 )
 
 __all__ = [
-    "AgentChatModel", "ChatMessage", "Completion", "SamplingParams", "load_chat_model", "local_model_path",
-    "DEFAULT_CHAT_MODEL", "ModelNotAvailable", "UnknownModel", "registry", "Precision", "PrecisionError",
-    "TrainingPrecision", "parse_dtype", "is_server_spec", "resolve_backend", "parse_backend", "engine_gguf",
-    "BACKENDS", "Backend",
+    "BACKENDS",
+    "DEFAULT_CHAT_MODEL",
+    "AgentChatModel",
+    "Backend",
+    "ChatMessage",
+    "Completion",
+    "ModelNotAvailable",
+    "Precision",
+    "PrecisionError",
+    "SamplingParams",
+    "TrainingPrecision",
+    "UnknownModel",
+    "engine_gguf",
+    "is_server_spec",
+    "load_chat_model",
+    "local_model_path",
+    "parse_backend",
+    "parse_dtype",
+    "registry",
+    "resolve_backend",
 ]
 
 Backend = Literal["auto", "engine", "transformers"]
@@ -86,18 +102,22 @@ def resolve_backend(spec: str, dtype: str = "auto", backend: str = "auto") -> st
     return backend
 
 
-def load_chat_model(spec: str = DEFAULT_CHAT_MODEL, dtype: str = "auto", backend: str = "auto",
-                    **fields: Any) -> AgentChatModel:
+def load_chat_model(
+    spec: str = DEFAULT_CHAT_MODEL, dtype: str = "auto", backend: str = "auto", **fields: Any
+) -> AgentChatModel:
     """Load a chat model from a spec string on a backend (see the module docstring); `fields` set defaults such
     as `temperature`, `max_new_tokens`, `n`, `seed`. `dtype` (auto, fp32, bf16, fp16) applies to transformers
     models; `auto` picks the fastest sound precision for this machine (`llm.precision`)."""
     if is_server_spec(spec) and parse_dtype(dtype) != "auto":
-        raise PrecisionError(f"--dtype {dtype} applies to transformers models; the server behind {spec} decides its own")
+        raise PrecisionError(
+            f"--dtype {dtype} applies to transformers models; the server behind {spec} decides its own"
+        )
     chosen = resolve_backend(spec, dtype, backend)
     if chosen == "engine":
         from agentdistill.llm.engine_backend import EngineChatModel
 
         gguf = engine_gguf(spec.removeprefix("engine:"), convert=True)
+        assert gguf is not None, "engine_gguf converts a folder without a GGUF file"
         fields.setdefault("model_id", spec)
         return EngineChatModel.start(gguf, **fields)
     if chosen == "openai":

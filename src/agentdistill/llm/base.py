@@ -30,10 +30,16 @@ class Completion(BaseModel):
     finish_reason: Literal["stop", "length"] = "stop"
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    mean_logprob: float | None = Field(default=None, description="Mean log-probability of the generated tokens; "
-                                       "None where the backend returned none (never a made-up tie).")
-    cached_tokens: int | None = Field(default=None, description="Prompt tokens served from the backend's prompt "
-                                      "cache instead of being prefilled again; None where it does not say.")
+    mean_logprob: float | None = Field(
+        default=None,
+        description="Mean log-probability of the generated tokens; "
+        "None where the backend returned none (never a made-up tie).",
+    )
+    cached_tokens: int | None = Field(
+        default=None,
+        description="Prompt tokens served from the backend's prompt "
+        "cache instead of being prefilled again; None where it does not say.",
+    )
 
 
 class SamplingParams(BaseModel):
@@ -45,20 +51,31 @@ class SamplingParams(BaseModel):
     top_p: float | None = Field(default=None, gt=0.0, le=1.0)
     seed: int | None = None
     stop: list[str] | None = None
-    json_schema: dict[str, Any] | None = Field(default=None, description="Constrain the output to JSON valid under "
-                                               "this schema (backends with `capabilities.json_schema`).")
+    json_schema: dict[str, Any] | None = Field(
+        default=None,
+        description="Constrain the output to JSON valid under this schema (backends with `capabilities.json_schema`).",
+    )
 
 
 class Capabilities(BaseModel):
     """What a backend can do; callers ask this instead of testing a backend's class."""
 
-    batched_generate: bool = Field(default=False, description="Prompts of concurrent callers are best coalesced "
-                                   "into one batched call (`BatchingChatModel`): an in-process model.")
-    parallel_requests: bool = Field(default=False, description="Concurrent calls are served in parallel as they "
-                                    "come (a server with parallel slots or continuous batching).")
+    batched_generate: bool = Field(
+        default=False,
+        description="Prompts of concurrent callers are best coalesced "
+        "into one batched call (`BatchingChatModel`): an in-process model.",
+    )
+    parallel_requests: bool = Field(
+        default=False,
+        description="Concurrent calls are served in parallel as they "
+        "come (a server with parallel slots or continuous batching).",
+    )
     json_schema: bool = Field(default=False, description="`SamplingParams.json_schema` is enforced while decoding.")
-    prefix_cache: bool = Field(default=False, description="A prompt sharing a prefix with an earlier one is only "
-                               "prefilled from where they differ, across calls.")
+    prefix_cache: bool = Field(
+        default=False,
+        description="A prompt sharing a prefix with an earlier one is only "
+        "prefilled from where they differ, across calls.",
+    )
     logprobs: bool = Field(default=False, description="`Completion.mean_logprob` is filled.")
 
 
@@ -100,8 +117,11 @@ class AgentChatModel(BaseChatModel):
     top_p: float = Field(default=1.0, gt=0.0, le=1.0)
     seed: int | None = None
     n: int = Field(default=1, ge=1, description="Samples per call.")
-    precision: Precision | None = Field(default=None, description="The dtype it computes in and why; None where "
-                                        "a server decides (recorded with every trajectory and evaluation).")
+    precision: Precision | None = Field(
+        default=None,
+        description="The dtype it computes in and why; None where "
+        "a server decides (recorded with every trajectory and evaluation).",
+    )
 
     def resolve(self, params: SamplingParams | None) -> SamplingParams:
         """Fill every unset field of `params` from this model's defaults."""

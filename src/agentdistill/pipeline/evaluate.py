@@ -1,7 +1,7 @@
 """`evaluate`: run a model as an agent over held-out tasks; per-task records + a summary in one folder.
 
-    out/episodes.jsonl   one TrajectoryRecord per task (resumable, like `collect`)
-    out/summary.json     accuracy, mean steps, tokens and seconds per task, and the config
+out/episodes.jsonl   one TrajectoryRecord per task (resumable, like `collect`)
+out/summary.json     accuracy, mean steps, tokens and seconds per task, and the config
 """
 
 from __future__ import annotations
@@ -53,17 +53,36 @@ class EvalSummary(BaseModel):
     config: dict
 
     def row(self) -> list[str]:
-        mae = "; ".join(f"{name} {e.mae:.3g} {e.unit} ({e.answered}/{e.tasks})" if e.answered else
-                        f"{name} - (0/{e.tasks})" for name, e in self.mae.items())
+        mae = "; ".join(
+            f"{name} {e.mae:.3g} {e.unit} ({e.answered}/{e.tasks})" if e.answered else f"{name} - (0/{e.tasks})"
+            for name, e in self.mae.items()
+        )
         low, high = wilson_interval(self.correct, self.tasks)
         accuracy = f"{self.accuracy:.1%} ({self.correct}/{self.tasks}; 95% CI {low:.0%}–{high:.0%})"
-        return [self.label, self.suite, str(self.tasks), accuracy,
-                mae or "-", f"{self.mean_steps:.2f}", f"{self.mean_completion_tokens:.0f}", f"{self.seconds_per_task:.1f}",
-                self.precision]
+        return [
+            self.label,
+            self.suite,
+            str(self.tasks),
+            accuracy,
+            mae or "-",
+            f"{self.mean_steps:.2f}",
+            f"{self.mean_completion_tokens:.0f}",
+            f"{self.seconds_per_task:.1f}",
+            self.precision,
+        ]
 
 
-SUMMARY_COLUMNS = ["run", "suite", "tasks", "accuracy", "MAE (answered/tasks)", "mean steps", "tokens/task", "s/task",
-                   "precision"]
+SUMMARY_COLUMNS = [
+    "run",
+    "suite",
+    "tasks",
+    "accuracy",
+    "MAE (answered/tasks)",
+    "mean steps",
+    "tokens/task",
+    "s/task",
+    "precision",
+]
 
 
 def regression_errors(records: list[TrajectoryRecord], suite: str) -> dict[str, RegressionError]:
@@ -78,7 +97,7 @@ def regression_errors(records: list[TrajectoryRecord], suite: str) -> dict[str, 
     for record in records:
         task = tasks.get(record.task_id)
         unit = task.metadata.get("regression_unit") if task else None
-        if not unit:
+        if task is None or not unit:
             continue
         name = task.difficulty or "value"
         count, _ = totals.get(name, (0, unit))
@@ -86,9 +105,15 @@ def regression_errors(records: list[TrajectoryRecord], suite: str) -> dict[str, 
         value, gold = extract_number(record.trajectory.final_answer), extract_number(task.answers[0])
         if value is not None and gold is not None:
             errors.setdefault(name, []).append(abs(value - gold))
-    return {name: RegressionError(unit=unit, tasks=count, answered=len(errors.get(name, [])),
-                                  mae=sum(errors.get(name, [])) / max(len(errors.get(name, [])), 1))
-            for name, (count, unit) in sorted(totals.items())}
+    return {
+        name: RegressionError(
+            unit=unit,
+            tasks=count,
+            answered=len(errors.get(name, [])),
+            mae=sum(errors.get(name, [])) / max(len(errors.get(name, [])), 1),
+        )
+        for name, (count, unit) in sorted(totals.items())
+    }
 
 
 def summarize(records: list[TrajectoryRecord], config: EvalConfig) -> EvalSummary:
@@ -97,24 +122,35 @@ def summarize(records: list[TrajectoryRecord], config: EvalConfig) -> EvalSummar
     correct = sum(r.correct for r in records)
     return EvalSummary(
         label=config.label or Path(config.model.removeprefix("hf:")).name or config.model,
-        model=config.model, suite=config.suite, split=config.split, prompt_style=config.resolved_prompt_style,
-        sag=config.sag, tasks=len(records), correct=correct, accuracy=correct / n,
+        model=config.model,
+        suite=config.suite,
+        split=config.split,
+        prompt_style=config.resolved_prompt_style,
+        sag=config.sag,
+        tasks=len(records),
+        correct=correct,
+        accuracy=correct / n,
         mean_steps=sum(len(r.trajectory.steps) for r in records) / n,
         mean_completion_tokens=sum(r.trajectory.completion_tokens for r in records) / n,
         seconds_per_task=sum(r.trajectory.duration_s for r in records) / n,
         finished_rate=sum(r.trajectory.finished for r in records) / n,
         precision=describe_precisions(r.precision for r in records),
-        mae=regression_errors(records, config.suite), config=config.to_dict(),
+        mae=regression_errors(records, config.suite),
+        config=config.to_dict(),
     )
 
 
-def evaluate(config: EvalConfig, model: AgentChatModel | None = None,
-             on_record: Callable | None = None, total: Callable[[int, int], None] | None = None) -> EvalSummary:
+def evaluate(
+    config: EvalConfig,
+    model: AgentChatModel | None = None,
+    on_record: Callable | None = None,
+    total: Callable[[int, int], None] | None = None,
+) -> EvalSummary:
     """Evaluate as `config` says; writes the folder and returns the summary."""
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    collector = Collector(config.to_collect_config(), model=model)
-    collector.run(on_record=on_record, total=total)
+    with Collector(config.to_collect_config(), model=model) as collector:
+        collector.run(on_record=on_record, total=total)
     summary = summarize(list(TrajectoryStore(out / "episodes.jsonl")), config)
     (out / "summary.json").write_text(summary.model_dump_json(indent=2), encoding="utf-8")
     return summary

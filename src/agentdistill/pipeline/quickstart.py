@@ -45,25 +45,44 @@ from agentdistill.trajectories.filters import FilterConfig, filter_records
 from agentdistill.trajectories.store import TrajectoryStore
 
 # `--tiny`: minutes, not quality: a 0.5B teacher, the 135M student, two tasks; trains on every trajectory.
-TINY = {"out": "runs/quickstart-tiny", "teacher": "qwen2.5-coder-0.5b", "student": "smollm2-135m", "suites": ["math"],
-        "train_tasks": 2, "test_tasks": 2, "max_steps": 2, "max_new_tokens": 96, "concurrency": 2, "epochs": 1.0,
-        "sag": 2, "train_on_incorrect": True}
+TINY = {
+    "out": "runs/quickstart-tiny",
+    "teacher": "qwen2.5-coder-0.5b",
+    "student": "smollm2-135m",
+    "suites": ["math"],
+    "train_tasks": 2,
+    "test_tasks": 2,
+    "max_steps": 2,
+    "max_new_tokens": 96,
+    "concurrency": 2,
+    "epochs": 1.0,
+    "sag": 2,
+    "train_on_incorrect": True,
+}
 
 
 class QuickstartConfig(ModelSettings, CommandConfig):
     """Settings of `quickstart`; `tiny: true` starts from the few-minute smoke version that CI runs (`TINY`)."""
 
-    tiny: bool = Field(False, description="A few-minute smoke run (0.5B teacher, 135M student, 2 tasks); options "
-                       "given with it override its settings.")
-    out: str = Field("runs/quickstart", description="Output folder (default runs/quickstart-tiny with --tiny).",
-                     json_schema_extra=cli("-o"))
+    tiny: bool = Field(
+        False,
+        description="A few-minute smoke run (0.5B teacher, 135M student, 2 tasks); options "
+        "given with it override its settings.",
+    )
+    out: str = Field(
+        "runs/quickstart",
+        description="Output folder (default runs/quickstart-tiny with --tiny).",
+        json_schema_extra=cli("-o"),
+    )
     teacher: ModelSpec = Field(DEFAULT_TEACHER, description="Teacher model.")
     student: ModelSpec = Field(DEFAULT_STUDENT, description="Student model (smollm2-135m is fast).")
-    suites: list[str] = Field(["math", "facts"], description="Suites (repeat the option or separate by commas), "
-                              "e.g. materials.")
+    suites: list[str] = Field(
+        ["math", "facts"], description="Suites (repeat the option or separate by commas), e.g. materials."
+    )
     train_tasks: int = Field(12, ge=1, description="Train tasks per suite for the teacher.")
-    test_tasks: int = Field(20, ge=1, description="Held-out test tasks per suite and row (with the engine, ~20 min "
-                            "on 2 cores in all).")
+    test_tasks: int = Field(
+        20, ge=1, description="Held-out test tasks per suite and row (with the engine, ~20 min on 2 cores in all)."
+    )
     max_steps: int = Field(4, ge=1, description="Think-act-observe steps per episode.")
     max_new_tokens: int = Field(256, ge=16, description="Tokens per model call.")
     concurrency: int = Field(8, ge=1, description="Episodes stepped together.")
@@ -72,8 +91,9 @@ class QuickstartConfig(ModelSettings, CommandConfig):
     sag: int = Field(4, ge=0, description="Candidates per step for the +SAG run (0: no SAG run).")
     sag_temperature: float = Field(0.7, gt=0.0, description="Sampling temperature of the +SAG run.")
     train_on_incorrect: bool = Field(False, description="Train on every trajectory, not only the correct ones.")
-    closed_book: bool = Field(False, description="Also evaluate student and teacher answering from memory, "
-                              "without tools.")
+    closed_book: bool = Field(
+        False, description="Also evaluate student and teacher answering from memory, without tools."
+    )
 
     @field_validator("suites", mode="before")
     @classmethod
@@ -126,9 +146,15 @@ def run_quickstart(config: QuickstartConfig, stage: Stage = lambda name: None, p
     finally:
         models.close()
     md, png = write_report(summaries, out / "report")
-    return QuickstartResult(summaries=summaries, filter_stats=dict(stats), train_examples=len(kept),
-                            train_tokens_per_second=tokens_per_second, train_precision=train_precision,
-                            report_md=md, report_png=png)
+    return QuickstartResult(
+        summaries=summaries,
+        filter_stats=dict(stats),
+        train_examples=len(kept),
+        train_tokens_per_second=tokens_per_second,
+        train_precision=train_precision,
+        report_md=md,
+        report_png=png,
+    )
 
 
 class _Models:
@@ -143,8 +169,9 @@ class _Models:
 
         if spec not in self.loaded:
             local = not is_server_spec(spec)
-            self.loaded[spec] = load_chat_model(spec, dtype=self.config.dtype if local else "auto",
-                                                backend=self.config.backend if local else "auto")
+            self.loaded[spec] = load_chat_model(
+                spec, dtype=self.config.dtype if local else "auto", backend=self.config.backend if local else "auto"
+            )
         return self.loaded[spec]
 
     def close(self) -> None:
@@ -158,36 +185,57 @@ def _collect_teacher(config: QuickstartConfig, models: _Models, out: Path, stage
     for suite in config.suites:
         stage(f"teacher {config.teacher} collects {config.train_tasks} {suite} train tasks")
         collect_config = CollectConfig.build(
-            suite=suite, split="train", n=config.train_tasks, teacher=config.teacher, out=str(out / "teacher.jsonl"),
-            prefix=config.prefix, max_steps=config.max_steps, max_new_tokens=config.max_new_tokens,
-            concurrency=config.concurrency, dtype=config.dtype, backend=config.backend)
-        Collector(collect_config, model=models(config.teacher)).run(on_record=progress)
+            suite=suite,
+            split="train",
+            n=config.train_tasks,
+            teacher=config.teacher,
+            out=str(out / "teacher.jsonl"),
+            prefix=config.prefix,
+            max_steps=config.max_steps,
+            max_new_tokens=config.max_new_tokens,
+            concurrency=config.concurrency,
+            dtype=config.dtype,
+            backend=config.backend,
+        )
+        with Collector(collect_config, model=models(config.teacher)) as collector:
+            collector.run(on_record=progress)
 
 
 def _filter_and_export(config: QuickstartConfig, out: Path) -> tuple[list, dict]:
     from agentdistill.trajectories.export import export_dataset
 
     lenient = config.train_on_incorrect
-    kept, stats = filter_records(TrajectoryStore(out / "teacher.jsonl"), FilterConfig(
-        correct_only=not lenient, drop_max_steps=not lenient, drop_parse_failures=not lenient))
+    kept, stats = filter_records(
+        TrajectoryStore(out / "teacher.jsonl"),
+        FilterConfig(correct_only=not lenient, drop_max_steps=not lenient, drop_parse_failures=not lenient),
+    )
     if not kept:
         raise AgentDistillError(f"the filter kept no trajectory ({dict(stats)}); nothing to distill")
     export_dataset(kept, out / "export")
     return kept, dict(stats)
 
 
-def _distill_student(config: QuickstartConfig, models: _Models, out: Path, examples: int,
-                     stage: Stage) -> tuple[str, float | None, str | None]:
+def _distill_student(
+    config: QuickstartConfig, models: _Models, out: Path, examples: int, stage: Stage
+) -> tuple[str, float | None, str | None]:
     """Train the student (or reuse the one trained before); returns its spec, training speed and precision."""
     from agentdistill.distill.trainer import distill
 
     student_dir = out / "student"
-    tokens_per_second = None
+    tokens_per_second: float | None = None
+    train_precision: str | None
     if not (student_dir / "model" / STUDENT_MARKER).exists():
         models.close()  # training needs the memory: a 1.5B teacher in fp32 holds ~6 GB (reloaded for its eval)
         stage(f"distill {examples} trajectories into {config.student} (LoRA, {config.epochs:g} epochs)")
-        result = distill(DistillConfig.build(data=str(out / "export"), student=config.student, out=str(student_dir),
-                                             epochs=config.epochs, dtype=config.dtype))
+        result = distill(
+            DistillConfig.build(
+                data=str(out / "export"),
+                student=config.student,
+                out=str(student_dir),
+                epochs=config.epochs,
+                dtype=config.dtype,
+            )
+        )
         tokens_per_second, train_precision = result.tokens_per_second, str(result.precision)
     else:
         train_precision = _trained_precision(student_dir)
@@ -196,10 +244,17 @@ def _distill_student(config: QuickstartConfig, models: _Models, out: Path, examp
     return f"hf:{student_dir / 'model'}", tokens_per_second, train_precision
 
 
-def _evaluate_rows(config: QuickstartConfig, models: _Models, out: Path, distilled: str, stage: Stage,
-                   progress) -> list[EvalSummary]:
-    runs = [("closed-book-student", "student closed-book", config.student, 1),
-            ("closed-book-teacher", "teacher closed-book", config.teacher, 1)] if config.closed_book else []
+def _evaluate_rows(
+    config: QuickstartConfig, models: _Models, out: Path, distilled: str, stage: Stage, progress
+) -> list[EvalSummary]:
+    runs = (
+        [
+            ("closed-book-student", "student closed-book", config.student, 1),
+            ("closed-book-teacher", "teacher closed-book", config.teacher, 1),
+        ]
+        if config.closed_book
+        else []
+    )
     runs += [("prompted", "student prompted", config.student, 1), ("distilled", "student distilled", distilled, 1)]
     if config.sag > 1:
         runs.append(("distilled-sag", f"distilled + SAG x{config.sag}", distilled, config.sag))
@@ -209,10 +264,21 @@ def _evaluate_rows(config: QuickstartConfig, models: _Models, out: Path, distill
         for suite in config.suites:
             stage(f"evaluate {label} on {config.test_tasks} {suite} test tasks")
             eval_config = EvalConfig.build(
-                suite=suite, split="test", n=config.test_tasks, model=spec, out=str(out / "eval" / f"{slug}-{suite}"),
-                label=label, sag=sag, temperature=config.sag_temperature if sag > 1 else 0.0,
-                max_steps=config.max_steps, max_new_tokens=config.max_new_tokens, concurrency=config.concurrency,
-                closed_book=slug.startswith("closed-book"), dtype=config.dtype, backend=config.backend)
+                suite=suite,
+                split="test",
+                n=config.test_tasks,
+                model=spec,
+                out=str(out / "eval" / f"{slug}-{suite}"),
+                label=label,
+                sag=sag,
+                temperature=config.sag_temperature if sag > 1 else 0.0,
+                max_steps=config.max_steps,
+                max_new_tokens=config.max_new_tokens,
+                concurrency=config.concurrency,
+                closed_book=slug.startswith("closed-book"),
+                dtype=config.dtype,
+                backend=config.backend,
+            )
             summaries.append(evaluate(eval_config, model=models(spec), on_record=progress))
     return summaries
 

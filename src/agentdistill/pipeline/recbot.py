@@ -43,18 +43,23 @@ _TRAIN_OFFSET = 100_000  # train sessions are numbered from here; test sessions 
 class RecbotConfig(ModelSettings, CommandConfig):
     """Settings of `recbot eval` (see `agentdistill recbot eval --help`); `RecbotCollectConfig` for collection."""
 
-    catalog: str = Field("default", description="default (the embedded fashion catalogue), movielens:PATH, "
-                         "csv:PATH or jsonl:PATH.")
-    parser_model: ModelSpec = Field(DEFAULT_STUDENT, description="Model of the parser agent.", json_schema_extra=cli("-m"))
+    catalog: str = Field(
+        "default", description="default (the embedded fashion catalogue), movielens:PATH, csv:PATH or jsonl:PATH."
+    )
+    parser_model: ModelSpec = Field(
+        DEFAULT_STUDENT, description="Model of the parser agent.", json_schema_extra=cli("-m")
+    )
     planner_model: ModelSpec | None = Field(None, description="Model of the planner agent (default: the parser's).")
     sessions: int = Field(20, ge=1, description="Simulated sessions.", json_schema_extra=cli("-n"))
     max_turns: int = Field(5, ge=1, description="Commands per simulated session.")
     split: Literal["train", "test"] = Field("test", description="train or test sessions (they never overlap).")
     seed: int = Field(0, description="Seed of the simulated users.")
-    paraphrase_model: ModelSpec | None = Field(None, description="A model paraphrases the simulated commands (default: "
-                                         "template commands).")
-    out: str = Field("runs/recbot-eval", description="Output folder: sessions.jsonl and summary.json.",
-                     json_schema_extra=cli("-o"))
+    paraphrase_model: ModelSpec | None = Field(
+        None, description="A model paraphrases the simulated commands (default: template commands)."
+    )
+    out: str = Field(
+        "runs/recbot-eval", description="Output folder: sessions.jsonl and summary.json.", json_schema_extra=cli("-o")
+    )
     label: str | None = Field(None, description="Name of this run in reports (default: the parser model).")
     resume: bool = Field(True, description="Keep the sessions already in the output (else it must be empty).")
 
@@ -62,11 +67,13 @@ class RecbotConfig(ModelSettings, CommandConfig):
 class RecbotCollectConfig(RecbotConfig):
     """Settings of `recbot collect`: the teacher's parser/planner conversations on simulated train sessions."""
 
-    parser_model: ModelSpec = Field(DEFAULT_TEACHER, description="Teacher model (it parses and plans).",
-                              json_schema_extra=cli("-m", "--teacher"))
+    parser_model: ModelSpec = Field(
+        DEFAULT_TEACHER, description="Teacher model (it parses and plans).", json_schema_extra=cli("-m", "--teacher")
+    )
     split: Literal["train", "test"] = Field("train", description="train or test sessions (they never overlap).")
-    out: str = Field("runs/recbot-teacher.jsonl", description="Trajectory store (JSONL, appended to).",
-                     json_schema_extra=cli("-o"))
+    out: str = Field(
+        "runs/recbot-teacher.jsonl", description="Trajectory store (JSONL, appended to).", json_schema_extra=cli("-o")
+    )
     label: str | None = Field(None, json_schema_extra=cli(hidden=True))
 
 
@@ -111,13 +118,32 @@ class RecbotSummary(BaseModel):
     config: dict
 
     def row(self) -> list[str]:
-        return [self.label, self.catalog, str(self.sessions), f"{self.recall_at_10:.3f}", f"{self.ndcg_at_10:.3f}",
-                f"{self.pass_rate:.1%}", "-" if self.mean_turns_to_pass is None else f"{self.mean_turns_to_pass:.2f}",
-                f"{self.p50_seconds_per_command:.1f}", f"{self.parse_error_rate:.1%}", self.precision]
+        return [
+            self.label,
+            self.catalog,
+            str(self.sessions),
+            f"{self.recall_at_10:.3f}",
+            f"{self.ndcg_at_10:.3f}",
+            f"{self.pass_rate:.1%}",
+            "-" if self.mean_turns_to_pass is None else f"{self.mean_turns_to_pass:.2f}",
+            f"{self.p50_seconds_per_command:.1f}",
+            f"{self.parse_error_rate:.1%}",
+            self.precision,
+        ]
 
 
-RECBOT_COLUMNS = ["run", "catalogue", "sessions", "Recall@10", "NDCG@10", "pass rate", "turns to pass",
-                  "p50 s/command", "parse errors", "precision"]
+RECBOT_COLUMNS = [
+    "run",
+    "catalogue",
+    "sessions",
+    "Recall@10",
+    "NDCG@10",
+    "pass rate",
+    "turns to pass",
+    "p50 s/command",
+    "parse errors",
+    "precision",
+]
 
 
 def session_number(index: int, split: str) -> int:
@@ -127,8 +153,13 @@ def session_number(index: int, split: str) -> int:
 class SessionRunner:
     """Runs numbered simulated sessions with one parser/planner pair over one catalogue."""
 
-    def __init__(self, config: RecbotConfig, parser_model: AgentChatModel | None = None,
-                 planner_model: AgentChatModel | None = None, paraphraser: AgentChatModel | None = None) -> None:
+    def __init__(
+        self,
+        config: RecbotConfig,
+        parser_model: AgentChatModel | None = None,
+        planner_model: AgentChatModel | None = None,
+        paraphraser: AgentChatModel | None = None,
+    ) -> None:
         self.config = config
         self.catalog = open_catalog(config.catalog)
         self.services = FeedServices(self.catalog)
@@ -139,7 +170,7 @@ class SessionRunner:
         self.planner = PlannerAgent(planner_model)
         self.paraphraser = paraphraser or (load(config.paraphrase_model) if config.paraphrase_model else None)
         matrix_users = max((u for u, _ in self.catalog.interactions), default=-1) + 1
-        self._histories = [[] for _ in range(matrix_users)]
+        self._histories: list[list[int]] = [[] for _ in range(matrix_users)]
         for user, item in self.catalog.interactions:
             self._histories[user].append(item)
 
@@ -153,21 +184,41 @@ class SessionRunner:
         for turn in range(self.config.max_turns):
             result = session.command(user.next_command())
             judged = user.judge(session.feed_state.top())
-            turns.append(TurnLog(command=result.command, recall=judged.recall, ndcg=judged.ndcg, passed=judged.passed,
-                                 error=result.error, planner_fallback=result.planner_fallback,
-                                 plan=[c.tool for c in result.plan], seconds=sum(result.seconds.values())))
+            turns.append(
+                TurnLog(
+                    command=result.command,
+                    recall=judged.recall,
+                    ndcg=judged.ndcg,
+                    passed=judged.passed,
+                    error=result.error,
+                    planner_fallback=result.planner_fallback,
+                    plan=[c.tool for c in result.plan],
+                    seconds=sum(result.seconds.values()),
+                )
+            )
             if judged.passed:
                 turns_used = turn + 1
                 break
         last = turns[-1]
-        return SessionLog(id=f"{self.catalog.name}-{number:06d}", target=target, targets=len(user.targets), turns=turns,
-                          passed=turns_used is not None, turns_used=turns_used, recall=last.recall,
-                          ndcg=last.ndcg, precision=self.parser.model.precision), session
+        return SessionLog(
+            id=f"{self.catalog.name}-{number:06d}",
+            target=target,
+            targets=len(user.targets),
+            turns=turns,
+            passed=turns_used is not None,
+            turns_used=turns_used,
+            recall=last.recall,
+            ndcg=last.ndcg,
+            precision=self.parser.model.precision,
+        ), session
 
 
-def evaluate_recbot(config: RecbotConfig, parser_model: AgentChatModel | None = None,
-                    planner_model: AgentChatModel | None = None,
-                    on_session: Callable[[SessionLog], None] | None = None) -> RecbotSummary:
+def evaluate_recbot(
+    config: RecbotConfig,
+    parser_model: AgentChatModel | None = None,
+    planner_model: AgentChatModel | None = None,
+    on_session: Callable[[SessionLog], None] | None = None,
+) -> RecbotSummary:
     """Run (or resume) the sessions; writes `out/sessions.jsonl` and `out/summary.json`."""
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -215,18 +266,24 @@ def summarize_sessions(logs: list[SessionLog], config: RecbotConfig) -> RecbotSu
     passed = [log.turns_used for log in logs if log.turns_used]
     return RecbotSummary(
         label=config.label or Path(config.parser_model.removeprefix("hf:")).name or config.parser_model,
-        catalog=config.catalog.split(":")[0], sessions=len(logs),
-        recall_at_10=sum(log.recall for log in logs) / n, ndcg_at_10=sum(log.ndcg for log in logs) / n,
-        pass_rate=len(passed) / n, mean_turns_to_pass=statistics.mean(passed) if passed else None,
+        catalog=config.catalog.split(":")[0],
+        sessions=len(logs),
+        recall_at_10=sum(log.recall for log in logs) / n,
+        ndcg_at_10=sum(log.ndcg for log in logs) / n,
+        pass_rate=len(passed) / n,
+        mean_turns_to_pass=statistics.mean(passed) if passed else None,
         p50_seconds_per_command=statistics.median(seconds),
         p90_seconds_per_command=seconds[min(len(seconds) - 1, int(0.9 * len(seconds)))],
         parse_error_rate=sum(t.error is not None for t in turns) / (len(turns) or 1),
         planner_fallback_rate=sum(t.planner_fallback for t in turns) / (len(turns) or 1),
-        precision=describe_precisions(log.precision for log in logs), config=config.to_dict())
+        precision=describe_precisions(log.precision for log in logs),
+        config=config.to_dict(),
+    )
 
 
-def collect_recbot(config: RecbotConfig, teacher: AgentChatModel | None = None,
-                   on_session: Callable[[SessionLog], None] | None = None) -> int:
+def collect_recbot(
+    config: RecbotConfig, teacher: AgentChatModel | None = None, on_session: Callable[[SessionLog], None] | None = None
+) -> int:
     """Teacher parser/planner conversations on simulated train sessions, appended to `config.out` (a trajectory
     store, JSONL). A turn's records are `correct` when its session passed. Returns the number of new sessions."""
     store = TrajectoryStore(config.out)
@@ -246,14 +303,28 @@ def collect_recbot(config: RecbotConfig, teacher: AgentChatModel | None = None,
                     continue
                 clean = messages[:2] + messages[-1:]  # a repaired reply trains as if it came out right first time
                 task_id = f"recbot-{config.catalog}-{number}-t{turn_index}-{role}"
-                store.append(TrajectoryRecord(
-                    id=f"{task_id}#0", task_id=task_id, suite="recbot", question=turn.command,
-                    gold=[json.dumps(log.target.model_dump(mode="json"))], metric="recall@10",
-                    teacher=runner.parser.model.model_id, precision=runner.parser.model.precision,
-                    trajectory=Trajectory(
-                        question=turn.command, model_id=runner.parser.model.model_id, final_answer=clean[-1]["content"],
-                        termination="final_answer", messages=clean, metadata={"agent": f"recbot-{role}", "tools": []}),
-                    score=log.recall, correct=log.passed))
+                store.append(
+                    TrajectoryRecord(
+                        id=f"{task_id}#0",
+                        task_id=task_id,
+                        suite="recbot",
+                        question=turn.command,
+                        gold=[json.dumps(log.target.model_dump(mode="json"))],
+                        metric="recall@10",
+                        teacher=runner.parser.model.model_id,
+                        precision=runner.parser.model.precision,
+                        trajectory=Trajectory(
+                            question=turn.command,
+                            model_id=runner.parser.model.model_id,
+                            final_answer=clean[-1]["content"],
+                            termination="final_answer",
+                            messages=clean,
+                            metadata={"agent": f"recbot-{role}", "tools": []},
+                        ),
+                        score=log.recall,
+                        correct=log.passed,
+                    )
+                )
         added += 1
         if on_session:
             on_session(log)

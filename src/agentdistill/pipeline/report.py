@@ -26,8 +26,10 @@ def plot_accuracy(summaries: Sequence[EvalSummary], path: str | Path) -> None:
     width = 0.8 / max(len(labels), 1)
     fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(suites) * len(labels) / 2 + 3), 3.8))
     for j, label in enumerate(labels):
-        values = [next((100 * s.accuracy for s in summaries if s.suite == suite and s.label == label), 0.0)
-                  for suite in suites]
+        values = [
+            next((100 * s.accuracy for s in summaries if s.suite == suite and s.label == label), 0.0)
+            for suite in suites
+        ]
         bars = ax.bar([i + j * width for i in range(len(suites))], values, width, label=label)
         ax.bar_label(bars, fmt="%.0f", fontsize=8)
     ax.set_xticks([i + width * (len(labels) - 1) / 2 for i in range(len(suites))], suites)

@@ -39,15 +39,30 @@ class ParserAgent:
         self.system = render(_PROMPTS, "parser_system", schema=catalog.describe(), examples=examples)
 
     def messages(self, command: str, memory: Preferences, feed_titles: list[str]) -> list[ChatMessage]:
-        return [{"role": "system", "content": self.system},
-                {"role": "user", "content": render(_PROMPTS, "parser_user", command=command,
-                                                   memory=memory.model_dump_json(exclude_defaults=True),
-                                                   feed="; ".join(feed_titles[:5]) or "empty")}]
+        return [
+            {"role": "system", "content": self.system},
+            {
+                "role": "user",
+                "content": render(
+                    _PROMPTS,
+                    "parser_user",
+                    command=command,
+                    memory=memory.model_dump_json(exclude_defaults=True),
+                    feed="; ".join(feed_titles[:5]) or "empty",
+                ),
+            },
+        ]
 
-    def parse(self, command: str, memory: Preferences, feed_titles: list[str]) -> tuple[PreferenceUpdate, list[ChatMessage]]:
-        return ask_structured(self.model, self.messages(command, memory, feed_titles), PreferenceUpdate,
-                              check=lambda update: validate_update(update, self.catalog),
-                              max_new_tokens=self.max_new_tokens)
+    def parse(
+        self, command: str, memory: Preferences, feed_titles: list[str]
+    ) -> tuple[PreferenceUpdate, list[ChatMessage]]:
+        return ask_structured(
+            self.model,
+            self.messages(command, memory, feed_titles),
+            PreferenceUpdate,
+            check=lambda update: validate_update(update, self.catalog),
+            max_new_tokens=self.max_new_tokens,
+        )
 
 
 class PlannerAgent:
@@ -57,11 +72,21 @@ class PlannerAgent:
         self.model, self.max_new_tokens = _model(model), max_new_tokens
 
     def messages(self, preferences: Preferences, command: str) -> list[ChatMessage]:
-        return [{"role": "system", "content": render(_PROMPTS, "planner_system")},
-                {"role": "user", "content": render(_PROMPTS, "planner_user", command=command,
-                                                   preferences=json.dumps(preferences.model_dump(mode="json")))}]
+        return [
+            {"role": "system", "content": render(_PROMPTS, "planner_system")},
+            {
+                "role": "user",
+                "content": render(
+                    _PROMPTS,
+                    "planner_user",
+                    command=command,
+                    preferences=json.dumps(preferences.model_dump(mode="json")),
+                ),
+            },
+        ]
 
     def plan(self, preferences: Preferences, command: str) -> tuple[list[ToolCall], list[ChatMessage]]:
-        plan, conversation = ask_structured(self.model, self.messages(preferences, command), Plan,
-                                            max_new_tokens=self.max_new_tokens)
+        plan, conversation = ask_structured(
+            self.model, self.messages(preferences, command), Plan, max_new_tokens=self.max_new_tokens
+        )
         return plan.chain, conversation

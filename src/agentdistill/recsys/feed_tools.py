@@ -87,10 +87,14 @@ def apply(call: ToolCall, state: FeedState, preferences: Preferences) -> ToolEff
             summary = f"recalled the {call.k} items nearest to {call.text!r}"
     after_top = state.top()
     titles = state.catalog.items
-    return ToolEffect(call=call, summary=summary, candidates_before=before_count,
-                      candidates_after=int(state.allowed.sum()),
-                      entered=[titles[i].title for i in after_top if i not in before_top],
-                      left=[titles[i].title for i in before_top if i not in after_top])
+    return ToolEffect(
+        call=call,
+        summary=summary,
+        candidates_before=before_count,
+        candidates_after=int(state.allowed.sum()),
+        entered=[titles[i].title for i in after_top if i not in before_top],
+        left=[titles[i].title for i in before_top if i not in after_top],
+    )
 
 
 def default_plan(preferences: Preferences, command: str = "") -> list[ToolCall]:
@@ -98,4 +102,4 @@ def default_plan(preferences: Preferences, command: str = "") -> list[ToolCall]:
     then blend in the base recommender. Used when the planner model's output cannot be repaired."""
     plan = [ToolCall(tool="filter")] if preferences.constraints else []
     plan += [ToolCall(tool="match" if s.positive else "attenuate", text=s.text) for s in preferences.soft]
-    return plan + [ToolCall(tool="rerank", alpha=0.2)]
+    return [*plan, ToolCall(tool="rerank", alpha=0.2)]

@@ -10,8 +10,17 @@ from pydantic import BaseModel, Field
 from agentdistill.recsys.catalog import Catalog, Item
 
 Operator = Literal["==", "!=", "<", "<=", ">", ">=", "in", "not_in", "between"]
-_FAMILY = {"==": "eq", "in": "eq", "<": "upper", "<=": "upper", ">": "lower", ">=": "lower", "between": "range",
-           "!=": "neq", "not_in": "neq"}
+_FAMILY = {
+    "==": "eq",
+    "in": "eq",
+    "<": "upper",
+    "<=": "upper",
+    ">": "lower",
+    ">=": "lower",
+    "between": "range",
+    "!=": "neq",
+    "not_in": "neq",
+}
 _NUMERIC_OPS = {"==", "!=", "<", "<=", ">", ">=", "between"}
 _SET_OPS = {"==", "!=", "in", "not_in"}
 
@@ -24,9 +33,13 @@ class Constraint(BaseModel):
     value: str | float | list[str] | list[float]
 
     def label(self) -> str:
-        value = " to ".join(f"{v:g}" for v in self.value) if self.op == "between" and isinstance(self.value, list) \
-            else ", ".join(map(str, self.value)) if isinstance(self.value, list) else \
-            (f"{self.value:g}" if isinstance(self.value, float) else self.value)
+        value = (
+            " to ".join(f"{v:g}" for v in self.value)
+            if self.op == "between" and isinstance(self.value, list)
+            else ", ".join(map(str, self.value))
+            if isinstance(self.value, list)
+            else (f"{self.value:g}" if isinstance(self.value, float) else self.value)
+        )
         return f"{self.attribute} {self.op} {value}"
 
     def holds(self, item: Item) -> bool:
@@ -40,9 +53,15 @@ class Constraint(BaseModel):
         if isinstance(have, float):
             low_high = [float(v) for v in values]
             x = have
-            return {"==": x == low_high[0], "!=": x != low_high[0], "<": x < low_high[0], "<=": x <= low_high[0],
-                    ">": x > low_high[0], ">=": x >= low_high[0],
-                    "between": len(low_high) == 2 and low_high[0] <= x <= low_high[1]}[self.op]
+            return {
+                "==": x == low_high[0],
+                "!=": x != low_high[0],
+                "<": x < low_high[0],
+                "<=": x <= low_high[0],
+                ">": x > low_high[0],
+                ">=": x >= low_high[0],
+                "between": len(low_high) == 2 and low_high[0] <= x <= low_high[1],
+            }[self.op]
         hit = str(have).lower() in {str(v).lower() for v in values}
         return hit if self.op in ("==", "in") else not hit
 
@@ -100,12 +119,16 @@ def validate_update(update: PreferenceUpdate, catalog: Catalog) -> PreferenceUpd
         known = {v.lower(): v for v in spec.values}
         unknown = [str(v) for v in values if str(v).lower() not in known]
         if unknown:
-            raise ValueError(f"{c.attribute} has no value {', '.join(map(repr, unknown))}; values: {', '.join(spec.values)}")
+            raise ValueError(
+                f"{c.attribute} has no value {', '.join(map(repr, unknown))}; values: {', '.join(spec.values)}"
+            )
         canonical = [known[str(v).lower()] for v in values]
         fixed.append(c.model_copy(update={"value": canonical if c.op in ("in", "not_in") else canonical[0]}))
     unknown_removals = [a for a in update.remove_constraints if a not in schema]
     if unknown_removals:
-        raise ValueError(f"remove_constraints names unknown attributes {unknown_removals}; attributes: {', '.join(schema)}")
+        raise ValueError(
+            f"remove_constraints names unknown attributes {unknown_removals}; attributes: {', '.join(schema)}"
+        )
     return update.model_copy(update={"add_constraints": fixed})
 
 
@@ -113,28 +136,35 @@ def consolidate(memory: Preferences, update: PreferenceUpdate) -> Preferences:
     """Memory after `update`: removals first, then additions; a new constraint overrides older ones of its kind
     on the same attribute (a new upper bound replaces the old one, a new == replaces ==/in), exclusions accumulate,
     and a value now wanted is no longer excluded (and vice versa)."""
-    constraints = [] if update.reset else [c for c in memory.constraints if c.attribute not in update.remove_constraints]
-    soft = [] if update.reset else [s for s in memory.soft
-                                    if s.text.lower() not in {t.lower() for t in update.remove_soft}]
+    constraints = (
+        [] if update.reset else [c for c in memory.constraints if c.attribute not in update.remove_constraints]
+    )
+    soft = (
+        []
+        if update.reset
+        else [s for s in memory.soft if s.text.lower() not in {t.lower() for t in update.remove_soft}]
+    )
     for new in update.add_constraints:
-        family = _FAMILY[new.op]
-        new_values = {str(v).lower() for v in (new.value if isinstance(new.value, list) else [new.value])}
-
-        def superseded(old: Constraint) -> bool:
-            if old.attribute != new.attribute:
-                return False
-            old_family = _FAMILY[old.op]
-            if family == "neq":  # excluding a value drops an earlier wish for it, and repeats
-                old_values = {str(v).lower() for v in (old.value if isinstance(old.value, list) else [old.value])}
-                return old_family == "eq" and old_values <= new_values or old == new
-            if family == "range" or old_family == "range":
-                return old_family in ("upper", "lower", "range") and family in ("upper", "lower", "range")
-            if family == "eq" and old_family == "neq":
-                old_values = {str(v).lower() for v in (old.value if isinstance(old.value, list) else [old.value])}
-                return bool(old_values & new_values)
-            return old_family == family
-
-        constraints = [c for c in constraints if not superseded(c)] + [new]
+        constraints = [*(c for c in constraints if not _superseded(c, new)), new]
     for phrase in update.add_soft:
         soft = [s for s in soft if s.text.lower() != phrase.text.lower()] + [phrase]
     return Preferences(constraints=constraints, soft=soft)
+
+
+def _values(constraint: Constraint) -> set[str]:
+    value = constraint.value
+    return {str(v).lower() for v in (value if isinstance(value, list) else [value])}
+
+
+def _superseded(old: Constraint, new: Constraint) -> bool:
+    """Whether `new` replaces the remembered `old` (same attribute, and a wish it overrides or repeats)."""
+    if old.attribute != new.attribute:
+        return False
+    family, old_family = _FAMILY[new.op], _FAMILY[old.op]
+    if family == "neq":  # excluding a value drops an earlier wish for it, and repeats
+        return (old_family == "eq" and _values(old) <= _values(new)) or old == new
+    if family == "range" or old_family == "range":
+        return old_family in ("upper", "lower", "range") and family in ("upper", "lower", "range")
+    if family == "eq" and old_family == "neq":
+        return bool(_values(old) & _values(new))
+    return old_family == family

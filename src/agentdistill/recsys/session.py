@@ -61,7 +61,7 @@ class TurnState(TypedDict, total=False):
     seconds: dict[str, float]
 
 
-def _runtime(config: RunnableConfig) -> "FeedSession":
+def _runtime(config: RunnableConfig) -> FeedSession:
     return config["configurable"]["session"]
 
 
@@ -76,8 +76,12 @@ def parse(state: TurnState, config: RunnableConfig) -> dict[str, Any]:
         return {"error": str(error), "seconds": {"parse": time.perf_counter() - started}}
     preferences = consolidate(state["memory"], update)
     session.emit({"stage": "parsed", "preferences": preferences.model_dump(mode="json")})
-    return {"update": update, "preferences": preferences, "parser_messages": messages,
-            "seconds": {"parse": time.perf_counter() - started}}
+    return {
+        "update": update,
+        "preferences": preferences,
+        "parser_messages": messages,
+        "seconds": {"parse": time.perf_counter() - started},
+    }
 
 
 def plan(state: TurnState, config: RunnableConfig) -> dict[str, Any]:
@@ -89,10 +93,14 @@ def plan(state: TurnState, config: RunnableConfig) -> dict[str, Any]:
     except StructuredOutputError:
         chain, messages, fallback = default_plan(state["preferences"]), [], True
     if not any(c.tool == "filter" for c in chain) and state["preferences"].constraints:
-        chain = [ToolCall(tool="filter")] + chain  # hard constraints are never optional
+        chain = [ToolCall(tool="filter"), *chain]  # hard constraints are never optional
     session.emit({"stage": "planned", "plan": [c.model_dump(mode="json") for c in chain], "fallback": fallback})
-    return {"plan": chain, "planner_fallback": fallback, "planner_messages": messages,
-            "seconds": {**state.get("seconds", {}), "plan": time.perf_counter() - started}}
+    return {
+        "plan": chain,
+        "planner_fallback": fallback,
+        "planner_messages": messages,
+        "seconds": {**state.get("seconds", {}), "plan": time.perf_counter() - started},
+    }
 
 
 def act(state: TurnState, config: RunnableConfig) -> dict[str, Any]:
@@ -135,8 +143,14 @@ class FeedServices:
 class FeedSession:
     """One user's feed, preferences memory and command history."""
 
-    def __init__(self, services: FeedServices, parser: ParserAgent, planner: PlannerAgent,
-                 history: list[int] | None = None, on_event: Callable[[dict], None] | None = None) -> None:
+    def __init__(
+        self,
+        services: FeedServices,
+        parser: ParserAgent,
+        planner: PlannerAgent,
+        history: list[int] | None = None,
+        on_event: Callable[[dict], None] | None = None,
+    ) -> None:
         self.services, self.parser, self.planner = services, parser, planner
         self.history = list(history or [])
         self.memory = Preferences()
@@ -161,18 +175,31 @@ class FeedSession:
         global _GRAPH
         if _GRAPH is None:
             _GRAPH = build_turn_graph()
-        state = _GRAPH.invoke({"command": text, "memory": self.memory},
-                              {"configurable": {"session": self}})
+        state = _GRAPH.invoke({"command": text, "memory": self.memory}, {"configurable": {"session": self}})
         if state.get("error"):
-            result = TurnResult(command=text, preferences=self.memory, feed=self.feed, error=state["error"],
-                                seconds=state.get("seconds", {}))
+            result = TurnResult(
+                command=text,
+                preferences=self.memory,
+                feed=self.feed,
+                error=state["error"],
+                seconds=state.get("seconds", {}),
+            )
         else:
             self.memory = state["preferences"]
-            result = TurnResult(command=text, update=state["update"], preferences=self.memory, plan=state["plan"],
-                                planner_fallback=state["planner_fallback"], effects=state["effects"], feed=self.feed,
-                                parser_messages=state["parser_messages"], planner_messages=state["planner_messages"],
-                                seconds=state["seconds"])
+            result = TurnResult(
+                command=text,
+                update=state["update"],
+                preferences=self.memory,
+                plan=state["plan"],
+                planner_fallback=state["planner_fallback"],
+                effects=state["effects"],
+                feed=self.feed,
+                parser_messages=state["parser_messages"],
+                planner_messages=state["planner_messages"],
+                seconds=state["seconds"],
+            )
         self.turns.append(result)
-        self.emit({"stage": "done", "turn": result.model_dump(mode="json", exclude={"parser_messages",
-                                                                                    "planner_messages"})})
+        self.emit(
+            {"stage": "done", "turn": result.model_dump(mode="json", exclude={"parser_messages", "planner_messages"})}
+        )
         return result

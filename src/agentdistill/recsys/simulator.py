@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from agentdistill.agents.prompts import render
 from agentdistill.llm import AgentChatModel, SamplingParams
-from agentdistill.recsys.catalog import Catalog, CatalogError, Item
+from agentdistill.recsys.catalog import Catalog, CatalogError, Item, number
 from agentdistill.recsys.feed_tools import FEED_SIZE
 from agentdistill.recsys.preferences import Constraint
 
@@ -48,8 +48,11 @@ def draw_target(catalog: Catalog, r: random.Random) -> Target:
     """Constraints describing a random anchor item: its kind, its colour or decade, a price cap or an exclusion."""
     for _ in range(100):
         anchor = r.choice(catalog.items)
-        constraints = _fashion_target(anchor, catalog, r) if "category" in anchor.attributes else \
-            _movie_target(anchor, catalog, r)
+        constraints = (
+            _fashion_target(anchor, catalog, r)
+            if "category" in anchor.attributes
+            else _movie_target(anchor, catalog, r)
+        )
         target = Target(anchor=anchor.id, constraints=constraints)
         if constraints and 1 <= len(target.item_indices(catalog)) <= 40:
             return target
@@ -58,10 +61,12 @@ def draw_target(catalog: Catalog, r: random.Random) -> Target:
 
 def _fashion_target(anchor: Item, catalog: Catalog, r: random.Random) -> list[Constraint]:
     a = anchor.attributes
-    constraints = [Constraint(attribute="category", op="==", value=a["category"]),
-                   Constraint(attribute="colour", op="==", value=a["colour"])]
+    constraints = [
+        Constraint(attribute="category", op="==", value=a["category"]),
+        Constraint(attribute="colour", op="==", value=a["colour"]),
+    ]
     if r.random() < 0.6:
-        cap = 50 * math.ceil((float(a["price"]) + 1) / 50)
+        cap = 50 * math.ceil((number(a["price"]) + 1) / 50)
         constraints.append(Constraint(attribute="price", op="<", value=float(cap)))
     else:
         others = [p for p in catalog.attributes["pattern"].values if p != a["pattern"] and p != "plain"]
@@ -71,11 +76,13 @@ def _fashion_target(anchor: Item, catalog: Catalog, r: random.Random) -> list[Co
 
 def _movie_target(anchor: Item, catalog: Catalog, r: random.Random) -> list[Constraint]:
     genres, year = anchor.attributes.get("genre") or [], anchor.attributes.get("year")
-    if not genres or year is None:
+    if not isinstance(genres, list) or not genres or year is None:
         return []
-    decade = 10 * int(float(year) // 10)
-    constraints = [Constraint(attribute="genre", op="==", value=r.choice(genres)),
-                   Constraint(attribute="year", op="between", value=[float(decade), float(decade + 9)])]
+    decade = 10 * int(number(year) // 10)
+    constraints = [
+        Constraint(attribute="genre", op="==", value=r.choice(genres)),
+        Constraint(attribute="year", op="between", value=[float(decade), float(decade + 9)]),
+    ]
     excluded = [g for g in catalog.attributes["genre"].values if g not in genres and g != "unknown"]
     constraints.append(Constraint(attribute="genre", op="!=", value=r.choice(excluded)))
     return constraints
@@ -92,8 +99,9 @@ def template_command(constraint: Constraint, r: random.Random) -> str:
     if constraint.attribute == "year" and isinstance(v, list):
         return r.choice([f"from the {int(v[0])}s", f"movies made between {int(v[0])} and {int(v[1])}"])
     if constraint.op in ("!=", "not_in"):
-        return r.choice([f"no {v}", f"nothing {v}, please", f"I don't want {v}"]) + \
-            (" movies" if constraint.attribute == "genre" else " patterns" if constraint.attribute == "pattern" else "")
+        return r.choice([f"no {v}", f"nothing {v}, please", f"I don't want {v}"]) + (
+            " movies" if constraint.attribute == "genre" else " patterns" if constraint.attribute == "pattern" else ""
+        )
     if constraint.attribute == "genre":
         return r.choice([f"show me {v} movies", f"I'm in the mood for {v}", f"{v} films please"])
     return r.choice([f"in {v}", f"only {v} ones", f"make it {v}"])
@@ -102,8 +110,9 @@ def template_command(constraint: Constraint, r: random.Random) -> str:
 class SimulatedUser:
     """Reveals one hidden constraint per turn; once all are said, asks for more of the anchor's kind."""
 
-    def __init__(self, catalog: Catalog, target: Target, r: random.Random,
-                 paraphraser: AgentChatModel | None = None) -> None:
+    def __init__(
+        self, catalog: Catalog, target: Target, r: random.Random, paraphraser: AgentChatModel | None = None
+    ) -> None:
         self.catalog, self.target, self.r, self.paraphraser = catalog, target, r, paraphraser
         self.targets = target.item_indices(catalog)
         self.unsaid = list(target.constraints)
@@ -117,6 +126,7 @@ class SimulatedUser:
         return self._paraphrase(text) if self.paraphraser else text
 
     def _paraphrase(self, text: str) -> str:
+        assert self.paraphraser is not None
         prompt = [{"role": "user", "content": render("recbot", "paraphrase", command=text)}]
         said = self.paraphraser.complete(prompt, SamplingParams(max_new_tokens=40))[0].text.strip().strip('"')
         return said.splitlines()[0] if said else text

@@ -49,7 +49,9 @@ class ServerConfig(ModelSettings, CommandConfig):
     """Settings of `serve` (see `agentdistill serve --help`)."""
 
     catalog: str = Field("default", description="default (embedded fashion), movielens:PATH, csv:PATH or jsonl:PATH.")
-    parser_model: ModelSpec = Field(DEFAULT_STUDENT, description="Model of the parser agent.", json_schema_extra=cli("-m"))
+    parser_model: ModelSpec = Field(
+        DEFAULT_STUDENT, description="Model of the parser agent.", json_schema_extra=cli("-m")
+    )
     planner_model: ModelSpec | None = Field(None, description="Model of the planner agent (default: the parser's).")
     host: str = Field("127.0.0.1", description="Interface to listen on (0.0.0.0 for every interface).")
     port: int = Field(8000, ge=1, le=65535, description="Port to listen on.")
@@ -58,10 +60,12 @@ class ServerConfig(ModelSettings, CommandConfig):
     session_idle_s: float = Field(3600.0, gt=0, description="A session unused this long is dropped.")
     max_queued_commands: int = Field(8, ge=1, description="Beyond these, a command is answered 503 at once.")
     max_body_bytes: int = Field(16_384, ge=256, description="Largest request body.")
-    body_timeout_s: float = Field(10.0, gt=0, description="A client that stops sending its body gets 408; one slow "
-                                  "with its headers is closed.")
-    shutdown_timeout_s: float = Field(5.0, gt=0, description="On SIGTERM queued commands are cancelled and the "
-                                      "server is gone within this.")
+    body_timeout_s: float = Field(
+        10.0, gt=0, description="A client that stops sending its body gets 408; one slow with its headers is closed."
+    )
+    shutdown_timeout_s: float = Field(
+        5.0, gt=0, description="On SIGTERM queued commands are cancelled and the server is gone within this."
+    )
 
 
 class CommandBody(BaseModel):
@@ -72,19 +76,29 @@ def item_json(item: Item) -> dict:
     return item.model_dump(mode="json")
 
 
-def create_app(config: ServerConfig, parser_model: AgentChatModel | None = None,
-               planner_model: AgentChatModel | None = None, catalog: Catalog | None = None):
+def create_app(
+    config: ServerConfig,
+    parser_model: AgentChatModel | None = None,
+    planner_model: AgentChatModel | None = None,
+    catalog: Catalog | None = None,
+):
     """The app (an ASGI callable), with the catalogue, the feed services and the models loaded (pass models to
     share or fake them)."""
     catalog = catalog or open_catalog(config.catalog)
     services = FeedServices(catalog)
     parser_model = parser_model or load_chat_model(config.parser_model, dtype=config.dtype, backend=config.backend)
-    planner_model = planner_model or (load_chat_model(config.planner_model, dtype=config.dtype,
-                                                                 backend=config.backend) if config.planner_model
-                                      else parser_model)
+    planner_model = planner_model or (
+        load_chat_model(config.planner_model, dtype=config.dtype, backend=config.backend)
+        if config.planner_model
+        else parser_model
+    )
     parser, planner = ParserAgent(parser_model, catalog), PlannerAgent(planner_model)
-    pool = SessionPool(lambda: FeedSession(services, parser, planner), config.max_sessions,
-                       config.max_sessions_per_client, config.session_idle_s)
+    pool = SessionPool(
+        lambda: FeedSession(services, parser, planner),
+        config.max_sessions,
+        config.max_sessions_per_client,
+        config.session_idle_s,
+    )
     models = ModelQueue(config.max_queued_commands)
 
     @asynccontextmanager
@@ -116,14 +130,22 @@ def create_app(config: ServerConfig, parser_model: AgentChatModel | None = None,
     async def new_session(request: Request) -> dict:
         client = request.client.host if request.client else "unknown"
         session_id, session = await asyncio.to_thread(pool.create, client)
-        return {"session": session_id, "catalog": catalog.name, "feed": [item_json(i) for i in session.feed],
-                "preferences": session.memory.model_dump(mode="json")}
+        return {
+            "session": session_id,
+            "catalog": catalog.name,
+            "feed": [item_json(i) for i in session.feed],
+            "preferences": session.memory.model_dump(mode="json"),
+        }
 
     @api.get("/api/sessions/{session_id}")
     async def show_session(session_id: str) -> dict:
         session = pool.get(session_id)
-        return {"session": session_id, "feed": [item_json(i) for i in session.feed],
-                "preferences": session.memory.model_dump(mode="json"), "turns": len(session.turns)}
+        return {
+            "session": session_id,
+            "feed": [item_json(i) for i in session.feed],
+            "preferences": session.memory.model_dump(mode="json"),
+            "turns": len(session.turns),
+        }
 
     @api.post("/api/sessions/{session_id}/commands")
     async def command(session_id: str, body: CommandBody):
@@ -141,7 +163,7 @@ def create_app(config: ServerConfig, parser_model: AgentChatModel | None = None,
                     session.command(body.text)
                 finally:
                     session.on_event = None
-            except Exception as error:  # noqa: BLE001 - reported to the page; the session stays as it was
+            except Exception as error:
                 send({"stage": "error", "message": f"{type(error).__name__}: {error}"})
             finally:
                 pool.end(session_id)
@@ -156,8 +178,11 @@ def create_app(config: ServerConfig, parser_model: AgentChatModel | None = None,
             models.submit(Job(run=run, cancel=cancel))
         except QueueFull:
             pool.end(session_id)
-            raise HTTPException(503, f"{config.max_queued_commands} commands are waiting for the model; "
-                                     "try again shortly", headers={"Retry-After": "5"}) from None
+            raise HTTPException(
+                503,
+                f"{config.max_queued_commands} commands are waiting for the model; try again shortly",
+                headers={"Retry-After": "5"},
+            ) from None
 
         async def stream():
             while (event := await events.get()) is not None:
@@ -172,6 +197,13 @@ def serve(app, config: ServerConfig) -> None:
     """Run `app` with uvicorn: bounded connections, header and keep-alive timeouts, bounded graceful shutdown."""
     import uvicorn
 
-    uvicorn.run(app, host=config.host, port=config.port, log_level="warning", limit_concurrency=256, timeout_keep_alive=5,
-                http=header_timeout_protocol(config.body_timeout_s),
-                timeout_graceful_shutdown=int(max(1, config.shutdown_timeout_s)))
+    uvicorn.run(
+        app,
+        host=config.host,
+        port=config.port,
+        log_level="warning",
+        limit_concurrency=256,
+        timeout_keep_alive=5,
+        http=header_timeout_protocol(config.body_timeout_s),
+        timeout_graceful_shutdown=int(max(1, config.shutdown_timeout_s)),
+    )

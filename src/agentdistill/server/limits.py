@@ -30,7 +30,7 @@ class BodyLimit:
         async def limited_receive():
             try:
                 message = await asyncio.wait_for(receive(), self.timeout_s)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 await answer(408, f"no request body byte for {self.timeout_s:g} s")
                 return {"type": "http.disconnect"}
             if message["type"] == "http.request":
@@ -59,9 +59,17 @@ class BodyLimit:
 
 async def _respond(send, status: int, text: str) -> None:
     body = json.dumps({"error": text}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -73,7 +81,9 @@ def header_timeout_protocol(seconds: float):
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
     class HeaderTimeoutProtocol(H11Protocol):
-        def connection_made(self, transport) -> None:  # type: ignore[override]
+        _header_timer: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport) -> None:
             super().connection_made(transport)
             self._arm_header_timer()
 
@@ -82,11 +92,12 @@ def header_timeout_protocol(seconds: float):
             self._arm_header_timer()
 
         def connection_lost(self, exc) -> None:
-            self._header_timer.cancel()
+            if self._header_timer is not None:
+                self._header_timer.cancel()
             super().connection_lost(exc)
 
         def _arm_header_timer(self) -> None:
-            if getattr(self, "_header_timer", None) is not None:
+            if self._header_timer is not None:
                 self._header_timer.cancel()
             self._header_timer = self.loop.call_later(seconds, self._headers_too_slow)
 
@@ -143,5 +154,5 @@ class ModelQueue:
         while (job := self._jobs.get()) is not None:
             try:
                 job.run()
-            except Exception:  # noqa: BLE001, S110 - a job reports its own errors; the queue goes on
+            except Exception:
                 pass

@@ -27,8 +27,14 @@ class SessionPool:
     one that never ran a command, else the least recently used idle one; a session with work in flight is
     never dropped, so a flood of anonymous creations cannot evict the users who are working."""
 
-    def __init__(self, make: Callable[[], FeedSession], limit: int, per_client: int, idle_s: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        make: Callable[[], FeedSession],
+        limit: int,
+        per_client: int,
+        idle_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._make, self._limit, self._per_client, self._idle_s, self._clock = make, limit, per_client, idle_s, clock
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._lock = threading.Lock()

@@ -32,34 +32,67 @@ def _split_of(task_id: str) -> Literal["train", "test"]:
 
 
 def _math_pool() -> list[Task]:
-    return [Task(id=f"math-{i:04d}", question=q, answers=[f"{a:g}" if isinstance(a, float) else str(a)],
-                 metric="numeric", suite="math", difficulty=template, split=_split_of(f"math-{i:04d}"))
-            for i, (q, a, template) in enumerate(math_suite.generate(800, seed=0))]
+    return [
+        Task(
+            id=f"math-{i:04d}",
+            question=q,
+            answers=[f"{a:g}" if isinstance(a, float) else str(a)],
+            metric="numeric",
+            suite="math",
+            difficulty=template,
+            split=_split_of(f"math-{i:04d}"),
+        )
+        for i, (q, a, template) in enumerate(math_suite.generate(800, seed=0))
+    ]
 
 
 def _facts_pool() -> list[Task]:
-    return [Task(id=f"facts-{i:04d}", question=q, answers=answers, metric=metric, suite="facts", difficulty=template,
-                 rel_tol=1e-2 if metric == "numeric" else 1e-4, split=_split_of(f"facts-{i:04d}"),
-                 metadata={"tools": ["retrieve"]})
-            for i, (q, answers, metric, template) in enumerate(facts_suite.generate(400, seed=0))]
+    return [
+        Task(
+            id=f"facts-{i:04d}",
+            question=q,
+            answers=answers,
+            metric=metric,
+            suite="facts",
+            difficulty=template,
+            rel_tol=1e-2 if metric == "numeric" else 1e-4,
+            split=_split_of(f"facts-{i:04d}"),
+            metadata={"tools": ["retrieve"]},
+        )
+        for i, (q, answers, metric, template) in enumerate(facts_suite.generate(400, seed=0))
+    ]
 
 
 @lru_cache(maxsize=1)  # generating asks the snapshot hundreds of queries: once per process
 def _materials_pool() -> list[Task]:
     from agentdistill.tools.materials.agent_tools import MATERIALS_TOOL_NAMES
 
-    return [Task(id=f"materials-{i:04d}", question=q, answers=answers, metric=metric, suite="materials",
-                 difficulty=template, split=_split_of(f"materials-{i:04d}"), **tolerances,
-                 metadata={"tools": list(MATERIALS_TOOL_NAMES),
-                           "regression_unit": materials_suite.REGRESSION_TEMPLATES.get(template)})
-            for i, (q, answers, metric, template, tolerances) in enumerate(materials_suite.generate(400, seed=0))]
+    return [
+        Task(
+            id=f"materials-{i:04d}",
+            question=q,
+            answers=answers,
+            metric=metric,
+            suite="materials",
+            difficulty=template,
+            split=_split_of(f"materials-{i:04d}"),
+            **tolerances,
+            metadata={
+                "tools": list(MATERIALS_TOOL_NAMES),
+                "regression_unit": materials_suite.REGRESSION_TEMPLATES.get(template),
+            },
+        )
+        for i, (q, answers, metric, template, tolerances) in enumerate(materials_suite.generate(400, seed=0))
+    ]
 
 
 SUITES: dict[str, tuple[str, Callable[[], list[Task]]]] = {
     "math": ("grade-school word problems needing exact multi-step arithmetic (generated)", _math_pool),
     "facts": ("single/multi-hop questions over countryinfo, answered by retrieval (+ computation)", _facts_pool),
-    "materials": ("Materials Project lookups, comparisons, counts and derived values (snapshot + pymatgen)",
-                  _materials_pool),
+    "materials": (
+        "Materials Project lookups, comparisons, counts and derived values (snapshot + pymatgen)",
+        _materials_pool,
+    ),
 }
 
 

@@ -19,11 +19,11 @@ def countries() -> dict[str, dict[str, Any]]:
 
     records = [c.info() for c in all_countries()]
     by_code = {r["ISO"]["alpha3"]: r["name"] for r in records if r.get("ISO")}
-    usable = {}
-    for r in records:
-        if r.get("capital") and r.get("population") and r.get("area"):
-            r = dict(r, neighbours=[by_code[b] for b in r.get("borders") or [] if b in by_code])
-            usable[r["name"]] = r
+    usable: dict[str, dict[str, Any]] = {}
+    for info in records:
+        if info.get("capital") and info.get("population") and info.get("area"):
+            row = dict(info, neighbours=[by_code[b] for b in info.get("borders") or [] if b in by_code])
+            usable[str(row["name"])] = row
     return usable
 
 
@@ -38,13 +38,21 @@ def _capital(r: random.Random, data: dict, c: dict) -> Question:
 def _currency_via_capital(r: random.Random, data: dict, c: dict) -> Question | None:
     if not c.get("currencies"):
         return None
-    return (f"What is the ISO 4217 code of a currency used in the country whose capital is {c['capital']}?",
-            list(c["currencies"]), "alias", "currency_via_capital")
+    return (
+        f"What is the ISO 4217 code of a currency used in the country whose capital is {c['capital']}?",
+        list(c["currencies"]),
+        "alias",
+        "currency_via_capital",
+    )
 
 
 def _density_q(r: random.Random, data: dict, c: dict) -> Question:
-    return (f"What is the population density of {c['name']} in people per km2, rounded to one decimal place?",
-            [f"{_density(c):.1f}"], "numeric", "density")
+    return (
+        f"What is the population density of {c['name']} in people per km2, rounded to one decimal place?",
+        [f"{_density(c):.1f}"],
+        "numeric",
+        "density",
+    )
 
 
 def _larger_population(r: random.Random, data: dict, c: dict) -> Question | None:
@@ -52,8 +60,12 @@ def _larger_population(r: random.Random, data: dict, c: dict) -> Question | None
     if other["name"] == c["name"] or other["population"] == c["population"]:
         return None
     bigger = max(c, other, key=lambda x: x["population"])["name"]
-    return (f"Which country has the larger population, {c['name']} or {other['name']}?", [bigger], "alias",
-            "larger_population")
+    return (
+        f"Which country has the larger population, {c['name']} or {other['name']}?",
+        [bigger],
+        "alias",
+        "larger_population",
+    )
 
 
 def _neighbour_count(r: random.Random, data: dict, c: dict) -> Question | None:
@@ -67,21 +79,34 @@ def _largest_neighbour_density(r: random.Random, data: dict, c: dict) -> Questio
     if len(neighbours) < 2:
         return None
     largest = max(neighbours, key=lambda x: x["area"])
-    return (f"What is the population density, in people per km2 rounded to one decimal place, of the largest "
-            f"(by area) country bordering {c['name']}?", [f"{_density(largest):.1f}"], "numeric",
-            "largest_neighbour_density")
+    return (
+        f"What is the population density, in people per km2 rounded to one decimal place, of the largest "
+        f"(by area) country bordering {c['name']}?",
+        [f"{_density(largest):.1f}"],
+        "numeric",
+        "largest_neighbour_density",
+    )
 
 
 def _region_via_capital(r: random.Random, data: dict, c: dict) -> Question | None:
     if not c.get("subregion"):
         return None
-    return (f"In which subregion of the world is the country whose capital is {c['capital']}?", [c["subregion"]],
-            "alias", "subregion_via_capital")
+    return (
+        f"In which subregion of the world is the country whose capital is {c['capital']}?",
+        [c["subregion"]],
+        "alias",
+        "subregion_via_capital",
+    )
 
 
 TEMPLATES: list[Callable[[random.Random, dict, dict], Question | None]] = [
-    _capital, _currency_via_capital, _density_q, _larger_population, _neighbour_count,
-    _largest_neighbour_density, _region_via_capital,
+    _capital,
+    _currency_via_capital,
+    _density_q,
+    _larger_population,
+    _neighbour_count,
+    _largest_neighbour_density,
+    _region_via_capital,
 ]
 
 

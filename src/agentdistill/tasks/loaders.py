@@ -14,8 +14,13 @@ from agentdistill.tasks.schema import MetricName, Task
 
 # benchmark -> (metric, question keys, answer keys); the first key present in a record is used
 BENCHMARKS: dict[str, MetricName] = {
-    "hotpotqa": "f1", "musique": "f1", "2wiki": "f1", "bamboogle": "f1",
-    "math500": "numeric", "gsm-hard": "numeric", "aime": "numeric",
+    "hotpotqa": "f1",
+    "musique": "f1",
+    "2wiki": "f1",
+    "bamboogle": "f1",
+    "math500": "numeric",
+    "gsm-hard": "numeric",
+    "aime": "numeric",
 }
 _QUESTION_KEYS = ("question", "problem", "Question", "Problem", "input", "query")
 _ANSWER_KEYS = ("answer", "answers", "Answer", "target", "gold", "golden_answers", "solution_answer")
@@ -38,7 +43,8 @@ def read_records(path: str | Path) -> list[dict[str, Any]]:
             return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
         if suffix == ".json":
             data = json.loads(path.read_text(encoding="utf-8"))
-            return data.get("data", data.get("examples", [])) if isinstance(data, dict) else data
+            rows = data.get("data", data.get("examples", [])) if isinstance(data, dict) else data
+            return rows if isinstance(rows, list) else []
         if suffix == ".csv":
             with path.open(encoding="utf-8", newline="") as rows:
                 return list(csv.DictReader(rows))
@@ -75,6 +81,13 @@ def load_task_file(path: str | Path, benchmark: str | None = None, suite: str | 
         metric: MetricName = BENCHMARKS.get(name or "", "f1")
         if metric == "numeric" and not is_plain_number(answers[0]):
             metric = "exact_match"  # e.g. a MATH answer that is an expression, not a number
-        tasks.append(Task(id=str(_first(record, _ID_KEYS) or f"{path.stem}-{n}"), question=str(question),
-                          answers=answers, metric=metric, suite=suite or name or path.stem))
+        tasks.append(
+            Task(
+                id=str(_first(record, _ID_KEYS) or f"{path.stem}-{n}"),
+                question=str(question),
+                answers=answers,
+                metric=metric,
+                suite=suite or name or path.stem,
+            )
+        )
     return tasks

@@ -34,20 +34,35 @@ def _num(value: float, digits: int = 4) -> str:
 
 def _band_gap(r: random.Random, store: SnapshotStore, pools: dict) -> Question:
     row = pools["gap"].iloc[r.randrange(len(pools["gap"]))]
-    return (f"What is the PBE band gap of {row.reduced_formula} in the Materials Project, in eV?",
-            [_num(row.band_gap_ev)], "numeric", "band_gap", {"rel_tol": 0.02, "abs_tol": 0.02})
+    return (
+        f"What is the PBE band gap of {row.reduced_formula} in the Materials Project, in eV?",
+        [_num(row.band_gap_ev)],
+        "numeric",
+        "band_gap",
+        {"rel_tol": 0.02, "abs_tol": 0.02},
+    )
 
 
 def _formation_energy(r: random.Random, store: SnapshotStore, pools: dict) -> Question:
     row = pools["eform"].iloc[r.randrange(len(pools["eform"]))]
-    return (f"What is the formation energy per atom of {row.reduced_formula} in the Materials Project, in eV/atom?",
-            [_num(row.formation_energy_per_atom_ev)], "numeric", "formation_energy", {"rel_tol": 0.02, "abs_tol": 0.01})
+    return (
+        f"What is the formation energy per atom of {row.reduced_formula} in the Materials Project, in eV/atom?",
+        [_num(row.formation_energy_per_atom_ev)],
+        "numeric",
+        "formation_energy",
+        {"rel_tol": 0.02, "abs_tol": 0.01},
+    )
 
 
 def _bulk_modulus(r: random.Random, store: SnapshotStore, pools: dict) -> Question:
     row = pools["moduli"].iloc[r.randrange(len(pools["moduli"]))]
-    return (f"What is the Voigt-Reuss-Hill bulk modulus of {row.reduced_formula} in the Materials Project, in GPa?",
-            [_num(row.bulk_modulus_gpa, 1)], "numeric", "bulk_modulus", {"rel_tol": 0.02})
+    return (
+        f"What is the Voigt-Reuss-Hill bulk modulus of {row.reduced_formula} in the Materials Project, in GPa?",
+        [_num(row.bulk_modulus_gpa, 1)],
+        "numeric",
+        "bulk_modulus",
+        {"rel_tol": 0.02},
+    )
 
 
 def _pugh_ratio(r: random.Random, store: SnapshotStore, pools: dict) -> Question | None:
@@ -55,25 +70,48 @@ def _pugh_ratio(r: random.Random, store: SnapshotStore, pools: dict) -> Question
     if not row.shear_modulus_gpa:
         return None
     ratio = row.bulk_modulus_gpa / row.shear_modulus_gpa
-    return (f"What is Pugh's ratio (bulk modulus divided by shear modulus, VRH averages) of {row.reduced_formula} "
-            "in the Materials Project?", [_num(ratio, 3)], "numeric", "pugh_ratio", {"rel_tol": 0.02})
+    return (
+        f"What is Pugh's ratio (bulk modulus divided by shear modulus, VRH averages) of {row.reduced_formula} "
+        "in the Materials Project?",
+        [_num(ratio, 3)],
+        "numeric",
+        "pugh_ratio",
+        {"rel_tol": 0.02},
+    )
 
 
 def _compare_formation(r: random.Random, store: SnapshotStore, pools: dict) -> Question | None:
     pool = pools["eform_oxides"]
     a, b = (pool.iloc[r.randrange(len(pool))] for _ in range(2))
-    if a.reduced_formula == b.reduced_formula or abs(a.formation_energy_per_atom_ev - b.formation_energy_per_atom_ev) < 0.1:
+    if (
+        a.reduced_formula == b.reduced_formula
+        or abs(a.formation_energy_per_atom_ev - b.formation_energy_per_atom_ev) < 0.1
+    ):
         return None
     lower = a if a.formation_energy_per_atom_ev < b.formation_energy_per_atom_ev else b
-    return (f"Which has the lower formation energy per atom in the Materials Project, {a.reduced_formula} or "
-            f"{b.reduced_formula}?", [lower.reduced_formula], "alias", "compare_formation", {})
+    return (
+        f"Which has the lower formation energy per atom in the Materials Project, {a.reduced_formula} or "
+        f"{b.reduced_formula}?",
+        [lower.reduced_formula],
+        "alias",
+        "compare_formation",
+        {},
+    )
 
 
 def _is_metal(r: random.Random, store: SnapshotStore, pools: dict) -> Question:
-    row = pools["gap"].iloc[r.randrange(len(pools["gap"]))] if r.random() < 0.5 else \
-        pools["metal"].iloc[r.randrange(len(pools["metal"]))]
-    return (f"Is {row.reduced_formula} a metal according to the Materials Project? Answer yes or no.",
-            ["yes" if row.is_metal else "no"], "alias", "is_metal", {})
+    row = (
+        pools["gap"].iloc[r.randrange(len(pools["gap"]))]
+        if r.random() < 0.5
+        else pools["metal"].iloc[r.randrange(len(pools["metal"]))]
+    )
+    return (
+        f"Is {row.reduced_formula} a metal according to the Materials Project? Answer yes or no.",
+        ["yes" if row.is_metal else "no"],
+        "alias",
+        "is_metal",
+        {},
+    )
 
 
 def _count_oxides(r: random.Random, store: SnapshotStore, pools: dict) -> Question | None:
@@ -82,8 +120,14 @@ def _count_oxides(r: random.Random, store: SnapshotStore, pools: dict) -> Questi
     count = store.count(MaterialQuery(chemsys=f"{partner}-O", band_gap_ev=(threshold, None)))
     if not 1 <= count <= 25:
         return None
-    return (f"How many Materials Project entries of the binary {partner}-O system have a PBE band gap of at least "
-            f"{threshold:g} eV?", [str(count)], "numeric", "count_filter", {"rel_tol": 0.0, "abs_tol": 0.0})
+    return (
+        f"How many Materials Project entries of the binary {partner}-O system have a PBE band gap of at least "
+        f"{threshold:g} eV?",
+        [str(count)],
+        "numeric",
+        "count_filter",
+        {"rel_tol": 0.0, "abs_tol": 0.0},
+    )
 
 
 def _widest_gap(r: random.Random, store: SnapshotStore, pools: dict) -> Question | None:
@@ -91,8 +135,14 @@ def _widest_gap(r: random.Random, store: SnapshotStore, pools: dict) -> Question
     best = store.search(MaterialQuery(chemsys=f"{partner}-O", sort="-band_gap_ev", limit=2))
     if len(best) < 2 or best[1].band_gap_ev is None or best[0].reduced_formula == best[1].reduced_formula:
         return None
-    return (f"Which compound of the binary {partner}-O system has the largest PBE band gap in the Materials Project? "
-            "Give its reduced formula.", [best[0].reduced_formula], "alias", "widest_gap", {})
+    return (
+        f"Which compound of the binary {partner}-O system has the largest PBE band gap in the Materials Project? "
+        "Give its reduced formula.",
+        [best[0].reduced_formula],
+        "alias",
+        "widest_gap",
+        {},
+    )
 
 
 def _molar_mass(r: random.Random, store: SnapshotStore, pools: dict) -> Question:
@@ -100,13 +150,27 @@ def _molar_mass(r: random.Random, store: SnapshotStore, pools: dict) -> Question
 
     row = pools["eform"].iloc[r.randrange(len(pools["eform"]))]
     mass = Composition(row.reduced_formula).weight
-    return (f"What is the molar mass of {row.reduced_formula} in g/mol?", [_num(mass, 3)], "numeric", "molar_mass",
-            {"rel_tol": 1e-3})
+    return (
+        f"What is the molar mass of {row.reduced_formula} in g/mol?",
+        [_num(mass, 3)],
+        "numeric",
+        "molar_mass",
+        {"rel_tol": 1e-3},
+    )
 
 
 TEMPLATES: list[Callable[[random.Random, SnapshotStore, dict], Question | None]] = [
-    _band_gap, _formation_energy, _band_gap, _formation_energy, _bulk_modulus, _pugh_ratio, _compare_formation,
-    _is_metal, _count_oxides, _widest_gap, _molar_mass,
+    _band_gap,
+    _formation_energy,
+    _band_gap,
+    _formation_energy,
+    _bulk_modulus,
+    _pugh_ratio,
+    _compare_formation,
+    _is_metal,
+    _count_oxides,
+    _widest_gap,
+    _molar_mass,
 ]
 
 
@@ -119,8 +183,10 @@ def _pools(store: SnapshotStore) -> dict:
     partners = binary_oxides["_element_set"].map(lambda s: next(iter(s - {"O"})))
     counts = partners.value_counts()
     return {
-        "gap": gap[gap["band_gap_ev"] > 0.2], "metal": gap[gap["is_metal"] == True],  # noqa: E712 - pandas mask
-        "eform": eform, "eform_oxides": oxides,
+        "gap": gap[gap["band_gap_ev"] > 0.2],
+        "metal": gap[gap["is_metal"] == True],  # noqa: E712 - pandas mask
+        "eform": eform,
+        "eform_oxides": oxides,
         "moduli": _unique_with(table, "bulk_modulus_gpa"),
         "oxide_partners": sorted(element for element, n in counts.items() if n >= 3),
     }

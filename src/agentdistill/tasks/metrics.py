@@ -77,8 +77,9 @@ def alias_match(prediction: Any, gold: str) -> float:
 _METRICS = {"exact_match": exact_match, "f1": token_f1, "numeric": numeric_match, "alias": alias_match}
 
 
-def score(metric: MetricName, prediction: Any, answers: list[str], rel_tol: float = 1e-4,
-          abs_tol: float = 1e-6) -> float:
+def score(
+    metric: MetricName, prediction: Any, answers: list[str], rel_tol: float = 1e-4, abs_tol: float = 1e-6
+) -> float:
     """Best score of `prediction` against any gold answer; None predictions score 0."""
     if prediction is None:
         return 0.0

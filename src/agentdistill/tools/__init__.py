@@ -8,8 +8,16 @@ from agentdistill.tools.sandbox import (
     SandboxLimits,
 )
 
-__all__ = ["ExecutionResult", "PythonSandbox", "Retriever", "SandboxError", "SandboxLimits", "Tool",
-           "ToolInputError", "tool"]
+__all__ = [
+    "ExecutionResult",
+    "PythonSandbox",
+    "Retriever",
+    "SandboxError",
+    "SandboxLimits",
+    "Tool",
+    "ToolInputError",
+    "tool",
+]
 
 
 def __getattr__(name: str):

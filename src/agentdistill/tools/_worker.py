@@ -31,6 +31,7 @@ import signal
 import sys
 import time
 import traceback
+from typing import Any
 
 CONFIG = json.loads(sys.argv[1])
 _commands = os.fdopen(CONFIG["fd_in"], "r", encoding="utf-8")
@@ -72,7 +73,8 @@ class BoundedOutput(io.TextIOBase):
     """stdout/stderr replacement that keeps at most `limit` characters, so a print loop cannot fill memory."""
 
     def __init__(self, limit: int) -> None:
-        self.limit, self.parts, self.size, self.dropped = limit, [], 0, 0
+        self.limit, self.size, self.dropped = limit, 0, 0
+        self.parts: list[str] = []
 
     def write(self, text: str) -> int:
         room = self.limit - self.size
@@ -118,6 +120,7 @@ def confine() -> list[str]:
     if sys.platform != "linux":
         return active
     spec = importlib.util.spec_from_file_location("_confine", os.path.join(os.path.dirname(__file__), "_confine.py"))
+    assert spec is not None and spec.loader is not None, "_confine.py ships next to the worker"
     kernel = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(kernel)
     steps = [
@@ -136,14 +139,23 @@ def confine() -> list[str]:
 
 def run(code: str, namespace: dict, limits: dict) -> dict:
     output = BoundedOutput(limits["max_output_chars"])
-    result = {"op": "result", "error": None, "is_final": False, "final_answer": None, "final_answer_repr": None}
+    result: dict[str, Any] = {
+        "op": "result",
+        "error": None,
+        "is_final": False,
+        "final_answer": None,
+        "final_answer_repr": None,
+    }
     used = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
-    resource.setrlimit(resource.RLIMIT_CPU, (int(used) + limits["cpu_time_s"], resource.getrlimit(resource.RLIMIT_CPU)[1]))
+    resource.setrlimit(
+        resource.RLIMIT_CPU, (int(used) + limits["cpu_time_s"], resource.getrlimit(resource.RLIMIT_CPU)[1])
+    )
     signal.setitimer(signal.ITIMER_REAL, limits["timeout_s"])
     sys.stdout = sys.stderr = output
     try:
         tree = ast.parse(code, "<code>")
         last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+        assert last is None or isinstance(last, ast.Expr)
         exec(compile(tree, "<code>", "exec"), namespace)
         if last is not None:  # like a notebook cell: show the value of a trailing expression
             value = eval(compile(ast.Expression(last.value), "<code>", "eval"), namespace)
@@ -165,7 +177,7 @@ def run(code: str, namespace: dict, limits: dict) -> dict:
         result["error"] = f"MemoryError: the code tried to use more than {limits['memory_mb']} MB"
     except SyntaxError as error:
         result["error"] = f"SyntaxError (line {error.lineno}): {error.msg}: {(error.text or '').strip()}"
-    except BaseException as error:  # noqa: BLE001 - everything model code raises is reported back
+    except BaseException as error:
         frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename == "<code>"]
         where = f" (line {frames[-1].lineno})" if frames else ""
         result["error"] = f"{type(error).__name__}{where}: {error}" + _suggestion(error, namespace)

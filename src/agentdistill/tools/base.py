@@ -25,9 +25,11 @@ class Tool:
         if not self.description:
             raise ValueError(f"tool {self.name!r} needs a docstring or a description: the model reads it")
         self.signature = inspect.signature(fn, eval_str=True)  # resolves `from __future__` string annotations
-        fields = {
-            p.name: (Any if p.annotation is inspect.Parameter.empty else p.annotation,
-                     ... if p.default is inspect.Parameter.empty else p.default)
+        fields: dict[str, Any] = {
+            p.name: (
+                Any if p.annotation is inspect.Parameter.empty else p.annotation,
+                ... if p.default is inspect.Parameter.empty else p.default,
+            )
             for p in self.signature.parameters.values()
         }
         self.args_model: type[BaseModel] = create_model(
@@ -48,7 +50,7 @@ class Tool:
 
     def describe(self) -> str:
         """Signature and docstring, as the model sees them in its prompt."""
-        return f"def {self.name}{self.signature}:\n    \"\"\"{self.description}\"\"\""
+        return f'def {self.name}{self.signature}:\n    """{self.description}"""'
 
     def __repr__(self) -> str:
         return f"Tool({self.name}{self.signature})"

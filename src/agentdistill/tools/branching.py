@@ -42,8 +42,11 @@ class _ReplayingSandbox(PythonSandbox):
         elif self._replay and self._replay[0][0] == key and not self.diverged:
             response = self._replay.popleft()[1]
         else:
-            self.diverged = self.diverged or f"replaying the earlier steps called {message.get('name')}() " \
+            self.diverged = (
+                self.diverged
+                or f"replaying the earlier steps called {message.get('name')}() "
                 "with other arguments than they first did"
+            )
             return {"op": "tool_result", "ok": False, "error": f"ReplayDiverged: {self.diverged}"}
         self.tool_log.append((key, response))
         return response
@@ -52,7 +55,9 @@ class _ReplayingSandbox(PythonSandbox):
         """End the replay; the reason it did not reproduce the committed steps, if it did not."""
         self.replaying = False
         if not self.diverged and self._replay:
-            self.diverged = f"replaying the earlier steps made {len(self._replay)} fewer tool call(s) than they first did"
+            self.diverged = (
+                f"replaying the earlier steps made {len(self._replay)} fewer tool call(s) than they first did"
+            )
         return self.diverged
 
 
@@ -99,10 +104,14 @@ class BranchingSandbox:
                 box.run(earlier, clock=clock)
             diverged = box.finish_replay()
             if diverged:
-                return Branch(code=code, result=ExecutionResult(
-                    error=f"ReplayDiverged: {diverged} (the earlier code depends on something that changes between "
-                          "runs, e.g. os.urandom or uuid4), so this candidate was not run; no tool ran twice"),
-                    tool_log=box.tool_log)
+                return Branch(
+                    code=code,
+                    result=ExecutionResult(
+                        error=f"ReplayDiverged: {diverged} (the earlier code depends on something that changes between "
+                        "runs, e.g. os.urandom or uuid4), so this candidate was not run; no tool ran twice"
+                    ),
+                    tool_log=box.tool_log,
+                )
             result = box.run(code)
             self.isolation = box.isolation
             return Branch(code=code, result=result, tool_log=box.tool_log)

@@ -30,5 +30,6 @@ def resolve_tool(spec: Tool | str) -> Tool:
 
     if spec in MATERIALS_TOOL_NAMES:
         return default_materials_tools()[spec]
-    raise UnknownNameError(f"unknown tool {spec!r}; built-ins: python, {', '.join(builtin_tool_names())} "
-                     "(or pass a Tool object)")
+    raise UnknownNameError(
+        f"unknown tool {spec!r}; built-ins: python, {', '.join(builtin_tool_names())} (or pass a Tool object)"
+    )

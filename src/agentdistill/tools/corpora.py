@@ -6,7 +6,7 @@ population, area, borders, currencies, languages, calling code.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from importlib.metadata import version
 from pathlib import Path
 
@@ -45,7 +45,7 @@ def countries_passages() -> list[Passage]:
     return passages
 
 
-@lru_cache(maxsize=None)  # one index in memory per corpus, however many agents and exports ask for it
+@cache  # one index in memory per corpus, however many agents and exports ask for it
 def builtin_retriever(name: str = "countries") -> Retriever:
     """The built-in corpus `name`, indexed once and cached under the agentdistill cache."""
     from agentdistill.paths import cache_dir

@@ -73,9 +73,9 @@ def _new_index(index_type: IndexType, dim: int, count: int):
         index.hnsw.efSearch = 64
         return index
     nlist = max(1, min(int(4 * math.sqrt(count)), count // 39))  # faiss wants >= 39 training points a list
-    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
-    index.nprobe = min(16, nlist)
-    return index
+    ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+    ivf.nprobe = min(16, nlist)
+    return ivf
 
 
 class Retriever:
@@ -97,7 +97,7 @@ class Retriever:
         index_type: IndexType = "flat",
         batch_size: int = 32,
         show_progress: bool = False,
-    ) -> "Retriever":
+    ) -> Retriever:
         """Embed `passages` (or a JSONL corpus path) and index them."""
         passages = read_corpus(passages) if isinstance(passages, (str, Path)) else list(passages)
         if not passages:
@@ -118,8 +118,12 @@ class Retriever:
             return []
         scores, ids = self.index.search(embed(self.encoder, list(queries)), min(k, len(self.passages)))
         return [
-            [self.passages[i].model_copy(update={"score": float(s)}) for s, i in zip(row_s, row_i) if i >= 0]
-            for row_s, row_i in zip(scores, ids)
+            [
+                self.passages[i].model_copy(update={"score": float(s)})
+                for s, i in zip(row_s, row_i, strict=False)
+                if i >= 0
+            ]
+            for row_s, row_i in zip(scores, ids, strict=False)
         ]
 
     def save(self, folder: str | Path) -> Path:
@@ -137,14 +141,16 @@ class Retriever:
         return folder
 
     @classmethod
-    def load(cls, folder: str | Path) -> "Retriever":
+    def load(cls, folder: str | Path) -> Retriever:
         import faiss
 
         folder = Path(folder)
         missing = [f for f in ("index.faiss", "passages.jsonl", "meta.json") if not (folder / f).exists()]
         if missing:
-            raise CorpusError(f"{folder} is not a retriever index (missing {', '.join(missing)}); "
-                              "build one with: agentdistill index build CORPUS.jsonl --out DIR")
+            raise CorpusError(
+                f"{folder} is not a retriever index (missing {', '.join(missing)}); "
+                "build one with: agentdistill index build CORPUS.jsonl --out DIR"
+            )
         meta = json.loads((folder / "meta.json").read_text())
         index = faiss.read_index(str(folder / "index.faiss"))
         passages = read_corpus(folder / "passages.jsonl")
@@ -159,15 +165,22 @@ class Retriever:
             hits = self.search(query, k=max(1, min(k, 10)))
             return "\n".join(f"[{n}] {p.render()}" for n, p in enumerate(hits, 1))
 
-        return Tool(retrieve, name=name, description=(
-            "Search the knowledge base; returns the k most relevant passages as text. "
-            "Print the result to read it."))
+        return Tool(
+            retrieve,
+            name=name,
+            description=(
+                "Search the knowledge base; returns the k most relevant passages as text. Print the result to read it."
+            ),
+        )
 
 
 def embed(encoder: str, texts: list[str], batch_size: int = 32, show_progress: bool = False) -> np.ndarray:
     """Unit-length float32 embeddings of `texts` by an embedded encoder (cached once loaded)."""
     vectors = load_encoder(encoder).encode(
-        texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=show_progress,
+        texts,
+        batch_size=batch_size,
+        normalize_embeddings=True,
+        show_progress_bar=show_progress,
         convert_to_numpy=True,
     )
     return np.ascontiguousarray(vectors, dtype=np.float32)

@@ -149,7 +149,7 @@ class PythonSandbox:
         self._buffer = b""
 
     # -- lifecycle ------------------------------------------------------------------------------------
-    def __enter__(self) -> "PythonSandbox":
+    def __enter__(self) -> PythonSandbox:
         self.start()
         return self
 
@@ -164,19 +164,37 @@ class PythonSandbox:
         to_worker_r, to_worker_w = os.pipe()
         from_worker_r, from_worker_w = os.pipe()
         config = {
-            "fd_in": to_worker_r, "fd_out": from_worker_w, "limits": self.limits.model_dump(),
-            "preimport": self.preimport, "read_only": _readable_roots(), "read_only_files": _READABLE_FILES,
+            "fd_in": to_worker_r,
+            "fd_out": from_worker_w,
+            "limits": self.limits.model_dump(),
+            "preimport": self.preimport,
+            "read_only": _readable_roots(),
+            "read_only_files": _READABLE_FILES,
             "tools": [{"name": t.name, "description": t.description} for t in self.tools.values()],
         }
         # PYTHONHASHSEED fixes set and dict order of strings, so that replaying code gives the same values
         # (-I would ignore it; -s -P keep -I's other guarantees, and the environment is ours alone)
-        env = {"PATH": "/usr/bin:/bin", "HOME": self._workdir, "TMPDIR": self._workdir, "LANG": "C.UTF-8",
-               "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg",
-               "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "HOME": self._workdir,
+            "TMPDIR": self._workdir,
+            "LANG": "C.UTF-8",
+            "OPENBLAS_NUM_THREADS": "1",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "MPLBACKEND": "Agg",
+            "PYTHONHASHSEED": "0",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
         self._process = subprocess.Popen(
             [sys.executable, "-s", "-P", str(_WORKER), json.dumps(config)],
-            cwd=self._workdir, env=env, pass_fds=(to_worker_r, from_worker_w), start_new_session=True,
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=self._workdir,
+            env=env,
+            pass_fds=(to_worker_r, from_worker_w),
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         os.close(to_worker_r)
         os.close(from_worker_w)
@@ -236,8 +254,10 @@ class PythonSandbox:
                 message = self._read(deadline)
                 if isinstance(message, _ToolCall):
                     if len(tool_calls) >= self.limits.max_tool_calls:
-                        raise _Broken(f"the code made more than {self.limits.max_tool_calls} tool calls in one run "
-                                      "and was stopped")
+                        raise _Broken(
+                            f"the code made more than {self.limits.max_tool_calls} tool calls in one run "
+                            "and was stopped"
+                        )
                     tool_calls.append(message.name)
                     self._send(self._call_tool(message.model_dump()), deadline)
                 elif isinstance(message, _Result) and message.nonce == nonce:
@@ -255,10 +275,16 @@ class PythonSandbox:
         answer = message.final_answer
         if len(json.dumps(answer, default=str)) > cap:
             answer = _cap(str(answer), cap)
-        return ExecutionResult(output=_cap(message.output, cap + 100), error=_cap(message.error, cap),
-                               is_final=message.is_final, final_answer=answer,
-                               final_answer_repr=_cap(message.final_answer_repr, cap),
-                               duration_s=message.duration_s, clock=message.clock, tool_calls=tool_calls)
+        return ExecutionResult(
+            output=_cap(message.output, cap + 100),
+            error=_cap(message.error, cap),
+            is_final=message.is_final,
+            final_answer=answer,
+            final_answer_repr=_cap(message.final_answer_repr, cap),
+            duration_s=message.duration_s,
+            clock=message.clock,
+            tool_calls=tool_calls,
+        )
 
     def _call_tool(self, message: dict) -> dict:
         tool = self.tools.get(str(message.get("name")))
@@ -266,9 +292,12 @@ class PythonSandbox:
             return {"op": "tool_result", "ok": False, "error": f"no tool named {message.get('name')!r}"}
         try:
             value = tool(*message.get("args", []), **message.get("kwargs", {}))
-        except Exception as error:  # noqa: BLE001 - a failing tool is an observation, not a host crash
-            return {"op": "tool_result", "ok": False,
-                    "error": _cap(f"{type(error).__name__}: {error}", self.limits.max_output_chars)}
+        except Exception as error:
+            return {
+                "op": "tool_result",
+                "ok": False,
+                "error": _cap(f"{type(error).__name__}: {error}", self.limits.max_output_chars),
+            }
         try:
             json.dumps(value)
         except (TypeError, ValueError):
@@ -279,8 +308,9 @@ class PythonSandbox:
         """Kill the worker, start a fresh one, and say why in the observation."""
         self.close()
         self.start()
-        return ExecutionResult(error=reason, restarted=True, duration_s=time.monotonic() - started,
-                               tool_calls=tool_calls)
+        return ExecutionResult(
+            error=reason, restarted=True, duration_s=time.monotonic() - started, tool_calls=tool_calls
+        )
 
     def _exit_reason(self, timed_out: bool) -> str:
         code = None
@@ -308,8 +338,10 @@ class PythonSandbox:
     def _check_quota(self) -> None:
         used, files = _folder_usage(self._workdir or "", limit_files=10_000)
         if used > self.limits.disk_quota_mb * 1024 * 1024 or files >= 10_000:
-            raise _Broken(f"the code wrote more than {self.limits.disk_quota_mb} MB (or 10,000 files) into its "
-                          "folder and was stopped; its files are gone")
+            raise _Broken(
+                f"the code wrote more than {self.limits.disk_quota_mb} MB (or 10,000 files) into its "
+                "folder and was stopped; its files are gone"
+            )
 
     # -- pipe protocol --------------------------------------------------------------------------------
     def _send(self, message: dict, deadline: float) -> None:
@@ -323,7 +355,7 @@ class PythonSandbox:
             if not writable:
                 continue
             try:
-                data = data[os.write(self._to_worker, data):]
+                data = data[os.write(self._to_worker, data) :]
             except BlockingIOError:
                 continue
             except OSError:
@@ -395,12 +427,21 @@ def replace_surrogates(value: Any) -> Any:
     return value
 
 
-_READABLE_FILES = ["/etc/ld.so.cache", "/etc/localtime", "/proc/cpuinfo", "/proc/meminfo", "/dev/null",
-                   "/dev/urandom"]
+_READABLE_FILES = ["/etc/ld.so.cache", "/etc/localtime", "/proc/cpuinfo", "/proc/meminfo", "/dev/null", "/dev/urandom"]
 
 
 def _readable_roots() -> list[str]:
     """Folders the worker may read: the Python installation and its packages, system libraries."""
-    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, *site.getsitepackages(), "/usr/lib", "/usr/lib64",
-             "/usr/share/zoneinfo", "/lib", "/lib64", "/sys/devices/system/cpu"}
+    roots = {
+        sys.prefix,
+        sys.base_prefix,
+        sys.exec_prefix,
+        *site.getsitepackages(),
+        "/usr/lib",
+        "/usr/lib64",
+        "/usr/share/zoneinfo",
+        "/lib",
+        "/lib64",
+        "/sys/devices/system/cpu",
+    }
     return sorted(r for r in roots if r and os.path.isdir(r))

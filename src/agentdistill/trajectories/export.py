@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Literal
 
 from agentdistill.trajectories.record import TrajectoryRecord
 
 
-@lru_cache(maxsize=None)
+@cache
 def _short_prompt(tool_names: tuple[str, ...]) -> str:
     from agentdistill.agents.code_agent import system_prompt
     from agentdistill.tools.builtin import resolve_tool
@@ -36,8 +36,14 @@ def export_dataset(records: Iterable[TrajectoryRecord], out: str | Path, system:
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    rows = [{"id": r.id, "messages": student_messages(r, system),
-             "prefix_span": list(r.prefix.char_span) if r.prefix else None} for r in records]
+    rows = [
+        {
+            "id": r.id,
+            "messages": student_messages(r, system),
+            "prefix_span": list(r.prefix.char_span) if r.prefix else None,
+        }
+        for r in records
+    ]
     with (out / "train.jsonl").open("w", encoding="utf-8") as f:
         for row in rows:
             f.write(json.dumps(row) + "\n")

@@ -31,11 +31,14 @@ def rejection_reason(record: TrajectoryRecord, config: FilterConfig) -> str | No
     return None
 
 
-def filter_records(records: Iterable[TrajectoryRecord], config: FilterConfig | None = None
-                   ) -> tuple[list[TrajectoryRecord], Counter]:
+def filter_records(
+    records: Iterable[TrajectoryRecord], config: FilterConfig | None = None
+) -> tuple[list[TrajectoryRecord], Counter]:
     """(kept records, counts by outcome: kept / each rejection reason / duplicate / recovered)."""
     config = config or FilterConfig()
-    kept, stats, seen = [], Counter(), set()
+    kept: list[TrajectoryRecord] = []
+    stats: Counter[str] = Counter()
+    seen: set = set()
     for record in records:
         stats["total"] += 1
         reason = rejection_reason(record, config)

@@ -35,8 +35,11 @@ class TrajectoryRecord(BaseModel):
     sample: int = 0
     teacher: str
     sampling: dict[str, Any] = Field(default_factory=dict)
-    precision: Precision | None = Field(default=None, description="The dtype the model ran in and why; None: "
-                                        "a server's own choice, or a record from before precision was recorded.")
+    precision: Precision | None = Field(
+        default=None,
+        description="The dtype the model ran in and why; None: "
+        "a server's own choice, or a record from before precision was recorded.",
+    )
     used_prefix: bool = False
     prefix: PrefixInfo | None = None
     trajectory: Trajectory

@@ -89,7 +89,9 @@ class TrajectoryStore:
         except UnicodeDecodeError:
             raise InputFileError(f"{self.path}:{number}: not UTF-8 text (is this a trajectory store?)") from None
         except ValidationError as error:
-            raise InputFileError(f"{self.path}:{number}: not a trajectory record ({error.errors()[0]['msg']})") from None
+            raise InputFileError(
+                f"{self.path}:{number}: not a trajectory record ({error.errors()[0]['msg']})"
+            ) from None
 
     def ids(self) -> set[str]:
         return {record.id for record in self}

@@ -13,8 +13,16 @@ from agentdistill.tools.materials.records import (
 )
 from agentdistill.tools.materials.snapshot import ATTRIBUTION, SnapshotStore
 
-__all__ = ["ATTRIBUTION", "PROPERTIES", "MPStore", "MaterialQuery", "MaterialRecord", "MaterialsError",
-           "MaterialsStore", "SnapshotStore"]
+__all__ = [
+    "ATTRIBUTION",
+    "PROPERTIES",
+    "MPStore",
+    "MaterialQuery",
+    "MaterialRecord",
+    "MaterialsError",
+    "MaterialsStore",
+    "SnapshotStore",
+]
 
 
 def __getattr__(name: str):

@@ -17,23 +17,42 @@ def materials_tools(store: MaterialsStore | None = None) -> list[Tool]:
     if store is None:
         store = default_store()
 
-    def search_materials(formula: str | None = None, chemsys: str | None = None, elements: list[str] | None = None,
-                         exclude_elements: list[str] | None = None, num_elements: int | None = None,
-                         band_gap_ev: Range | None = None, formation_energy_per_atom_ev: Range | None = None,
-                         is_metal: bool | None = None, bulk_modulus_gpa: Range | None = None,
-                         shear_modulus_gpa: Range | None = None, refractive_index: Range | None = None,
-                         sort: str | None = None, limit: int = 20) -> list[dict]:
+    def search_materials(
+        formula: str | None = None,
+        chemsys: str | None = None,
+        elements: list[str] | None = None,
+        exclude_elements: list[str] | None = None,
+        num_elements: int | None = None,
+        band_gap_ev: Range | None = None,
+        formation_energy_per_atom_ev: Range | None = None,
+        is_metal: bool | None = None,
+        bulk_modulus_gpa: Range | None = None,
+        shear_modulus_gpa: Range | None = None,
+        refractive_index: Range | None = None,
+        sort: str | None = None,
+        limit: int = 20,
+    ) -> list[dict]:
         """Search Materials Project entries; every given filter must hold. Ranges are (min, max) with None for
         an open end, e.g. band_gap_ev=(3, None). chemsys="O-Ti" means exactly Ti and O; elements=["Ti"] means
         containing Ti. sort is a property name, "-" first for descending, e.g. sort="-band_gap_ev".
         Returns a list of dicts with keys formula, reduced_formula, elements, band_gap_ev,
         formation_energy_per_atom_ev, is_metal, bulk_modulus_gpa, shear_modulus_gpa, refractive_index
         (a key is absent when unknown). One formula can have several entries (polymorphs)."""
-        query = MaterialQuery(formula=formula, chemsys=chemsys, elements=elements, exclude_elements=exclude_elements,
-                              num_elements=num_elements, band_gap_ev=band_gap_ev,
-                              formation_energy_per_atom_ev=formation_energy_per_atom_ev, is_metal=is_metal,
-                              bulk_modulus_gpa=bulk_modulus_gpa, shear_modulus_gpa=shear_modulus_gpa,
-                              refractive_index=refractive_index, sort=sort, limit=limit)
+        query = MaterialQuery(
+            formula=formula,
+            chemsys=chemsys,
+            elements=elements,
+            exclude_elements=exclude_elements,
+            num_elements=num_elements,
+            band_gap_ev=band_gap_ev,
+            formation_energy_per_atom_ev=formation_energy_per_atom_ev,
+            is_metal=is_metal,
+            bulk_modulus_gpa=bulk_modulus_gpa,
+            shear_modulus_gpa=shear_modulus_gpa,
+            refractive_index=refractive_index,
+            sort=sort,
+            limit=limit,
+        )
         return [r.as_tool_value() for r in store.search(query)]
 
     def get_properties(formula: str) -> list[dict]:

@@ -16,8 +16,10 @@ def composition_summary(formula: str) -> dict:
     reduced = composition.reduced_composition
     guesses: list[dict] = []
     if reduced.num_atoms <= _MAX_ATOMS_FOR_OXIDATION_GUESS:
-        guesses = [{str(el): round(float(v), 3) for el, v in guess.items()}
-                   for guess in reduced.oxi_state_guesses(max_sites=-1)[:3]]
+        guesses = [
+            {str(el): round(float(v), 3) for el, v in guess.items()}
+            for guess in reduced.oxi_state_guesses(max_sites=-1)[:3]
+        ]
     return {
         "formula": composition.formula.replace(" ", ""),
         "reduced_formula": composition.reduced_formula,
@@ -43,7 +45,7 @@ def structure_summary(cif: str) -> dict:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             structure = Structure.from_str(cif, fmt="cif")
-    except Exception as error:  # noqa: BLE001 - a bad CIF is an observation for the model
+    except Exception as error:
         raise MaterialsError(f"could not read the CIF: {type(error).__name__}: {str(error)[:200]}") from None
     if len(structure) > MAX_SITES:
         raise MaterialsError(f"the structure has {len(structure)} sites; the limit is {MAX_SITES}")
@@ -55,7 +57,9 @@ def structure_summary(cif: str) -> dict:
         "space_group_symbol": symmetry.get_space_group_symbol(),
         "space_group_number": symmetry.get_space_group_number(),
         "crystal_system": symmetry.get_crystal_system(),
-        "lattice": {name: round(float(getattr(lattice, name)), 4) for name in ("a", "b", "c", "alpha", "beta", "gamma")},
+        "lattice": {
+            name: round(float(getattr(lattice, name)), 4) for name in ("a", "b", "c", "alpha", "beta", "gamma")
+        },
         "volume_a3": round(float(structure.volume), 4),
         "density_g_cm3": round(float(structure.density), 4),
         "num_sites": len(structure),

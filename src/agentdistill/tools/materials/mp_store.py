@@ -40,7 +40,7 @@ def _with_deadline(call: Callable[[], T], seconds: float, what: str) -> T:
     def target() -> None:
         try:
             box["value"] = call()
-        except BaseException as error:  # noqa: BLE001 - re-raised in the caller's thread
+        except BaseException as error:
             box["error"] = error
 
     thread = threading.Thread(target=target, name=f"mp-api {what}", daemon=True)
@@ -65,8 +65,10 @@ class MPStore(MaterialsStore):
     def __init__(self, api_key: str | None = None, endpoint: str | None = None, timeout: float = 10.0) -> None:
         self.api_key = api_key or os.environ.get("MP_API_KEY")
         if not self.api_key:
-            raise MaterialsError("no Materials Project API key: pass api_key=... or set MP_API_KEY "
-                                 "(get one at https://next-gen.materialsproject.org/api)")
+            raise MaterialsError(
+                "no Materials Project API key: pass api_key=... or set MP_API_KEY "
+                "(get one at https://next-gen.materialsproject.org/api)"
+            )
         if len(self.api_key) != 32:
             raise MaterialsError(f"a Materials Project API key has 32 characters; this one has {len(self.api_key)}")
         self.endpoint = (endpoint or os.environ.get("MP_API_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/") + "/"
@@ -82,8 +84,10 @@ class MPStore(MaterialsStore):
         try:
             response = requests.get(self.endpoint + "heartbeat", timeout=self.timeout)
         except requests.RequestException as error:
-            raise MaterialsError(f"Materials Project API at {self.endpoint} is unreachable "
-                                 f"({type(error).__name__}); use the offline snapshot instead (--store snapshot)") from None
+            raise MaterialsError(
+                f"Materials Project API at {self.endpoint} is unreachable "
+                f"({type(error).__name__}); use the offline snapshot instead (--store snapshot)"
+            ) from None
         if response.status_code >= 500:
             raise MaterialsError(f"Materials Project API at {self.endpoint} answered HTTP {response.status_code}")
 
@@ -91,9 +95,10 @@ class MPStore(MaterialsStore):
         try:
             from mp_api.client import MPRester
         except ImportError:
-            raise MaterialsError("the live Materials Project store needs mp-api: pip install 'agentdistill[mp]'") from None
-        return MPRester(api_key=self.api_key, endpoint=self.endpoint, mute_progress_bars=True,
-                        use_document_model=False)
+            raise MaterialsError(
+                "the live Materials Project store needs mp-api: pip install 'agentdistill[mp]'"
+            ) from None
+        return MPRester(api_key=self.api_key, endpoint=self.endpoint, mute_progress_bars=True, use_document_model=False)
 
     def search(self, query: MaterialQuery) -> list[MaterialRecord]:
         arguments = self.search_arguments(query)
@@ -108,7 +113,9 @@ class MPStore(MaterialsStore):
         except MPRestError as error:
             message = str(error)
             if any(code in message for code in ("401", "403")):
-                raise MaterialsError("the Materials Project rejected the API key (HTTP 401/403): check MP_API_KEY") from None
+                raise MaterialsError(
+                    "the Materials Project rejected the API key (HTTP 401/403): check MP_API_KEY"
+                ) from None
             raise MaterialsError(f"Materials Project API error: {message[:300]}") from None
 
     @staticmethod
@@ -143,9 +150,14 @@ def record_from_summary(document: dict) -> MaterialRecord:
     formula = document.get("formula_pretty") or ""
     return MaterialRecord(
         material_id=str(document["material_id"]) if document.get("material_id") else None,
-        formula=formula, reduced_formula=reduced_formula(formula),
+        formula=formula,
+        reduced_formula=reduced_formula(formula),
         elements=sorted(str(e) for e in document.get("elements") or []),
-        band_gap_ev=document.get("band_gap"), formation_energy_per_atom_ev=document.get("formation_energy_per_atom"),
-        is_metal=document.get("is_metal"), bulk_modulus_gpa=vrh(document.get("bulk_modulus")),
-        shear_modulus_gpa=vrh(document.get("shear_modulus")), refractive_index=document.get("n"), source="mp-api",
+        band_gap_ev=document.get("band_gap"),
+        formation_energy_per_atom_ev=document.get("formation_energy_per_atom"),
+        is_metal=document.get("is_metal"),
+        bulk_modulus_gpa=vrh(document.get("bulk_modulus")),
+        shear_modulus_gpa=vrh(document.get("shear_modulus")),
+        refractive_index=document.get("n"),
+        source="mp-api",
     )

@@ -24,8 +24,10 @@ PROPERTIES: dict[str, tuple[str, str]] = {
 NUMERIC_PROPERTIES = [p for p in PROPERTIES if p != "is_metal"]
 Range = tuple[float | None, float | None]
 
+
 class MaterialsError(AgentDistillError, RuntimeError):
     """A materials store could not answer (bad query, unreachable API, rejected key); the message says why."""
+
 
 @lru_cache(maxsize=65536)
 def reduced_formula(formula: str) -> str:
@@ -39,13 +41,15 @@ def parse_composition(formula: str):
 
     try:
         composition = Composition(formula)
-    except Exception as error:  # noqa: BLE001 - pymatgen raises several types for bad formulas
+    except Exception as error:
         raise MaterialsError(f"{formula!r} is not a chemical formula ({error})") from None
     unknown = [str(e) for e in composition.elements if not isinstance(e, Element)]
     if not composition.elements or unknown:
-        raise MaterialsError(f"{formula!r} is not a chemical formula" + (f" ({', '.join(unknown)} is not an element)"
-                                                                           if unknown else ""))
+        raise MaterialsError(
+            f"{formula!r} is not a chemical formula" + (f" ({', '.join(unknown)} is not an element)" if unknown else "")
+        )
     return composition
+
 
 def normalize_chemsys(chemsys: str) -> str:
     """`O-Ti` / `Ti-O` / `TiO` -> `O-Ti` (elements sorted, dash-joined), as the Materials Project writes it."""
@@ -56,6 +60,7 @@ def normalize_chemsys(chemsys: str) -> str:
         return "-".join(sorted({str(Element(p)) for p in parts}))
     except ValueError as error:
         raise MaterialsError(f"chemical system {chemsys!r}: {error}") from None
+
 
 def _element_symbols(names: list[str]) -> list[str]:
     """'ti' / 'Ti' -> 'Ti'; anything that is not an element raises MaterialsError."""
@@ -72,6 +77,7 @@ def _element_symbols(names: list[str]) -> list[str]:
 
 def _elements_of(formula: str) -> list[str]:
     return [str(e) for e in parse_composition(formula).elements]
+
 
 class MaterialRecord(BaseModel):
     """One computed material entry. Several entries can share a formula: they are polymorphs."""
@@ -93,6 +99,7 @@ class MaterialRecord(BaseModel):
     def as_tool_value(self) -> dict:
         """What the agent's code receives: the known values only, so prints stay short."""
         return {k: v for k, v in self.model_dump().items() if v is not None}
+
 
 class MaterialQuery(BaseModel):
     """Filters of a materials search; every given filter must hold (AND). Ranges are `(min, max)`, inclusive,
@@ -145,6 +152,7 @@ class MaterialQuery(BaseModel):
     def is_empty(self) -> bool:
         filters = self.model_dump(exclude={"sort", "limit"}, exclude_none=True)
         return not filters
+
 
 class MaterialsStore(ABC):
     """Where materials data comes from: the offline snapshot or the live Materials Project."""

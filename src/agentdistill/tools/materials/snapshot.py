@@ -32,12 +32,17 @@ from agentdistill.tools.materials.records import (
     reduced_formula,
 )
 
-ATTRIBUTION = ("Materials Project (materialsproject.org), Jain et al., APL Materials 1, 011002 (2013); "
-               "via Matbench v0.1, Dunn et al., npj Comput. Mater. 6, 138 (2020). Licence: CC BY 4.0.")
+ATTRIBUTION = (
+    "Materials Project (materialsproject.org), Jain et al., APL Materials 1, 011002 (2013); "
+    "via Matbench v0.1, Dunn et al., npj Comput. Mater. 6, 138 (2020). Licence: CC BY 4.0."
+)
 SNAPSHOT_COLUMNS = ["material_id", "formula", "reduced_formula", "elements", *PROPERTIES, "source"]
 MATBENCH_FILES = {  # file -> (column, transform)
-    "mp_gap.csv": "band_gap_ev", "mp_is_metal.csv": "is_metal", "mp_e_form.csv": "formation_energy_per_atom_ev",
-    "mp_log10_k_vrh.csv": "bulk_modulus_gpa", "mp_log10_g_vrh.csv": "shear_modulus_gpa",
+    "mp_gap.csv": "band_gap_ev",
+    "mp_is_metal.csv": "is_metal",
+    "mp_e_form.csv": "formation_energy_per_atom_ev",
+    "mp_log10_k_vrh.csv": "bulk_modulus_gpa",
+    "mp_log10_g_vrh.csv": "shear_modulus_gpa",
     "dielectric.csv": "refractive_index",
 }
 
@@ -57,7 +62,7 @@ def _read(folder: Path, name: str) -> pd.DataFrame:
     column = MATBENCH_FILES[name]
     values = frame["target"].astype(float)
     if column.endswith("modulus_gpa"):
-        values = np.round(10.0 ** values, 6)  # Matbench stores log10(GPa)
+        values = np.round(10.0**values, 6)  # Matbench stores log10(GPa)
     frame = pd.DataFrame({"formula": frame["formula"], column: values})
     frame["occurrence"] = frame.groupby("formula").cumcount()
     return frame
@@ -76,7 +81,9 @@ def _join_unique(base: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:
     unique_extra = extra["formula"].map(extra["formula"].value_counts()) == 1
     joinable = extra[unique_extra & extra["formula"].isin(base.loc[unique_base, "formula"])]
     merged = base.merge(joinable.drop(columns="occurrence"), on="formula", how="left")
-    merged.loc[~merged["formula"].isin(joinable["formula"]), list(extra.columns.drop(["formula", "occurrence"]))] = np.nan
+    merged.loc[~merged["formula"].isin(joinable["formula"]), list(extra.columns.drop(["formula", "occurrence"]))] = (
+        np.nan
+    )
     return pd.concat([merged, extra[~extra.index.isin(joinable.index)]], ignore_index=True)
 
 
@@ -86,8 +93,11 @@ def build_from_matbench(folder: str | Path) -> pd.DataFrame:
     frames = {name: _read(folder, name) for name in MATBENCH_FILES}
     table = _paired(frames["mp_gap.csv"], frames["mp_is_metal.csv"])
     table["is_metal"] = table["is_metal"].astype(bool)
-    for extra in (frames["mp_e_form.csv"], _paired(frames["mp_log10_k_vrh.csv"], frames["mp_log10_g_vrh.csv"]),
-                  frames["dielectric.csv"]):
+    for extra in (
+        frames["mp_e_form.csv"],
+        _paired(frames["mp_log10_k_vrh.csv"], frames["mp_log10_g_vrh.csv"]),
+        frames["dielectric.csv"],
+    ):
         table = _join_unique(table, extra)
     table = table.drop(columns="occurrence")
     formulas = table["formula"].unique()
@@ -184,10 +194,13 @@ class SnapshotStore(MaterialsStore):
 @lru_cache(maxsize=4)  # one parsed table per file per process, however many agents ask
 def _load(path: str) -> pd.DataFrame:
     if not Path(path).is_file():
-        raise MaterialsError(f"materials snapshot {path} not found (build one with `agentdistill materials build-snapshot`)")
+        raise MaterialsError(
+            f"materials snapshot {path} not found (build one with `agentdistill materials build-snapshot`)"
+        )
     try:
-        table = pd.read_csv(path, dtype={"material_id": "string", "elements": "string"}, keep_default_na=False,
-                            na_values=[""])
+        table = pd.read_csv(
+            path, dtype={"material_id": "string", "elements": "string"}, keep_default_na=False, na_values=[""]
+        )
     except (OSError, ValueError, EOFError) as error:
         raise MaterialsError(f"materials snapshot {path} is unreadable: {error}") from None
     missing = set(SNAPSHOT_COLUMNS) - set(table.columns)
@@ -204,8 +217,9 @@ def _record(row) -> MaterialRecord:
     clean = {k: (None if _missing(v) else v) for k, v in values.items()}
     clean["elements"] = str(values["elements"]).split(" ")
     for name in NUMERIC_PROPERTIES:
-        if clean[name] is not None:
-            clean[name] = float(clean[name])
+        value = clean[name]
+        if value is not None:
+            clean[name] = float(value)
     if clean["is_metal"] is not None:
         clean["is_metal"] = bool(clean["is_metal"])
     return MaterialRecord(**clean)
