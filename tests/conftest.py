@@ -1,14 +1,36 @@
 import json
 import os
+import tempfile
+from pathlib import Path
 
 import pytest
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
 from pydantic import Field
 
 from agentdistill.llm import registry
 from agentdistill.llm.base import AgentChatModel, Completion, SamplingParams
+
+SLOW_FIXTURES = {"smollm", "qwen05", "engine", "engine_and_model"}  # a real model or the engine behind them
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests never write into the user's cache: they get their own, which reuses (links) the models and the
+    engine build already there (read as they are) and builds its own indexes, embeddings and server state."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    user_cache = registry.cache_dir()
+    test_cache = Path(tempfile.mkdtemp(prefix="agentdistill-test-cache-"))
+    (test_cache / "engine").mkdir()
+    if (user_cache / "models").is_dir():
+        (test_cache / "models").symlink_to(user_cache / "models", target_is_directory=True)
+    for built in (user_cache / "engine").glob("llama-cpp-python-*"):
+        (test_cache / "engine" / built.name).symlink_to(built, target_is_directory=True)
+    os.environ["AGENTDISTILL_CACHE"] = str(test_cache)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`slow`: tests that load a real model (by fixture) are marked here; the rest that are slow say so."""
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 class ScriptedModel(AgentChatModel):

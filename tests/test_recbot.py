@@ -296,7 +296,9 @@ def test_a_parser_that_never_parses_never_passes(catalog, scripted, tmp_path):
     summary = evaluate_recbot(
         RecbotConfig(sessions=2, max_turns=2, out=str(tmp_path / "e")), parser_model=scripted(*["nonsense"] * 8)
     )
-    assert summary.parse_error_rate == 1.0 and summary.pass_rate <= 0.5
+    assert summary.parse_error_rate == 1.0 and summary.pass_rate == 0.0
+    logs = [json.loads(line) for line in (tmp_path / "e" / "sessions.jsonl").read_text().splitlines()]
+    assert all(len({t["recall"] for t in log["turns"]}) == 1 for log in logs)  # a failed parse changes nothing
 
 
 def test_collected_turns_train_with_their_own_prompts(catalog, scripted, tmp_path):

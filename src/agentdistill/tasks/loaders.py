@@ -12,7 +12,7 @@ from agentdistill.errors import InputFileError
 from agentdistill.tasks.metrics import is_plain_number
 from agentdistill.tasks.schema import MetricName, Task
 
-# benchmark -> (metric, question keys, answer keys); the first key present in a record is used
+# benchmark -> metric; a record's question, answer, aliases and id come from the first key present of each tuple below
 BENCHMARKS: dict[str, MetricName] = {
     "hotpotqa": "f1",
     "musique": "f1",

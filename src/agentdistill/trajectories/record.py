@@ -19,7 +19,6 @@ class PrefixInfo(BaseModel):
     style: str = Field(description="How it was cut from the chain of thought.")
     chain_of_thought: str = Field(description="The teacher's full chain-of-thought reply it came from.")
     char_span: tuple[int, int] = Field(description="[start, end) of the prefix in the first assistant message.")
-    token_count: int | None = None
 
 
 class TrajectoryRecord(BaseModel):

@@ -37,7 +37,7 @@ ATTRIBUTION = (
     "via Matbench v0.1, Dunn et al., npj Comput. Mater. 6, 138 (2020). Licence: CC BY 4.0."
 )
 SNAPSHOT_COLUMNS = ["material_id", "formula", "reduced_formula", "elements", *PROPERTIES, "source"]
-MATBENCH_FILES = {  # file -> (column, transform)
+MATBENCH_FILES = {  # Matbench file -> snapshot column (log10 moduli are converted in _read)
     "mp_gap.csv": "band_gap_ev",
     "mp_is_metal.csv": "is_metal",
     "mp_e_form.csv": "formation_energy_per_atom_ev",
