@@ -9,7 +9,13 @@ from pydantic import Field
 from agentdistill.llm import registry
 from agentdistill.llm.base import AgentChatModel, Completion, SamplingParams
 
-SLOW_FIXTURES = {"smollm", "qwen05", "engine", "engine_and_model"}  # a real model or the engine behind them
+SLOW_FIXTURES = {
+    "smollm",
+    "smollm_fp32",
+    "qwen05",
+    "engine",
+    "engine_and_model",
+}  # a real model or the engine behind them
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -22,7 +22,7 @@ def answers(scripted, tasks, wrong=()):
 
 def test_evaluate_scores_summarises_and_resumes(scripted, tmp_path):
     tasks = load_suite("math", "test", 4, 0)
-    config = EvalConfig(suite="math", n=4, model="scripted", out=str(tmp_path / "e"), label="lucky")
+    config = EvalConfig(suite="math", n=4, model="smollm2-135m", out=str(tmp_path / "e"), label="lucky")
     summary = evaluate(config, model=answers(scripted, tasks, wrong=[tasks[1].id, tasks[3].id]))
     assert (summary.tasks, summary.correct, summary.accuracy) == (4, 2, 0.5)
     assert summary.mean_steps == 1.0 and summary.prompt_style == "full"
@@ -47,7 +47,7 @@ def test_report_table_plot_and_cli(scripted, tmp_path):
     for label, wrong in (("prompted", [t.id for t in tasks]), ("distilled", [])):
         folder = tmp_path / label
         evaluate(
-            EvalConfig(suite="math", n=2, model="scripted", out=str(folder), label=label),
+            EvalConfig(suite="math", n=2, model="smollm2-135m", out=str(folder), label=label),
             model=answers(scripted, tasks, wrong),
         )
         folders.append(folder)

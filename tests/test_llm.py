@@ -86,16 +86,27 @@ def test_hf_continues_a_partial_assistant_message(smollm):
     assert fresh.endswith("<|im_start|>assistant\n")
 
 
-@pytest.mark.model
-def test_hf_prefix_cache_does_not_change_greedy_output(smollm):
+@pytest.fixture(scope="module")
+def smollm_fp32():
+    require_model("smollm2-135m")
+    return load_chat_model("smollm2-135m", backend="transformers", dtype="fp32", max_new_tokens=16)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype", ["fp32", "bf16"])
+def test_hf_prefix_cache_does_not_change_greedy_output(dtype, smollm_fp32):
+    """Both branches, whatever this CPU is: fp32 keeps and reuses the prefix cache with the same greedy text;
+    bf16 keeps none (a continued prefill rounds differently there) and answers the same call the same way."""
+    model = smollm_fp32 if dtype == "fp32" else load_chat_model("smollm2-135m", backend="transformers", dtype="bf16")
     conversation = [
         {"role": "system", "content": "You are terse. " * 20},
         {"role": "user", "content": "Name a colour."},
     ]
-    smollm._cache, smollm._cache_ids = None, []
-    cold = smollm.complete(conversation, SamplingParams(max_new_tokens=10))[0].text
-    warm = smollm.complete(conversation, SamplingParams(max_new_tokens=10))[0].text  # reuses the cached prefix
-    assert smollm._cache is not None and warm == cold
+    model._cache, model._cache_ids = None, []
+    cold = model.complete(conversation, SamplingParams(max_new_tokens=10))[0].text
+    warm = model.complete(conversation, SamplingParams(max_new_tokens=10))[0].text  # reuses the cached prefix in fp32
+    assert warm == cold
+    assert (model._cache is not None) == (dtype == "fp32")
 
 
 @pytest.mark.model
@@ -107,7 +118,8 @@ def test_registry_converted_model_is_a_plain_folder():
 
 
 @pytest.mark.model
-def test_hf_batch_with_a_shared_prefix_cache_matches_single_calls(smollm):
+def test_hf_batch_with_a_shared_prefix_cache_matches_single_calls(smollm_fp32):
+    smollm = smollm_fp32
     """Rows of a batch share one cached system-prompt prefix, padded in the middle: same greedy text as alone."""
     system = {"role": "system", "content": "You are a careful assistant. " * 12}
     conversations = [[system, {"role": "user", "content": q}] for q in ("Name a colour.", "What is 2+2? Explain.")]

@@ -321,11 +321,11 @@ def test_eval_reports_mae_for_closed_book_and_agent(scripted, tmp_path):
         return f"Thought: done.\n```python\nfinal_answer({value!r})\n```" if code else str(value)
 
     closed = evaluate(
-        EvalConfig(suite="materials", n=12, model="scripted", out=str(tmp_path / "cb"), closed_book=True),
+        EvalConfig(suite="materials", n=12, model="smollm2-135m", out=str(tmp_path / "cb"), closed_book=True),
         model=scripted(*(reply(t, code=False) for t in tasks)),
     )
     agent = evaluate(
-        EvalConfig(suite="materials", n=12, model="scripted", out=str(tmp_path / "agent")),
+        EvalConfig(suite="materials", n=12, model="smollm2-135m", out=str(tmp_path / "agent")),
         model=scripted(*(reply(t, code=True) for t in tasks)),
     )
     for summary in (closed, agent):

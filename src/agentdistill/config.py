@@ -26,11 +26,11 @@ from pydantic import (
 )
 
 from agentdistill.errors import ConfigError, InputFileError, MissingFileError
-from agentdistill.llm.registry import DEFAULT_CHAT_MODEL
+from agentdistill.llm.registry import DEFAULT_CHAT_MODEL, DEFAULT_TEACHER_MODEL
 
 Dtype = Literal["auto", "fp32", "bf16", "fp16"]
 Backend = Literal["auto", "engine", "transformers"]
-DEFAULT_TEACHER = "qwen2.5-coder-1.5b"
+DEFAULT_TEACHER = DEFAULT_TEACHER_MODEL
 DEFAULT_STUDENT = DEFAULT_CHAT_MODEL
 
 

@@ -182,7 +182,13 @@ class HFChatModel(AgentChatModel):
         One batch-1 cache is kept between calls. Agent prompts grow by appending and every episode starts
         with the same system prompt, so a single call usually only prefills its new tail, and a batch of
         episodes in lockstep prefills the system prompt once instead of once per row and per step.
+
+        Only in fp32: in bf16/fp16 a prefill that continues a cache rounds differently from one over the whole
+        prompt, enough to flip greedy near-ties, so the same call twice could answer differently (seen with
+        SmolLM2 on an AVX512-BF16 CPU). Reduced precision prefills every prompt whole, and stays deterministic.
         """
+        if self.precision is not None and self.precision.dtype != "fp32":
+            return None, 0
         common = min(len(r) for r in rows) - 1  # generate needs at least one new token per row
         for a in rows[1:]:
             common = next((i for i, (x, y) in enumerate(zip(rows[0][:common], a, strict=False)) if x != y), common)
@@ -226,6 +232,8 @@ class HFChatModel(AgentChatModel):
         self._cache_ids = list(ids)
 
     def _keep_cache(self, out: Any) -> None:
+        if self.precision is not None and self.precision.dtype != "fp32":
+            return  # see _prefix_cache
         cache = getattr(out, "past_key_values", None)
         if cache is not None and hasattr(cache, "crop"):
             self._cache = cache

@@ -103,7 +103,9 @@ EMBEDDED: dict[str, EmbeddedModel] = {
     ]
 }
 
-DEFAULT_CHAT_MODEL = "qwen2.5-coder-0.5b"
+DEFAULT_CHAT_MODEL = "qwen2.5-coder-0.5b"  # the default student, and any agent's default
+DEFAULT_TEACHER_MODEL = "qwen2.5-coder-1.5b"
+SMALLEST_CHAT_MODEL = "smollm2-135m"  # the tiny variant: smoke runs, fast tests
 
 
 class ModelNotAvailable(AgentDistillError, RuntimeError):

@@ -36,6 +36,7 @@ from agentdistill.llm.precision import (
     inference_precision,
     training_precision,
 )
+from agentdistill.llm.registry import SMALLEST_CHAT_MODEL
 from agentdistill.pipeline.collect import Collector
 from agentdistill.pipeline.collect_config import CollectConfig
 from agentdistill.pipeline.eval_config import EvalConfig
@@ -47,8 +48,8 @@ from agentdistill.trajectories.store import TrajectoryStore
 # `--tiny`: minutes, not quality: a 0.5B teacher, the 135M student, two tasks; trains on every trajectory.
 TINY = {
     "out": "runs/quickstart-tiny",
-    "teacher": "qwen2.5-coder-0.5b",
-    "student": "smollm2-135m",
+    "teacher": DEFAULT_STUDENT,
+    "student": SMALLEST_CHAT_MODEL,
     "suites": ["math"],
     "train_tasks": 2,
     "test_tasks": 2,
