@@ -9,13 +9,8 @@ from pydantic import Field
 from agentdistill.llm import registry
 from agentdistill.llm.base import AgentChatModel, Completion, SamplingParams
 
-SLOW_FIXTURES = {
-    "smollm",
-    "smollm_fp32",
-    "qwen05",
-    "engine",
-    "engine_and_model",
-}  # a real model or the engine behind them
+# fixtures that load a real model, start the engine or embed a corpus or catalogue with MiniLM
+SLOW_FIXTURES = {"smollm", "smollm_fp32", "qwen05", "engine", "engine_and_model", "countries", "services"}
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -123,6 +123,7 @@ def test_batching_model_coalesces_concurrent_calls(scripted):
     assert max(model.batch_sizes) > 1  # at least some calls went out together
 
 
+@pytest.mark.slow
 def test_store_survives_kill_9_and_resume_duplicates_nothing(tmp_path):
     """A real kill -9 in the middle of a collection: every line written is intact, resume adds the rest once."""
     out = tmp_path / "killed.jsonl"

@@ -86,6 +86,7 @@ def test_config_rejects_nonsense():
     assert DistillConfig().lr == 2e-4 and DistillConfig(full=True).lr == 2e-5
 
 
+@pytest.mark.slow
 @pytest.mark.model
 def test_lora_distillation_trains_saves_and_loads(tmp_path):
     tokenizer_of("smollm2-135m")

@@ -138,6 +138,7 @@ def test_build_rejects_misaligned_or_missing_files(tmp_path):
         build_from_matbench(_matbench_folder(tmp_path / "b", rows))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not SHARED.is_dir(), reason=f"{SHARED} (shared Matbench data) is not present")
 def test_embedded_snapshot_is_exactly_what_the_build_makes_from_the_shared_data(tmp_path):
     digest = write_snapshot(build_from_matbench(SHARED), tmp_path / "rebuilt.csv.gz")
@@ -354,6 +355,7 @@ def test_materials_cli_search_and_errors(monkeypatch):
     assert keyless.exit_code == 1 and ("MP_API_KEY" in keyless.output or "not available" in keyless.output)
 
 
+@pytest.mark.slow
 @pytest.mark.model
 def test_cli_runs_the_materials_agent_with_a_real_model():
     from conftest import require_model

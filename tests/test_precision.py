@@ -205,6 +205,7 @@ def test_records_and_summaries_carry_the_precision(scripted, tmp_path):
         ("auto", "1", "bf16"),  # what `auto` does on a CPU with AVX512-BF16/AMX
     ],
 )
+@pytest.mark.slow
 def test_distill_cli_trains_a_student_that_reloads_and_generates(
     dtype, pretend_native_bf16, trained, tmp_path, monkeypatch
 ):

@@ -7,7 +7,7 @@ import pytest
 
 from hostile_snippets import CATALOGUE, Host, make_sandbox, run_one
 
-pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="kernel confinement is Linux-only")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(sys.platform != "linux", reason="kernel confinement is Linux-only")]
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,8 @@ import pytest
 
 from agentdistill.tools import PythonSandbox, SandboxLimits, tool
 
+pytestmark = pytest.mark.slow  # real worker processes, killed and hung on purpose
+
 linux_only = pytest.mark.skipif(sys.platform != "linux", reason="kernel confinement is Linux-only")
 LIMITS = SandboxLimits(timeout_s=3, cpu_time_s=5)
 

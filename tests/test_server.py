@@ -122,6 +122,7 @@ def test_concurrent_users(api):
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+@pytest.mark.slow
 def test_the_page_in_a_headless_browser(api, tmp_path):
     if CHROMIUM is None:
         unavailable("no chromium on this machine (apt-get install -y chromium)")

@@ -51,6 +51,7 @@ def serve():
         thread.join(10)
 
 
+@pytest.mark.slow
 def test_queued_commands_never_block_new_sessions_and_a_full_queue_says_503(serve):
     url = serve(ServerConfig(max_queued_commands=2), delay_s=1.5)
     sessions = [requests.post(f"{url}/api/sessions", timeout=10).json()["session"] for _ in range(6)]
@@ -209,6 +210,7 @@ def test_a_session_with_work_in_flight_is_never_evicted():
     assert busy in pool
 
 
+@pytest.mark.slow
 def test_sigterm_with_work_queued_exits_within_the_shutdown_timeout(tmp_path):
     script = textwrap.dedent(f"""
         import sys, time
