@@ -8,6 +8,7 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from typer.core import TyperGroup
 
 from agentdistill.errors import AgentDistillError
@@ -71,6 +72,18 @@ def quiet_libraries() -> None:
     import datasets
 
     datasets.utils.logging.disable_progress_bar()
+
+
+def counted_progress(name: str) -> Progress:
+    """The progress bar of a run of counted items: episodes (collect, eval), sessions (recbot)."""
+    return Progress(
+        TextColumn(f"[bold]{name}[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+    )
 
 
 def _parsed(parser: str, value: str) -> str:

@@ -6,30 +6,11 @@ from pathlib import Path
 from typing import Literal
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
 
-from agentdistill.cli.common import app, console, quiet_libraries
+from agentdistill.cli.common import app, console, counted_progress, quiet_libraries
 from agentdistill.cli.config_options import config_command
 from agentdistill.pipeline.collect_config import CollectConfig
-
-
-def episode_progress(name: str) -> Progress:
-    """The progress bar of a run of episodes (collect, eval)."""
-    return Progress(
-        TextColumn(f"[bold]{name}[/]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        console=console,
-    )
 
 
 def collect(config: CollectConfig) -> None:
@@ -37,7 +18,7 @@ def collect(config: CollectConfig) -> None:
     from agentdistill.pipeline.collect import Collector
 
     quiet_libraries()
-    with Collector(config) as collector, episode_progress("collect") as progress:
+    with Collector(config) as collector, counted_progress("collect") as progress:
         bar = progress.add_task("", total=None)
 
         def on_total(todo: int, skipped: int) -> None:

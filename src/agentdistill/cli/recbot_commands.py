@@ -7,16 +7,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
 
-from agentdistill.cli.common import app, console, quiet_libraries
+from agentdistill.cli.common import app, console, counted_progress, quiet_libraries
 from agentdistill.cli.config_options import config_command
 from agentdistill.pipeline.recbot import RecbotCollectConfig, RecbotConfig
 from agentdistill.server.app import ServerConfig
@@ -32,14 +25,7 @@ recbot_app = typer.Typer(
 def _session_progress(name: str, total: int) -> Iterator:
     """A progress bar over simulated sessions; yields (on_session callback, [passed, done] counts)."""
     counts = [0, 0]
-    with Progress(
-        TextColumn(f"[bold]{name}[/]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        console=console,
-    ) as progress:
+    with counted_progress(name) as progress:
         bar = progress.add_task("", total=total)
 
         def on_session(log) -> None:

@@ -8,9 +8,8 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from agentdistill.cli.common import app, console, quiet_libraries
+from agentdistill.cli.common import app, console, counted_progress, quiet_libraries
 from agentdistill.cli.config_options import config_command
-from agentdistill.cli.data_commands import episode_progress
 from agentdistill.distill.distill_config import DistillConfig
 from agentdistill.pipeline.eval_config import EvalConfig
 from agentdistill.pipeline.quickstart import QuickstartConfig
@@ -39,7 +38,7 @@ def eval_cmd(config: EvalConfig) -> None:
     from agentdistill.pipeline.evaluate import SUMMARY_COLUMNS
 
     quiet_libraries()
-    with episode_progress("eval") as progress:
+    with counted_progress("eval") as progress:
         bar = progress.add_task("", total=None)
 
         def on_record(record, summary) -> None:

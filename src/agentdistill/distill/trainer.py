@@ -59,7 +59,7 @@ def distill(
 
     `precision` replaces the decision `config.dtype` would give (`bench/precision.py` compares the options)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTTrainer
 
     from agentdistill.llm import local_model_path
 
@@ -75,27 +75,9 @@ def distill(
         tokenizer.pad_token = tokenizer.eos_token
     dataset = build_dataset(rows, tokenizer, training_template(tokenizer), config.mask_prefix)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=precision.torch_dtype())
-    args = SFTConfig(
-        output_dir=str(out / "checkpoints"),
-        num_train_epochs=config.epochs,
-        learning_rate=config.lr,
-        per_device_train_batch_size=config.batch_size,
-        gradient_accumulation_steps=config.grad_accum,
-        max_length=config.max_length,
-        **precision.trainer_flags(),
-        gradient_checkpointing=config.gradient_checkpointing,
-        logging_steps=config.logging_steps,
-        lr_scheduler_type="cosine",
-        warmup_steps=0.1,
-        save_strategy="no",
-        report_to="none",
-        seed=config.seed,
-        dataloader_num_workers=0,
-        disable_tqdm=False,
-    )
     trainer = SFTTrainer(
         model=model,
-        args=args,
+        args=_sft_config(config, precision, out),
         train_dataset=dataset,
         processing_class=tokenizer,
         peft_config=None if config.full else _lora(config),
@@ -122,21 +104,48 @@ def distill(
         precision=precision,
         gguf=model_dir / gguf if gguf else None,
     )
+    _write_summary(out, config, result, gguf)
+    return result
+
+
+def _sft_config(config: DistillConfig, precision: TrainingPrecision, out: Path):
+    from trl import SFTConfig
+
+    return SFTConfig(
+        output_dir=str(out / "checkpoints"),
+        num_train_epochs=config.epochs,
+        learning_rate=config.lr,
+        per_device_train_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accum,
+        max_length=config.max_length,
+        **precision.trainer_flags(),
+        gradient_checkpointing=config.gradient_checkpointing,
+        logging_steps=config.logging_steps,
+        lr_scheduler_type="cosine",
+        warmup_steps=0.1,
+        save_strategy="no",
+        report_to="none",
+        seed=config.seed,
+        dataloader_num_workers=0,
+        disable_tqdm=False,
+    )
+
+
+def _write_summary(out: Path, config: DistillConfig, result: DistillResult, gguf: str | None) -> None:
     summary = {
         "config": config.to_dict(),
         "examples": result.examples,
         "loss_tokens": result.loss_tokens,
-        "train_tokens": train_tokens,
-        "seconds": round(seconds, 1),
+        "train_tokens": result.train_tokens,
+        "seconds": round(result.seconds, 1),
         "tokens_per_second": round(result.tokens_per_second, 1),
-        "precision": precision.model_dump(),
+        "precision": result.precision.model_dump(),
         "saved_dtype": "fp32",
         "gguf": gguf,
         "first_loss": result.first_loss,
         "last_loss": result.last_loss,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
-    return result
 
 
 def _lora(config: DistillConfig):

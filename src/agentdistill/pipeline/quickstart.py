@@ -108,6 +108,10 @@ class QuickstartConfig(ModelSettings, CommandConfig):
             return {**TINY, **values}
         return values
 
+    def episode_settings(self) -> dict[str, Any]:
+        """What every collection and evaluation of the run shares."""
+        return self.model_dump(include={"max_steps", "max_new_tokens", "concurrency", "dtype", "backend"})
+
     @classmethod
     def tiny_config(cls, **overrides: Any) -> QuickstartConfig:
         """The few-minute smoke version, with `overrides`."""
@@ -192,11 +196,7 @@ def _collect_teacher(config: QuickstartConfig, models: _Models, out: Path, stage
             teacher=config.teacher,
             out=str(out / "teacher.jsonl"),
             prefix=config.prefix,
-            max_steps=config.max_steps,
-            max_new_tokens=config.max_new_tokens,
-            concurrency=config.concurrency,
-            dtype=config.dtype,
-            backend=config.backend,
+            **config.episode_settings(),
         )
         with Collector(collect_config, model=models(config.teacher)) as collector:
             collector.run(on_record=progress)
@@ -273,12 +273,8 @@ def _evaluate_rows(
                 label=label,
                 sag=sag,
                 temperature=config.sag_temperature if sag > 1 else 0.0,
-                max_steps=config.max_steps,
-                max_new_tokens=config.max_new_tokens,
-                concurrency=config.concurrency,
                 closed_book=slug.startswith("closed-book"),
-                dtype=config.dtype,
-                backend=config.backend,
+                **config.episode_settings(),
             )
             summaries.append(evaluate(eval_config, model=models(spec), on_record=progress))
     return summaries

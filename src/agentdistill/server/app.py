@@ -17,9 +17,10 @@ from __future__ import annotations
 import asyncio
 import json
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from importlib.resources import files
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
@@ -76,6 +77,19 @@ def item_json(item: Item) -> dict:
     return item.model_dump(mode="json")
 
 
+@dataclass
+class FeedState:
+    """What the routes share, kept in `app.state.feed`."""
+
+    config: ServerConfig
+    catalog: Catalog
+    pool: SessionPool
+    models: ModelQueue
+
+
+router = APIRouter()
+
+
 def create_app(
     config: ServerConfig,
     parser_model: AgentChatModel | None = None,
@@ -107,90 +121,112 @@ def create_app(
         models.close()  # shutting down: queued commands end with an error event instead of holding the exit
 
     api = FastAPI(title="agentdistill feed", docs_url="/api/docs", lifespan=lifespan)
-    api.state.pool, api.state.models = pool, models
+    api.state.feed = FeedState(config=config, catalog=catalog, pool=pool, models=models)
+    api.add_exception_handler(RequestValidationError, _invalid_body)  # type: ignore[arg-type]
+    api.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
+    api.include_router(router)
+    return BodyLimit(api, config.max_body_bytes, config.body_timeout_s)
 
-    @api.exception_handler(RequestValidationError)
-    async def invalid_body(request: Request, error: RequestValidationError):
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}" for e in error.errors())
-        return JSONResponse({"error": f"invalid request: {problems}"}, status_code=422)
 
-    @api.exception_handler(HTTPException)
-    async def http_error(request: Request, error: HTTPException):
-        return JSONResponse({"error": error.detail}, status_code=error.status_code, headers=error.headers)
+def _feed(request: Request) -> FeedState:
+    return request.app.state.feed
 
-    @api.get("/", response_class=HTMLResponse)
-    async def page() -> str:
-        return files("agentdistill.server").joinpath("static", "index.html").read_text(encoding="utf-8")
 
-    @api.get("/api/health")
-    async def health() -> dict:
-        return {"ok": True, "sessions": len(pool), "queued_commands": models.waiting()}
+async def _invalid_body(request: Request, error: RequestValidationError) -> JSONResponse:
+    problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}" for e in error.errors())
+    return JSONResponse({"error": f"invalid request: {problems}"}, status_code=422)
 
-    @api.post("/api/sessions")
-    async def new_session(request: Request) -> dict:
-        client = request.client.host if request.client else "unknown"
-        session_id, session = await asyncio.to_thread(pool.create, client)
-        return {
-            "session": session_id,
-            "catalog": catalog.name,
-            "feed": [item_json(i) for i in session.feed],
-            "preferences": session.memory.model_dump(mode="json"),
-        }
 
-    @api.get("/api/sessions/{session_id}")
-    async def show_session(session_id: str) -> dict:
-        session = pool.get(session_id)
-        return {
-            "session": session_id,
-            "feed": [item_json(i) for i in session.feed],
-            "preferences": session.memory.model_dump(mode="json"),
-            "turns": len(session.turns),
-        }
+async def _http_error(request: Request, error: HTTPException) -> JSONResponse:
+    return JSONResponse({"error": error.detail}, status_code=error.status_code, headers=error.headers)
 
-    @api.post("/api/sessions/{session_id}/commands")
-    async def command(session_id: str, body: CommandBody):
-        session = pool.begin(session_id)
-        loop = asyncio.get_running_loop()
-        events: asyncio.Queue = asyncio.Queue()
 
-        def send(event: dict | None) -> None:
-            loop.call_soon_threadsafe(events.put_nowait, event)
+@router.get("/", response_class=HTMLResponse)
+async def page() -> str:
+    return files("agentdistill.server").joinpath("static", "index.html").read_text(encoding="utf-8")
 
-        def run() -> None:
+
+@router.get("/api/health")
+async def health(request: Request) -> dict:
+    feed = _feed(request)
+    return {"ok": True, "sessions": len(feed.pool), "queued_commands": feed.models.waiting()}
+
+
+@router.post("/api/sessions")
+async def new_session(request: Request) -> dict:
+    feed = _feed(request)
+    client = request.client.host if request.client else "unknown"
+    session_id, session = await asyncio.to_thread(feed.pool.create, client)
+    return {
+        "session": session_id,
+        "catalog": feed.catalog.name,
+        "feed": [item_json(i) for i in session.feed],
+        "preferences": session.memory.model_dump(mode="json"),
+    }
+
+
+@router.get("/api/sessions/{session_id}")
+async def show_session(session_id: str, request: Request) -> dict:
+    session = _feed(request).pool.get(session_id)
+    return {
+        "session": session_id,
+        "feed": [item_json(i) for i in session.feed],
+        "preferences": session.memory.model_dump(mode="json"),
+        "turns": len(session.turns),
+    }
+
+
+@router.post("/api/sessions/{session_id}/commands")
+async def command(session_id: str, body: CommandBody, request: Request) -> StreamingResponse:
+    """Queue the command for the model thread; its progress streams back as JSON lines."""
+    feed = _feed(request)
+    session = feed.pool.begin(session_id)
+    loop = asyncio.get_running_loop()
+    events: asyncio.Queue = asyncio.Queue()
+
+    def send(event: dict | None) -> None:
+        loop.call_soon_threadsafe(events.put_nowait, event)
+
+    try:
+        feed.models.submit(_command_job(feed.pool, session_id, session, body.text, send))
+    except QueueFull:
+        feed.pool.end(session_id)
+        raise HTTPException(
+            503,
+            f"{feed.config.max_queued_commands} commands are waiting for the model; try again shortly",
+            headers={"Retry-After": "5"},
+        ) from None
+
+    async def stream():
+        while (event := await events.get()) is not None:
+            yield json.dumps(event) + "\n"
+
+    return StreamingResponse(stream(), media_type="application/x-ndjson")
+
+
+def _command_job(pool: SessionPool, session_id: str, session: FeedSession, text: str, send) -> Job:
+    """The model thread's job for one command: run it (events go to `send`, None ends the stream), or, when the
+    server shuts down first, say so; either way the session is released."""
+
+    def run() -> None:
+        try:
+            session.on_event = send  # one job at a time: two commands of a session never interleave
             try:
-                session.on_event = send  # one job at a time: two commands of a session never interleave
-                try:
-                    session.command(body.text)
-                finally:
-                    session.on_event = None
-            except Exception as error:
-                send({"stage": "error", "message": f"{type(error).__name__}: {error}"})
+                session.command(text)
             finally:
-                pool.end(session_id)
-                send(None)
-
-        def cancel() -> None:
+                session.on_event = None
+        except Exception as error:
+            send({"stage": "error", "message": f"{type(error).__name__}: {error}"})
+        finally:
             pool.end(session_id)
-            send({"stage": "error", "message": "the server is shutting down; the command did not run"})
             send(None)
 
-        try:
-            models.submit(Job(run=run, cancel=cancel))
-        except QueueFull:
-            pool.end(session_id)
-            raise HTTPException(
-                503,
-                f"{config.max_queued_commands} commands are waiting for the model; try again shortly",
-                headers={"Retry-After": "5"},
-            ) from None
+    def cancel() -> None:
+        pool.end(session_id)
+        send({"stage": "error", "message": "the server is shutting down; the command did not run"})
+        send(None)
 
-        async def stream():
-            while (event := await events.get()) is not None:
-                yield json.dumps(event) + "\n"
-
-        return StreamingResponse(stream(), media_type="application/x-ndjson")
-
-    return BodyLimit(api, config.max_body_bytes, config.body_timeout_s)
+    return Job(run=run, cancel=cancel)
 
 
 def serve(app, config: ServerConfig) -> None:
