@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, NoReturn
 
 import typer
@@ -84,6 +86,33 @@ def counted_progress(name: str) -> Progress:
         TimeElapsedColumn(),
         console=console,
     )
+
+
+@contextmanager
+def episode_progress(name: str, out: str) -> Iterator[tuple[Callable, Callable]]:
+    """(on_total, on_record) callbacks for `Collector.run`/`evaluate`: the bar appears once the run knows its
+    work, so an error found before (a bad suite, an unwritable store, a missing model) prints alone."""
+    progress = counted_progress(name)
+    bar = progress.add_task("", total=None)
+
+    started = []
+
+    def on_total(todo: int, skipped: int) -> None:
+        progress.start()
+        started.append(True)
+        progress.update(bar, total=todo)
+        if skipped:
+            progress.console.print(f"resuming: {skipped} episodes already in {out}")
+
+    def on_record(record: Any, summary: Any) -> None:
+        solved = f"solved {summary.correct}/{summary.done} ({summary.accuracy:.0%})"
+        progress.update(bar, advance=1, description=solved)
+
+    try:
+        yield on_total, on_record
+    finally:
+        if started:  # a bar that never showed leaves no blank line behind
+            progress.stop()
 
 
 def _parsed(parser: str, value: str) -> str:

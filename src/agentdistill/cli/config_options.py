@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import typer
-from click.core import ParameterSource
 from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
@@ -114,15 +113,18 @@ def config_parameters(config_cls: type[CommandConfig]) -> list[inspect.Parameter
 def config_from_context(config_cls: type[C], ctx: typer.Context, values: dict[str, Any]) -> C:
     """The config a command line asks for: its --config file, then the options given explicitly (defaults come
     from the model, not from the CLI). An invalid result is a usage error (exit 2)."""
-    given = {
-        name: value
-        for name, value in values.items()
-        if name != CONFIG_PARAM and ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None)
-    }
+    given = {name: value for name, value in values.items() if name != CONFIG_PARAM and _given(ctx, name)}
     try:
         return config_cls.load(values.get(CONFIG_PARAM), **given)
     except ValidationError as error:
         raise typer.BadParameter(describe_validation_error(error, lambda field: _flag_of(config_cls, field))) from None
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Whether the command line (or the environment) set `name`. Compared by name: typer may bring its own copy
+    of click, whose ParameterSource is another enum than `click.core`'s."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
 
 
 def _flag_of(config_cls: type[CommandConfig], name: str) -> str:

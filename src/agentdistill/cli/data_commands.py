@@ -8,7 +8,7 @@ from typing import Literal
 import typer
 from rich.table import Table
 
-from agentdistill.cli.common import app, console, counted_progress, quiet_libraries
+from agentdistill.cli.common import app, console, episode_progress, quiet_libraries
 from agentdistill.cli.config_options import config_command
 from agentdistill.pipeline.collect_config import CollectConfig
 
@@ -18,19 +18,7 @@ def collect(config: CollectConfig) -> None:
     from agentdistill.pipeline.collect import Collector
 
     quiet_libraries()
-    with Collector(config) as collector, counted_progress("collect") as progress:
-        bar = progress.add_task("", total=None)
-
-        def on_total(todo: int, skipped: int) -> None:
-            progress.update(bar, total=todo)
-            if skipped:
-                progress.console.print(f"resuming: {skipped} episodes already in {config.out}")
-
-        def on_record(record, summary) -> None:
-            progress.update(
-                bar, advance=1, description=f"solved {summary.correct}/{summary.done} ({summary.accuracy:.0%})"
-            )
-
+    with Collector(config) as collector, episode_progress("collect", config.out) as (on_total, on_record):
         summary = collector.run(on_record=on_record, total=on_total)
     table = Table("episodes", "accuracy", "mean steps", "tokens", "exec errors", "episodes/min")
     table.add_row(

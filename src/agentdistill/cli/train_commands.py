@@ -8,7 +8,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from agentdistill.cli.common import app, console, counted_progress, quiet_libraries
+from agentdistill.cli.common import app, console, episode_progress, quiet_libraries
 from agentdistill.cli.config_options import config_command
 from agentdistill.distill.distill_config import DistillConfig
 from agentdistill.pipeline.eval_config import EvalConfig
@@ -38,15 +38,8 @@ def eval_cmd(config: EvalConfig) -> None:
     from agentdistill.pipeline.evaluate import SUMMARY_COLUMNS
 
     quiet_libraries()
-    with counted_progress("eval") as progress:
-        bar = progress.add_task("", total=None)
-
-        def on_record(record, summary) -> None:
-            progress.update(
-                bar, advance=1, description=f"solved {summary.correct}/{summary.done} ({summary.accuracy:.0%})"
-            )
-
-        summary = evaluate(config, on_record=on_record, total=lambda todo, skipped: progress.update(bar, total=todo))
+    with episode_progress("eval", config.out) as (on_total, on_record):
+        summary = evaluate(config, on_record=on_record, total=on_total)
     table = Table(*SUMMARY_COLUMNS)
     table.add_row(*summary.row())
     console.print(table)
