@@ -80,3 +80,12 @@ def test_the_error_handler_and_debug(tmp_path):
     assert result.exit_code == 1 and result.output.startswith("error: unknown suite")
     result = runner.invoke(app, ["--debug", "eval", "--suite", "nosuch", "--out", str(tmp_path / "e")])
     assert result.exit_code == 1 and type(result.exception).__name__ == "UnknownNameError"
+
+
+def test_quickstart_tiny_is_the_preset_with_options_on_top(monkeypatch):
+    import agentdistill.pipeline.quickstart as quickstart
+
+    seen = []
+    monkeypatch.setattr(quickstart, "run_quickstart", lambda config, **_: seen.append(config) or 1 / 0)
+    runner.invoke(app, ["quickstart", "--tiny", "--sag", "0"])
+    assert seen and seen[0].student == "smollm2-135m" and seen[0].out == "runs/quickstart-tiny" and seen[0].sag == 0
