@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 from agentdistill.agents.run_config import RunConfig
 from agentdistill.cli import app
 from agentdistill.cli.config_options import CONFIG_PARAM
+from agentdistill.cli.materials_commands import MaterialsSearchConfig, SnapshotBuildConfig, SnapshotRefreshConfig
 from agentdistill.distill.distill_config import DistillConfig
 from agentdistill.pipeline.collect_config import CollectConfig
 from agentdistill.pipeline.eval_config import EvalConfig
@@ -25,6 +26,9 @@ COMMANDS = {
     ("serve",): ServerConfig,
     ("recbot", "eval"): RecbotConfig,
     ("recbot", "collect"): RecbotCollectConfig,
+    ("materials", "search"): MaterialsSearchConfig,
+    ("materials", "refresh"): SnapshotRefreshConfig,
+    ("materials", "build-snapshot"): SnapshotBuildConfig,
 }
 
 

@@ -75,7 +75,7 @@ def _option(name: str, field: FieldInfo) -> tuple[Any, Any]:
         ), annotation
     flag = "--" + name.replace("_", "-")
     extra = list(meta.get("flags", []))
-    if field.annotation is bool:  # a switch: --x/--no-x, or the flags given instead (e.g. --json)
+    if annotation in (bool, typing.Optional[bool]):  # noqa: UP045  a switch: --x/--no-x, or the flags given instead (e.g. --json)
         flags = extra or [f"{flag}/--no-{flag[2:]}"]
     else:  # a one-letter field (n) is only its short flag (-n)
         flags = extra if len(name) == 1 and extra else [flag, *extra]
