@@ -1,5 +1,7 @@
+import atexit
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -19,6 +21,8 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     user_cache = registry.cache_dir()
     test_cache = Path(tempfile.mkdtemp(prefix="agentdistill-test-cache-"))
+    # registered before any engine lease: atexit runs last-in first-out, so engine servers stop first
+    atexit.register(shutil.rmtree, test_cache, ignore_errors=True)
     (test_cache / "engine").mkdir()
     if (user_cache / "models").is_dir():
         (test_cache / "models").symlink_to(user_cache / "models", target_is_directory=True)

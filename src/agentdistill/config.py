@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from agentdistill.errors import ConfigError, InputFileError, MissingFileError
+from agentdistill.llm.base import SamplingParams
 from agentdistill.llm.registry import DEFAULT_CHAT_MODEL, DEFAULT_TEACHER_MODEL
 
 Dtype = Literal["auto", "fp32", "bf16", "fp16"]
@@ -159,6 +160,13 @@ class SamplingSettings(BaseModel):
     temperature: float = Field(0.0, ge=0.0, description="0 = greedy (with --sag: 0.7).")
     top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling mass.")
     seed: int = Field(0, description="Task order and sampling seed.")
+
+    def sampling(self, sag: int = 1) -> SamplingParams:
+        """The settings every model call of a run uses (the one route from a config to the model). A greedy 0
+        with `sag` > 1 candidates means "not chosen" (configs default to greedy), so the agent's SAG default
+        temperature applies."""
+        temperature = None if sag > 1 and self.temperature == 0 else self.temperature
+        return SamplingParams(temperature=temperature, top_p=self.top_p, seed=self.seed)
 
 
 def split_commas(value: Any) -> Any:

@@ -67,12 +67,11 @@ class RunConfig(ModelSettings, SamplingSettings, CommandConfig):
 
 
 def build_agent(config: RunConfig) -> CodeAgent:
-    """The CodeAgent `config` describes, its model loaded (a missing model or corpus fails here)."""
+    """The CodeAgent `config` describes: its tools first (a missing corpus or store fails in a second), then its
+    model."""
     from agentdistill.agents.code_agent import CodeAgent
-    from agentdistill.agents.sag import candidate_temperature
-    from agentdistill.llm import SamplingParams, load_chat_model
+    from agentdistill.llm import load_chat_model
 
-    model = load_chat_model(config.model, dtype=config.dtype, backend=config.backend)
     tools: list[Any] = list(config.tools)
     if config.agent == "materials":
         from agentdistill.tools.materials.agent_tools import materials_tools
@@ -83,9 +82,7 @@ def build_agent(config: RunConfig) -> CodeAgent:
         from agentdistill.tools.retriever import Retriever
 
         tools = [t for t in config.tools if t != "retrieve"] + [Retriever.load(config.corpus).as_tool()]
-    sampling = SamplingParams(
-        temperature=candidate_temperature(config.temperature, config.sag), top_p=config.top_p, seed=config.seed
-    )
+    model = load_chat_model(config.model, dtype=config.dtype, backend=config.backend)  # last: the slow part
     return CodeAgent(
         model,
         tools=tools,
@@ -93,5 +90,5 @@ def build_agent(config: RunConfig) -> CodeAgent:
         prompt_style=config.prompt_style,
         max_new_tokens=config.max_new_tokens,
         sag=config.sag,
-        sampling=sampling,
+        sampling=config.sampling(config.sag),
     )

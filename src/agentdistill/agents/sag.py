@@ -23,12 +23,6 @@ from agentdistill.tools.branching import Branch, BranchingSandbox
 DEFAULT_SAG_TEMPERATURE = 0.7
 
 
-def candidate_temperature(temperature: float | None, sag: int) -> float | None:
-    """The temperature a run asks for, as an agent with `sag` candidates takes it: a configured greedy 0 means
-    "not chosen" under SAG (configs and CLIs default to greedy), which the agent turns into its SAG default."""
-    return None if sag > 1 and temperature == 0 else temperature
-
-
 def answer_key(value: object) -> str:
     """Equal answers get equal keys: 42, 42.0 and ' 42 ' all vote together; text compares case-insensitively."""
     text = str(value).strip()

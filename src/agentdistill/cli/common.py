@@ -6,7 +6,7 @@ import os
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, NoReturn
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -59,11 +59,6 @@ def main(
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-def fail(message: str) -> NoReturn:
-    """Stop the command with a one-line error (printed by the handler of `app`)."""
-    raise AgentDistillError(message)
-
-
 def quiet_libraries() -> None:
     """Our own progress and messages only: the libraries' warnings and bars are noise next to them."""
     warnings.filterwarnings("ignore")
@@ -113,23 +108,3 @@ def episode_progress(name: str, out: str) -> Iterator[tuple[Callable, Callable]]
     finally:
         if started:  # a bar that never showed leaves no blank line behind
             progress.stop()
-
-
-def _parsed(parser: str, value: str) -> str:
-    """Run `agentdistill.llm.<parser>` on an option's value; its ValueError is a usage error (exit 2)."""
-    from agentdistill import llm
-
-    try:
-        return getattr(llm, parser)(value)
-    except ValueError as error:
-        raise typer.BadParameter(str(error)) from None
-
-
-def dtype_option() -> Any:
-    """`--dtype` for commands not generated from a config (the configs' `ModelSettings` state it for the rest)."""
-    return typer.Option(
-        "auto",
-        "--dtype",
-        callback=lambda value: _parsed("parse_dtype", value),
-        help="Precision: auto, fp32, bf16 or fp16 (see `agentdistill run --help`).",
-    )

@@ -73,12 +73,11 @@ def _option(name: str, field: FieldInfo) -> tuple[Any, Any]:
         return typer.Argument(
             ... if required else default, help=help_text, show_default=not required, metavar=metavar
         ), annotation
-    flag = "--" + name.replace("_", "-")
-    extra = list(meta.get("flags", []))
-    if annotation in (bool, typing.Optional[bool]):  # noqa: UP045  a switch: --x/--no-x, or the flags given instead (e.g. --json)
-        flags = extra or [f"{flag}/--no-{flag[2:]}"]
-    else:  # a one-letter field (n) is only its short flag (-n)
-        flags = extra if len(name) == 1 and extra else [flag, *extra]
+    flag, extra = _long_flag(name), list(meta.get("flags", []))
+    if annotation in (bool, typing.Optional[bool]):  # noqa: UP045
+        flags = extra or [f"{flag}/--no-{flag[2:]}"]  # a switch: --x/--no-x, or the flags given instead (--json)
+    else:
+        flags = [flag, *extra] if flag else extra
     return typer.Option(
         default,
         *flags,
@@ -127,14 +126,20 @@ def _given(ctx: typer.Context, name: str) -> bool:
     return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
 
 
+def _long_flag(name: str) -> str:
+    """`--max-steps` for max_steps; none for a one-letter field (n), which is only its short flag (-n)."""
+    return "" if len(name) == 1 else "--" + name.replace("_", "-")
+
+
 def _flag_of(config_cls: type[CommandConfig], name: str) -> str:
+    """How an error names a field: its option as the command line spells it."""
     field = config_cls.model_fields.get(name)
     if field is None:
         return name
-    if _cli_meta(field).get("argument"):
+    meta = _cli_meta(field)
+    if meta.get("argument"):
         return name.upper()
-    flags = _cli_meta(field).get("flags", [])
-    return flags[0] if len(name) == 1 and flags else "--" + name.replace("_", "-")
+    return _long_flag(name) or meta.get("flags", [name])[0]
 
 
 def config_command(

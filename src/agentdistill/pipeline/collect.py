@@ -106,7 +106,7 @@ class Collector:
             if tools not in self._agents:
                 c = self.config
                 self._agents[tools] = (
-                    ClosedBookAgent(self.model, sampling=c.sampling())
+                    ClosedBookAgent(self.model, sampling=c.sampling(c.sag))
                     if c.closed_book
                     else CodeAgent(
                         self.model,
@@ -115,7 +115,7 @@ class Collector:
                         max_new_tokens=c.max_new_tokens,
                         prompt_style=c.prompt_style,
                         sag=c.sag,
-                        sampling=c.sampling(),
+                        sampling=c.sampling(c.sag),
                     )
                 )
             return self._agents[tools]

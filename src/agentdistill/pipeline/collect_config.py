@@ -17,7 +17,6 @@ from agentdistill.config import (
     SamplingSettings,
     cli,
 )
-from agentdistill.llm import SamplingParams
 from agentdistill.tasks import Split
 
 
@@ -46,16 +45,6 @@ class EpisodeSettings(ModelSettings, SamplingSettings):
                 "`agentdistill recbot collect`"
             )
         return value
-
-    def sampling(self) -> SamplingParams:
-        """The sampling settings every model call of the run uses (the one route from config to model).
-
-        Self-consistent steps need a temperature: a greedy config leaves it to the agent's SAG default (0.7)."""
-        from agentdistill.agents.sag import candidate_temperature
-
-        return SamplingParams(
-            temperature=candidate_temperature(self.temperature, self.sag), top_p=self.top_p, seed=self.seed
-        )
 
     @model_validator(mode="after")
     def _closed_book_is_one_reply(self) -> Self:

@@ -81,9 +81,7 @@ class QuickstartConfig(ModelSettings, CommandConfig):
         ["math", "facts"], description="Suites (repeat the option or separate by commas), e.g. materials."
     )
     train_tasks: int = Field(12, ge=1, description="Train tasks per suite for the teacher.")
-    test_tasks: int = Field(
-        20, ge=1, description="Held-out test tasks per suite and row (with the engine, ~20 min on 2 cores in all)."
-    )
+    test_tasks: int = Field(20, ge=1, description="Held-out test tasks per suite and row.")
     max_steps: int = Field(4, ge=1, description="Think-act-observe steps per episode.")
     max_new_tokens: int = Field(256, ge=16, description="Tokens per model call.")
     concurrency: int = Field(8, ge=1, description="Episodes stepped together.")
@@ -111,11 +109,6 @@ class QuickstartConfig(ModelSettings, CommandConfig):
     def episode_settings(self) -> dict[str, Any]:
         """What every collection and evaluation of the run shares."""
         return self.model_dump(include={"max_steps", "max_new_tokens", "concurrency", "dtype", "backend"})
-
-    @classmethod
-    def tiny_config(cls, **overrides: Any) -> QuickstartConfig:
-        """The few-minute smoke version, with `overrides`."""
-        return cls.build(tiny=True, **overrides)
 
 
 Stage = Callable[[str], None]  # reports the name of the stage that starts
