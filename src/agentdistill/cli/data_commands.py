@@ -43,7 +43,10 @@ def filter_cmd(
     keep_max_steps: bool = typer.Option(False, help="Keep episodes that ran out of steps."),
     keep_parse_failures: bool = typer.Option(False, help="Keep episodes with unparseable steps."),
     dedupe: bool = typer.Option(
-        True, "--dedupe/--no-dedupe", help="Drop repeats of a task with the same assistant turns."
+        True, "--dedupe/--no-dedupe", help="Drop repeats of a task that ran the same code to the same answer."
+    ),
+    max_per_task: int | None = typer.Option(
+        None, min=1, help="Keep at most this many trajectories per task (best-of-k collection keeps several)."
     ),
 ) -> None:
     """Keep the trajectories worth training on and print what was dropped and why."""
@@ -57,6 +60,7 @@ def filter_cmd(
             drop_max_steps=not keep_max_steps,
             drop_parse_failures=not keep_parse_failures,
             dedupe=dedupe,
+            max_per_task=max_per_task,
         ),
     )
     table = Table("outcome", "records")
@@ -70,11 +74,21 @@ def export(
     store: Path = typer.Argument(..., exists=True, dir_okay=False, help="Trajectory store (usually filtered)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder: train.jsonl and a `datasets` copy."),
     system: Literal["short", "keep"] = typer.Option("short", help="short: the student prompt; keep: the teacher's."),
+    max_per_task: int | None = typer.Option(
+        None, min=1, help="Export at most this many trajectories per task (in the store's order)."
+    ),
 ) -> None:
     """Export trajectories as a conversational dataset (`messages`) for TRL."""
     from agentdistill.trajectories import TrajectoryStore
     from agentdistill.trajectories.export import export_dataset
+    from agentdistill.trajectories.filters import FilterConfig, filter_records
 
     quiet_libraries()
-    dataset = export_dataset(TrajectoryStore(store), out, system)
+    records = list(TrajectoryStore(store))
+    if max_per_task is not None:
+        cap = FilterConfig(
+            correct_only=False, drop_parse_failures=False, drop_max_steps=False, dedupe=False, max_per_task=max_per_task
+        )
+        records, _ = filter_records(records, cap)
+    dataset = export_dataset(records, out, system)
     console.print(f"exported {len(dataset)} conversations to {out}")

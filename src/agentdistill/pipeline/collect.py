@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
@@ -21,6 +22,7 @@ from agentdistill.llm import AgentChatModel, load_chat_model
 from agentdistill.llm.batching import BatchingChatModel
 from agentdistill.pipeline.collect_config import CollectConfig
 from agentdistill.tasks import Task, load_suite, score_task
+from agentdistill.trajectories.filters import demonstration_key
 from agentdistill.trajectories.record import PrefixInfo, TrajectoryRecord
 from agentdistill.trajectories.store import TrajectoryStore
 
@@ -30,11 +32,20 @@ class CollectSummary(BaseModel):
 
     done: int = 0
     skipped: int = 0
+    stopped_early: int = 0
     correct: int = 0
     steps: int = 0
     completion_tokens: int = 0
     errors: int = 0
     seconds: float = 0.0
+
+    def add(self, record: TrajectoryRecord, seconds: float) -> None:
+        self.done += 1
+        self.correct += record.correct
+        self.steps += len(record.trajectory.steps)
+        self.completion_tokens += record.trajectory.completion_tokens
+        self.errors += record.execution_errors
+        self.seconds = seconds
 
     @property
     def accuracy(self) -> float:
@@ -163,6 +174,8 @@ class Collector:
         on_record: Callable[[TrajectoryRecord, CollectSummary], None] | None = None,
         total: Callable[[int, int], None] | None = None,
     ) -> CollectSummary:
+        """Run what is left, one sample round at a time: round s draws sample s of every task still short of
+        `stop_after_correct` distinct correct trajectories (all of them without it)."""
         # the store was read in __init__ (before the model loaded); a second run reads it again
         todo, skipped = self._jobs or self.jobs()
         self._jobs = None
@@ -170,26 +183,39 @@ class Collector:
         if total:
             total(len(todo), skipped)
         started = time.perf_counter()
+        correct = self._correct_so_far()
         pool = ThreadPoolExecutor(max_workers=self.config.concurrency)
         try:
-            futures = [pool.submit(self.episode, task, sample) for task, sample in todo]
-            for future in as_completed(futures):
-                record = future.result()
-                with self._lock:
-                    self.store.append(record)
-                    summary.done += 1
-                    summary.correct += record.correct
-                    summary.steps += len(record.trajectory.steps)
-                    summary.completion_tokens += record.trajectory.completion_tokens
-                    summary.errors += record.execution_errors
-                    summary.seconds = time.perf_counter() - started
-                if on_record:
-                    on_record(record, summary)
+            for sample in sorted({s for _, s in todo}):
+                needed = [task for task, s in todo if s == sample and self._short_of_correct(correct, task)]
+                summary.stopped_early += sum(s == sample for _, s in todo) - len(needed)
+                futures = [pool.submit(self.episode, task, sample) for task in needed]
+                for future in as_completed(futures):
+                    record = future.result()
+                    with self._lock:
+                        self.store.append(record)
+                        if record.correct:
+                            correct[record.task_id].add(demonstration_key(record))
+                        summary.add(record, time.perf_counter() - started)
+                    if on_record:
+                        on_record(record, summary)
         finally:
             # on Ctrl-C: drop what has not started; what was written stays, and --resume skips it
             pool.shutdown(wait=False, cancel_futures=True)
         summary.seconds = time.perf_counter() - started
         return summary
+
+    def _correct_so_far(self) -> defaultdict[str, set]:
+        correct: defaultdict[str, set] = defaultdict(set)
+        if self.config.stop_after_correct is not None:
+            for record in self.store:
+                if record.correct:
+                    correct[record.task_id].add(demonstration_key(record))
+        return correct
+
+    def _short_of_correct(self, correct: defaultdict[str, set], task: Task) -> bool:
+        enough = self.config.stop_after_correct
+        return enough is None or len(correct[task.id]) < enough
 
 
 def collect(config: CollectConfig, model: AgentChatModel | None = None) -> CollectSummary:

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal, Self
 
 from pydantic import Field, field_validator, model_validator
@@ -17,13 +18,15 @@ from agentdistill.config import (
     SamplingSettings,
     cli,
 )
-from agentdistill.tasks import Split
+from agentdistill.tasks import SUITES, Split
 
 
 class EpisodeSettings(ModelSettings, SamplingSettings):
     """How agent episodes run over a task suite (shared by `collect` and `eval`)."""
 
-    suite: str = Field("math", description="Suite name (math, facts, materials) or a task file path.")
+    suite: str = Field(
+        "math", description="Suite name (math, facts, materials, gsm_symbolic, ...: see `tasks`) or a task file path."
+    )
     split: Split = Field("train", description="Which tasks of the suite: train, test or all.")
     n: int | None = Field(20, ge=1, description="Tasks to use (all if omitted).", json_schema_extra=cli("-n"))
     max_steps: int = Field(5, ge=1, description="Think-act-observe steps per episode.")
@@ -44,6 +47,8 @@ class EpisodeSettings(ModelSettings, SamplingSettings):
                 "recbot runs simulated sessions, not tasks: use `agentdistill recbot eval` or "
                 "`agentdistill recbot collect`"
             )
+        if value not in SUITES and not Path(value).is_file():
+            raise ValueError(f"unknown suite {value!r}; built-in: {', '.join(SUITES)} (or a path to a task file)")
         return value
 
     @model_validator(mode="after")
@@ -62,7 +67,13 @@ class CollectConfig(EpisodeSettings, CommandConfig):
     )
     prefix: bool = Field(False, description="Seed each episode with a first-thought prefix.")
     prefix_style: PrefixStyle = Field("substantive+code", description="Where the prefix is cut.")
-    samples: int = Field(1, ge=1, description="Trajectories per task (needs --temperature > 0 above 1).")
+    samples: int = Field(1, ge=1, description="Trajectories per task, at most (needs --temperature > 0 above 1).")
+    stop_after_correct: int | None = Field(
+        None,
+        ge=1,
+        description="Best-of-k: stop sampling a task once it has this many distinct correct trajectories "
+        "(all --samples are drawn if omitted).",
+    )
     prompt_style: Literal["full", "short"] = Field("full", description="full (few-shot) or short system prompt.")
 
     @model_validator(mode="after")

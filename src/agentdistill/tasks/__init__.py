@@ -11,11 +11,11 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Callable
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Literal
 
 from agentdistill.errors import ConfigError, UnknownNameError
-from agentdistill.tasks import facts_suite, materials_suite, math_suite
+from agentdistill.tasks import facts_suite, gym_suites, materials_suite, math_suite
 from agentdistill.tasks.loaders import BENCHMARKS, TaskFileError, load_task_file
 from agentdistill.tasks.metrics import score, score_task
 from agentdistill.tasks.schema import Task
@@ -93,6 +93,10 @@ SUITES: dict[str, tuple[str, Callable[[], list[Task]]]] = {
         "Materials Project lookups, comparisons, counts and derived values (snapshot + pymatgen)",
         _materials_pool,
     ),
+    **{
+        name: (suite.description, lru_cache(maxsize=1)(partial(gym_suites.tasks, name, _split_of)))
+        for name, suite in gym_suites.GYM_SUITES.items()
+    },
 }
 
 

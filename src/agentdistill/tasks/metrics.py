@@ -12,7 +12,7 @@ from agentdistill.tasks.schema import MetricName, Task
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _BOXED = re.compile(r"\\boxed\{((?:[^{}]|\{[^{}]*\})*)\}")
-_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:[eE][-+]?\d+)?|-?\.\d+")
+NUMBER_PATTERN = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:[eE][-+]?\d+)?|-?\.\d+")
 
 
 def normalize(text: Any) -> str:
@@ -45,7 +45,7 @@ def extract_number(prediction: Any) -> float | None:
     boxed = _BOXED.findall(text)
     if boxed:
         text = boxed[-1]
-    numbers = _NUMBER.findall(text.replace("\\,", "").replace("{,}", ""))
+    numbers = NUMBER_PATTERN.findall(text.replace("\\,", "").replace("{,}", ""))
     if not numbers:
         return None
     try:
@@ -56,7 +56,7 @@ def extract_number(prediction: Any) -> float | None:
 
 def is_plain_number(text: Any) -> bool:
     """True for '42', '-3.5', '1,000', '$12': answers that numeric comparison suits."""
-    return bool(_NUMBER.fullmatch(str(text).strip().lstrip("$").rstrip("%").strip()))
+    return bool(NUMBER_PATTERN.fullmatch(str(text).strip().lstrip("$").rstrip("%").strip()))
 
 
 def numeric_match(prediction: Any, gold: str, rel_tol: float = 1e-4, abs_tol: float = 1e-6) -> float:

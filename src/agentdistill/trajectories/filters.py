@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -19,6 +20,20 @@ class FilterConfig:
     drop_parse_failures: bool = True
     drop_max_steps: bool = True
     dedupe: bool = True
+    max_per_task: int | None = None  # best-of-k collection keeps several per task; a cap keeps tasks balanced
+
+
+_COMMENT = re.compile(r"#[^\n]*")
+
+
+def demonstration_key(record: TrajectoryRecord) -> tuple:
+    """What makes two trajectories of a task the same demonstration: the code they ran, with comments and
+    whitespace ignored, and the answer. Thoughts are left out on purpose: sampled teachers reword the same
+    plan, and near-identical copies would only weigh one plan several times in training."""
+    actions = tuple(
+        " ".join(_COMMENT.sub("", step.code).split()) for step in record.trajectory.steps if step.code is not None
+    )
+    return record.task_id, actions, str(record.trajectory.final_answer)
 
 
 def rejection_reason(record: TrajectoryRecord, config: FilterConfig) -> str | None:
@@ -39,16 +54,20 @@ def filter_records(
     kept: list[TrajectoryRecord] = []
     stats: Counter[str] = Counter()
     seen: set = set()
+    per_task: Counter[str] = Counter()
     for record in records:
         stats["total"] += 1
         reason = rejection_reason(record, config)
-        key = (record.task_id, tuple(m["content"] for m in record.messages if m["role"] == "assistant"))
+        key = demonstration_key(record)
         if reason is None and config.dedupe and key in seen:
             reason = "duplicate"
+        if reason is None and config.max_per_task is not None and per_task[record.task_id] >= config.max_per_task:
+            reason = "over the cap per task"
         if reason:
             stats[reason] += 1
             continue
         seen.add(key)
+        per_task[record.task_id] += 1
         kept.append(record)
         stats["kept"] += 1
         stats["kept after recovering from an error"] += record.recovered

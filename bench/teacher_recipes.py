@@ -1,0 +1,43 @@
+"""Teacher collection recipes, compared on the same tasks: greedy, best-of-k sampling, self-consistent actions,
+a first-thought prefix (issue 17). Resumable: rerun to continue where it stopped.
+
+    python bench/teacher_recipes.py experiments/teacher-recipes.yaml [--only gsm_symbolic] [--report-only]
+
+Writes results/<name>/ (episodes per cell, summary.json, report.md); the README includes report.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.console import Console
+
+from agentdistill.pipeline.study import StudyConfig, run_study, write_report
+
+console = Console()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("config", help="The study's YAML file.")
+    parser.add_argument("--only", help="Run only the cells of this suite.")
+    parser.add_argument("--report-only", action="store_true", help="Rewrite the report from what is stored.")
+    args = parser.parse_args()
+    study = StudyConfig.load(args.config)
+    if args.report_only:
+        write_report(study)
+    else:
+
+        def done(summary) -> None:
+            console.print(f"{summary.cell.name}: {summary.episodes} episodes, {summary.wall_seconds / 60:.1f} wall min")
+
+        def progress(record, collect_summary) -> None:
+            if collect_summary.done % 10 == 0:
+                console.print(f"  {record.suite} {collect_summary.done} episodes, {collect_summary.correct} correct")
+
+        run_study(study, only=(lambda c: c.suite == args.only) if args.only else None, on_cell=done, on_record=progress)
+    console.print((study.folder / "report.md").read_text(encoding="utf-8"))
+
+
+if __name__ == "__main__":
+    main()

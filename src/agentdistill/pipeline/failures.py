@@ -1,0 +1,103 @@
+"""Why a trajectory got its task wrong, by kind, read off the record (no judge model).
+
+Kinds, checked in this order:
+- `parse error`: no step had code that parsed, or the agent never produced an answer;
+- `max steps`: it ran out of steps (the answer came from the fallback question);
+- `arithmetic in the head`: it answered a number that no code printed or returned, i.e. computed it itself;
+- `dropped quantity`: the answer is the gold one with one number of the question left out (one factor too
+  few or too many, one term missing), the typical slip on multi-factor word problems;
+- `wrong plan`: code computed the answer, and it is wrong in another way.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import Counter
+from collections.abc import Iterable
+from typing import Literal
+
+from agentdistill.tasks.metrics import NUMBER_PATTERN, extract_number
+from agentdistill.trajectories.record import TrajectoryRecord
+
+FailureKind = Literal["parse error", "max steps", "arithmetic in the head", "dropped quantity", "wrong plan"]
+FAILURE_KINDS: tuple[FailureKind, ...] = (
+    "parse error",
+    "max steps",
+    "arithmetic in the head",
+    "dropped quantity",
+    "wrong plan",
+)
+
+
+def _numbers(text: str) -> list[float]:
+    values = []
+    for token in NUMBER_PATTERN.findall(text.replace(",", "")):
+        try:
+            values.append(float(token))
+        except ValueError:
+            continue
+    return values
+
+
+def _close(a: float, b: float) -> bool:
+    return abs(a - b) <= max(1e-6, 1e-4 * abs(b))
+
+
+def _literal_answer(code: str | None) -> bool:
+    """True when the code hands final_answer a number written out, not a computed value."""
+    if not code:
+        return False
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "final_answer" and node.args:
+            argument = node.args[0]
+            if isinstance(argument, ast.UnaryOp):
+                argument = argument.operand
+            return isinstance(argument, ast.Constant) and isinstance(argument.value, (int, float, str))
+    return False
+
+
+def _computed_in_head(record: TrajectoryRecord, answer: float) -> bool:
+    steps = record.trajectory.steps
+    final = next((s for s in reversed(steps) if s.is_final), None)
+    if final is None or not _literal_answer(final.code):
+        return False
+    # the final step's observation echoes the answer ("Final answer: 42"): that line is not a computation
+    outputs = [line for s in steps for line in s.observation.splitlines() if not line.startswith("Final answer:")]
+    printed = [value for line in outputs for value in _numbers(line)]
+    return not any(_close(value, answer) for value in printed)
+
+
+def _dropped_quantity(question: str, answer: float, gold: float) -> bool:
+    for q in {abs(v) for v in _numbers(question)} - {0.0, 1.0}:
+        if any(_close(candidate, gold) for candidate in (answer * q, answer / q, answer + q, answer - q)):
+            return True
+    return False
+
+
+def failure_kind(record: TrajectoryRecord) -> FailureKind | None:
+    """The kind of failure of `record`, None when it is correct."""
+    if record.correct:
+        return None
+    trajectory = record.trajectory
+    ran = [s for s in trajectory.steps if s.code and not (s.error or "").startswith("SyntaxError")]
+    if trajectory.final_answer is None or not ran:
+        return "parse error"
+    if trajectory.termination == "max_steps":
+        return "max steps"
+    answer, gold = extract_number(trajectory.final_answer), extract_number(record.gold[0])
+    if answer is None or gold is None:
+        return "wrong plan"
+    if _computed_in_head(record, answer):
+        return "arithmetic in the head"
+    if _dropped_quantity(record.question, answer, gold):
+        return "dropped quantity"
+    return "wrong plan"
+
+
+def failure_counts(records: Iterable[TrajectoryRecord]) -> Counter[str]:
+    """How many of `records` failed, by kind (correct ones are not counted)."""
+    return Counter(kind for record in records if (kind := failure_kind(record)) is not None)

@@ -1,0 +1,210 @@
+"""A teacher study: collection recipes compared on the same tasks, resumably, from one config file.
+
+    study = StudyConfig.load("experiments/teacher-recipes.yaml")
+    run_study(study)      # runs every cell not yet complete; rerun to continue after a stop
+    write_report(study)   # results/<name>/summary.json and report.md from whatever is stored
+
+A *cell* is one condition (a set of `collect` settings: greedy, best-of-k sampling, self-consistent actions,
+a first-thought prefix) on the first `n` tasks of a suite split. Every cell's episodes are a trajectory store
+under `out/episodes/`, so a stopped run resumes task by task, and each run's wall time is appended beside it,
+so the cost of a cell is known across sessions.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Self
+
+from pydantic import BaseModel, Field, model_validator
+
+from agentdistill.config import DEFAULT_TEACHER, CommandConfig, ModelSpec
+from agentdistill.llm import AgentChatModel, load_chat_model
+from agentdistill.llm.precision import cpu_hardware
+from agentdistill.pipeline.collect import Collector
+from agentdistill.pipeline.collect_config import CollectConfig
+from agentdistill.pipeline.failures import failure_counts
+from agentdistill.pipeline.yields import EarlyStopCost, YieldAtK, early_stop_cost, yield_table
+from agentdistill.tasks import Split
+from agentdistill.tasks.metrics import wilson_interval
+from agentdistill.trajectories.filters import demonstration_key
+from agentdistill.trajectories.record import TrajectoryRecord
+from agentdistill.trajectories.store import TrajectoryStore
+
+
+class StudyCell(BaseModel):
+    """One condition on the first `n` tasks of a suite split."""
+
+    suite: str
+    split: Split = "train"
+    n: int = Field(ge=1)
+    condition: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.suite}-{self.split}-{self.condition}"
+
+
+class StudyConfig(CommandConfig):
+    """Conditions (collect settings by name) and the cells that run them, in the order they run."""
+
+    name: str
+    teacher: ModelSpec = DEFAULT_TEACHER
+    out: str | None = Field(None, description="Result folder (default: results/NAME).")
+    concurrency: int = Field(4, ge=1)
+    ks: list[int] = Field(default_factory=lambda: [1, 4, 8], description="Best-of-k sizes to report.")
+    conditions: dict[str, dict[str, Any]]
+    cells: list[StudyCell]
+
+    @model_validator(mode="after")
+    def _cells_are_runnable(self) -> Self:
+        for cell in self.cells:
+            if cell.condition not in self.conditions:
+                raise ValueError(
+                    f"cell {cell.name}: no condition {cell.condition!r} (have {', '.join(self.conditions)})"
+                )
+            self.collect_config(cell)  # a bad setting fails at load, not hours into the run
+        return self
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.out or f"results/{self.name}")
+
+    def store_path(self, cell: StudyCell) -> Path:
+        return self.folder / "episodes" / f"{cell.name}.jsonl"
+
+    def collect_config(self, cell: StudyCell) -> CollectConfig:
+        return CollectConfig.build(
+            **{
+                "teacher": self.teacher,
+                "concurrency": self.concurrency,
+                **self.conditions[cell.condition],
+                "suite": cell.suite,
+                "split": cell.split,
+                "n": cell.n,
+                "out": str(self.store_path(cell)),
+            }
+        )
+
+
+class CellSummary(BaseModel):
+    """What one cell measured so far."""
+
+    cell: StudyCell
+    settings: dict[str, Any]
+    tasks: int
+    episodes: int
+    complete: bool
+    correct_first: int = Field(description="Tasks whose first sample is correct (accuracy of one episode).")
+    accuracy_ci: tuple[float, float]
+    yields: list[YieldAtK]
+    early_stop: list[EarlyStopCost]
+    failures: dict[str, int] = Field(description="Failures of the first samples, by kind.")
+    wall_seconds: float = Field(description="Wall time of the runs that collected the episodes, summed.")
+    hardware: list[str]
+
+    @property
+    def correct_per_wall_minute(self) -> float:
+        best = self.yields[-1].distinct_correct if self.yields else 0
+        return 60 * best / self.wall_seconds if self.wall_seconds else 0.0
+
+
+def _runs_path(store: Path) -> Path:
+    return store.with_suffix(".runs.jsonl")
+
+
+def _read_runs(store: Path) -> list[dict[str, Any]]:
+    path = _runs_path(store)
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _complete(records: list[TrajectoryRecord], n: int, config: CollectConfig) -> bool:
+    """Every task drew all its samples, or (best-of-k with early stop) has enough distinct correct ones."""
+    by_task: dict[str, list[TrajectoryRecord]] = {}
+    for record in records:
+        by_task.setdefault(record.task_id, []).append(record)
+    enough = config.stop_after_correct
+    return len(by_task) >= n and all(
+        len(samples) >= config.samples
+        or (enough is not None and len({demonstration_key(r) for r in samples if r.correct}) >= enough)
+        for samples in by_task.values()
+    )
+
+
+def summarize_cell(study: StudyConfig, cell: StudyCell) -> CellSummary:
+    config = study.collect_config(cell)
+    store = study.store_path(cell)
+    records: list[TrajectoryRecord] = list(TrajectoryStore(store)) if store.is_file() else []
+    first = [r for r in records if r.sample == 0]
+    runs = _read_runs(store)
+    correct = sum(r.correct for r in first)
+    return CellSummary(
+        cell=cell,
+        settings=study.conditions[cell.condition],
+        tasks=len(first),
+        episodes=len(records),
+        complete=_complete(records, cell.n, config),
+        correct_first=correct,
+        accuracy_ci=wilson_interval(correct, len(first)),
+        yields=yield_table(records, [*study.ks, config.samples]),
+        early_stop=[early_stop_cost(records, k) for k in study.ks if k <= config.samples and k > 1],
+        failures=dict(failure_counts(first)),
+        wall_seconds=sum(run["seconds"] for run in runs),
+        hardware=sorted({run["hardware"] for run in runs}),
+    )
+
+
+def run_cell(study: StudyConfig, cell: StudyCell, model: AgentChatModel, on_record: Callable | None = None) -> None:
+    """Collect what the cell still lacks, and append the run's wall time beside its store."""
+    with Collector(study.collect_config(cell), model=model) as collector:
+        started = time.perf_counter()
+        summary = collector.run(on_record=on_record)
+    if summary.done:
+        with _runs_path(study.store_path(cell)).open("a", encoding="utf-8") as log:
+            run = {
+                "episodes": summary.done,
+                "seconds": round(time.perf_counter() - started, 1),
+                "hardware": cpu_hardware().name,
+                "concurrency": study.concurrency,
+            }
+            log.write(json.dumps(run) + "\n")
+
+
+def run_study(
+    study: StudyConfig,
+    model: AgentChatModel | None = None,
+    only: Callable[[StudyCell], bool] | None = None,
+    on_cell: Callable[[CellSummary], None] | None = None,
+    on_record: Callable | None = None,
+) -> list[CellSummary]:
+    """Run every incomplete cell in order (those `only` accepts), writing the report after each."""
+    owned = model is None
+    model = model or load_chat_model(study.teacher)
+    try:
+        for cell in study.cells:
+            if (only and not only(cell)) or summarize_cell(study, cell).complete:
+                continue
+            run_cell(study, cell, model, on_record)
+            summaries = write_report(study)
+            if on_cell:
+                on_cell(next(s for s in summaries if s.cell == cell))
+    finally:
+        if owned:
+            model.close()
+    return write_report(study)
+
+
+def write_report(study: StudyConfig) -> list[CellSummary]:
+    """`summary.json` (every cell) and `report.md` (the tables) in the study folder, from the stores."""
+    from agentdistill.pipeline.study_report import render_report
+
+    summaries = [summarize_cell(study, cell) for cell in study.cells]
+    study.folder.mkdir(parents=True, exist_ok=True)
+    payload = {"study": study.name, "teacher": study.teacher, "cells": [s.model_dump(mode="json") for s in summaries]}
+    (study.folder / "summary.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    (study.folder / "report.md").write_text(render_report(study, summaries), encoding="utf-8")
+    return summaries

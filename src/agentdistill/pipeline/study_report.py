@@ -1,0 +1,114 @@
+"""The markdown report of a teacher study: accuracy, best-of-k yield, cost and failure kinds per cell."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from agentdistill.pipeline.failures import FAILURE_KINDS
+
+if TYPE_CHECKING:
+    from agentdistill.pipeline.study import CellSummary, StudyConfig
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join([*lines, *("| " + " | ".join(row) + " |" for row in rows)])
+
+
+def _rate(hits: int, total: int, interval: tuple[float, float]) -> str:
+    if not total:
+        return "-"
+    return f"{hits}/{total} ({hits / total:.0%}; {interval[0]:.0%}–{interval[1]:.0%})"
+
+
+def _status(s: CellSummary) -> str:
+    return "" if s.complete else f" (running: {s.tasks}/{s.cell.n})"
+
+
+def accuracy_rows(summaries: list[CellSummary]) -> list[list[str]]:
+    return [
+        [
+            s.cell.suite,
+            s.cell.split,
+            s.cell.condition + _status(s),
+            _rate(s.correct_first, s.tasks, s.accuracy_ci),
+            str(s.episodes),
+            f"{s.wall_seconds / 60:.1f}",
+            f"{s.correct_per_wall_minute:.2f}",
+        ]
+        for s in summaries
+        if s.tasks
+    ]
+
+
+def yield_rows(summaries: list[CellSummary]) -> list[list[str]]:
+    rows = []
+    for s in summaries:
+        for y in s.yields:
+            minutes = s.wall_seconds / 60 * y.episodes / s.episodes if s.episodes else 0.0
+            rows.append(
+                [
+                    s.cell.suite,
+                    s.cell.condition + _status(s),
+                    str(y.k),
+                    str(y.episodes),
+                    _rate(y.solved, y.tasks, y.solved_ci),
+                    str(y.distinct_correct),
+                    f"{y.per_task:.2f}",
+                    f"{y.distinct_correct / minutes:.2f}" if minutes else "-",
+                ]
+            )
+        for stop in s.early_stop:
+            rows.append(
+                [
+                    s.cell.suite,
+                    f"{s.cell.condition}, until 1st correct",
+                    f"≤{stop.k}",
+                    str(stop.episodes),
+                    f"{stop.solved}/{s.tasks}",
+                    str(stop.solved),
+                    f"{stop.solved / max(s.tasks, 1):.2f}",
+                    "-",
+                ]
+            )
+    return rows
+
+
+def failure_rows(summaries: list[CellSummary]) -> list[list[str]]:
+    return [
+        [s.cell.suite, s.cell.condition + _status(s), str(s.tasks - s.correct_first)]
+        + [str(s.failures.get(kind, 0)) for kind in FAILURE_KINDS]
+        for s in summaries
+        if s.tasks
+    ]
+
+
+def render_report(study: StudyConfig, summaries: list[CellSummary]) -> str:
+    hardware = sorted({h for s in summaries for h in s.hardware}) or ["-"]
+    parts = [
+        f"Study `{study.name}`: teacher `{study.teacher}`, {study.concurrency} episodes at once, on "
+        + "; ".join(hardware)
+        + ".",
+        "",
+        "Accuracy of one episode per task (the first sample), 95% Wilson interval; wall minutes of the runs; "
+        "distinct correct trajectories per wall minute (at the largest k the cell drew).",
+        "",
+        _table(
+            ["suite", "split", "condition", "correct (first sample)", "episodes", "wall min", "correct/min"],
+            accuracy_rows(summaries),
+        ),
+        "",
+        "Best-of-k yield, read off the first k samples of each task: tasks with a correct trajectory (pass@k, 95% "
+        "interval) and distinct correct trajectories (near-identical ones dropped); per minute uses the cell's wall "
+        "time in proportion to episodes.",
+        "",
+        _table(
+            ["suite", "condition", "k", "episodes", "tasks solved", "distinct correct", "per task", "per wall min"],
+            yield_rows(summaries),
+        ),
+        "",
+        "Failures of the first samples, by kind (`pipeline/failures.py`).",
+        "",
+        _table(["suite", "condition", "wrong", *FAILURE_KINDS], failure_rows(summaries)),
+    ]
+    return "\n".join(parts) + "\n"

@@ -1,0 +1,93 @@
+"""Correct-trajectory yield of a collection: how many distinct correct demonstrations each task gave.
+
+Best-of-k collection samples up to k trajectories per task and keeps the correct ones. Samples are numbered
+in the order they were drawn, so one run at k = 8 also tells what k = 1 or 4 would have given (its first
+samples), and what "sample until the first correct one" would have cost (episodes up to the first success).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from pydantic import BaseModel, Field
+
+from agentdistill.tasks.metrics import wilson_interval
+from agentdistill.trajectories.filters import demonstration_key
+from agentdistill.trajectories.record import TrajectoryRecord
+
+
+class YieldAtK(BaseModel):
+    """What the first `k` samples of every task gave."""
+
+    k: int
+    tasks: int
+    episodes: int = Field(description="Episodes run (tasks x k, fewer where a task has fewer samples).")
+    solved: int = Field(description="Tasks with at least one correct trajectory (pass@k).")
+    solved_ci: tuple[float, float]
+    distinct_correct: int = Field(description="Correct trajectories left after dropping near-identical ones.")
+    seconds: float = Field(description="Sum of the episodes' wall seconds.")
+
+    @property
+    def per_task(self) -> float:
+        return self.distinct_correct / self.tasks if self.tasks else 0.0
+
+
+class EarlyStopCost(BaseModel):
+    """Sampling a task until its first correct trajectory, at most `k` times."""
+
+    k: int
+    episodes: int
+    solved: int
+    seconds: float
+
+
+def _by_task(records: Iterable[TrajectoryRecord]) -> dict[str, list[TrajectoryRecord]]:
+    tasks: dict[str, list[TrajectoryRecord]] = defaultdict(list)
+    for record in records:
+        tasks[record.task_id].append(record)
+    return {task: sorted(samples, key=lambda r: r.sample) for task, samples in tasks.items()}
+
+
+def yield_at(records: Iterable[TrajectoryRecord], k: int) -> YieldAtK:
+    """Yield of the first `k` samples of each task."""
+    tasks = _by_task(records)
+    episodes = solved = distinct = 0
+    seconds = 0.0
+    for samples in tasks.values():
+        first = [r for r in samples if r.sample < k]
+        episodes += len(first)
+        seconds += sum(r.trajectory.duration_s for r in first)
+        correct = {demonstration_key(r) for r in first if r.correct}
+        solved += bool(correct)
+        distinct += len(correct)
+    return YieldAtK(
+        k=k,
+        tasks=len(tasks),
+        episodes=episodes,
+        solved=solved,
+        solved_ci=wilson_interval(solved, len(tasks)),
+        distinct_correct=distinct,
+        seconds=seconds,
+    )
+
+
+def early_stop_cost(records: Iterable[TrajectoryRecord], k: int) -> EarlyStopCost:
+    """What sampling until the first correct trajectory (at most `k`) costs and solves, read off a run that
+    drew at least `k` samples per task."""
+    episodes = solved = 0
+    seconds = 0.0
+    for samples in _by_task(records).values():
+        for record in samples[:k]:
+            episodes += 1
+            seconds += record.trajectory.duration_s
+            if record.correct:
+                solved += 1
+                break
+    return EarlyStopCost(k=k, episodes=episodes, solved=solved, seconds=seconds)
+
+
+def yield_table(records: list[TrajectoryRecord], ks: Iterable[int]) -> list[YieldAtK]:
+    """Yield at each k that the records have samples for."""
+    most = max((r.sample for r in records), default=-1) + 1
+    return [yield_at(records, k) for k in sorted(set(ks)) if k <= most]

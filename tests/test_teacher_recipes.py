@@ -1,0 +1,242 @@
+"""Best-of-k collection, its yield, failure kinds, the reasoning-gym suites and the teacher study."""
+
+import json
+
+import pytest
+from pydantic import Field
+from typer.testing import CliRunner
+
+from agentdistill.cli import app
+from agentdistill.errors import ConfigError
+from agentdistill.llm import AgentChatModel, Completion, SamplingParams
+from agentdistill.pipeline.collect import Collector
+from agentdistill.pipeline.collect_config import CollectConfig
+from agentdistill.pipeline.failures import failure_kind
+from agentdistill.pipeline.study import StudyConfig, run_study, summarize_cell
+from agentdistill.pipeline.yields import early_stop_cost, yield_at
+from agentdistill.tasks import load_suite, score_task
+from agentdistill.tasks.gym_suites import GYM_SUITES
+from agentdistill.trajectories import TrajectoryStore
+from agentdistill.trajectories.filters import FilterConfig, demonstration_key, filter_records
+
+
+class Oracle(AgentChatModel):
+    """Test double that knows the gold answers: per task, a script says which attempts are right.
+
+    `plans[question]` is a list of answers by attempt (cycled); each attempt prints its answer from code
+    written with an attempt-specific variable name, so correct attempts are distinct demonstrations unless
+    `same_code` is set."""
+
+    plans: dict[str, list[str]]
+    same_code: bool = False
+    attempts: dict[str, int] = Field(default_factory=dict)
+
+    def complete_batch(self, conversations, params: SamplingParams | None = None):
+        return [[self._reply(conversation)] for conversation in conversations]
+
+    def _reply(self, conversation) -> Completion:
+        question = next(m["content"] for m in conversation if m["role"] == "user").removeprefix("Task: ")
+        if conversation[-1]["content"].startswith("Observation:"):
+            value = conversation[-1]["content"].splitlines()[1]
+            text = f"Thought: the code printed it.\n```python\nfinal_answer({value!r})\n```"
+        else:
+            attempt = self.attempts.get(question, 0)
+            self.attempts[question] = attempt + 1
+            plan = self.plans[question]
+            name = "value" if self.same_code else f"value_{attempt}"
+            text = f"Thought: attempt {attempt}.\n```python\n{name} = {plan[attempt % len(plan)]!r}\nprint({name})\n```"
+        return Completion(text=text, prompt_tokens=5, completion_tokens=len(text.split()))
+
+
+def oracle(tasks, right, wrong_for=(), same_code=False) -> Oracle:
+    """Right every time on `tasks`, except never right on the ids in `wrong_for`."""
+    plans = {t.question: (["-1"] if t.id in wrong_for else [t.answers[0]]) for t in tasks}
+    return Oracle(model_id="oracle", plans=plans, same_code=same_code)
+
+
+# -- reasoning-gym suites ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(GYM_SUITES))
+def test_gym_suites_are_fixed_split_and_scored_like_the_library_scores_them(name):
+    import reasoning_gym
+
+    train, test = load_suite(name, "train"), load_suite(name, "test")
+    assert len(train) + len(test) == GYM_SUITES[name].size and len(test) >= 100 and len(train) >= 150
+    assert {t.id for t in load_suite(name, "test")} == {t.id for t in test}  # the same ids every time
+    suite = GYM_SUITES[name]
+    dataset = reasoning_gym.create_dataset(suite.dataset, size=suite.size, seed=suite.seed, **suite.options)
+    for task in test[:20]:
+        entry = dataset[int(task.id.rsplit("-", 1)[1])]
+        assert entry["question"] == task.question
+        assert dataset.score_answer(task.answers[0], entry) == 1.0  # the library agrees the gold is right
+        assert score_task(task, task.answers[0])[1]
+        assert not score_task(task, "0" if task.answers[0] != "0" else "1")[1]
+
+
+def test_gsm_symbolic_holds_out_whole_templates():
+    train = {t.difficulty for t in load_suite("gsm_symbolic", "train")}
+    test = {t.difficulty for t in load_suite("gsm_symbolic", "test")}
+    assert test and train and not train & test
+
+
+def test_a_gym_suite_asks_for_code_sized_numbers():
+    chain = load_suite("chain_sum", "test", n=50)
+    assert min(len(t.question.split("=")[0].split()) for t in chain) >= 11  # 6+ terms: 6 numbers and 5 signs
+    assert max(abs(int(t.answers[0])) for t in chain) > 10_000
+
+
+# -- best-of-k: dedupe, cap, yield --------------------------------------------------------------------------------
+
+
+def collect(tmp_path, model, name="t.jsonl", **settings):
+    config = CollectConfig.build(suite="math", out=str(tmp_path / name), **settings)
+    summary = Collector(config, model=model).run()
+    return summary, list(TrajectoryStore(config.out))
+
+
+def test_near_identical_trajectories_are_one_demonstration(tmp_path):
+    tasks = load_suite("math", "train", 1)
+    _, records = collect(tmp_path, oracle(tasks, right=True, same_code=True), n=1, samples=3, temperature=0.7)
+    reworded = records[1].model_copy(deep=True)
+    reworded.trajectory.steps[0].code = "# another comment\nvalue   =  " + repr(tasks[0].answers[0]) + "\nprint(value)"
+    assert demonstration_key(records[0]) == demonstration_key(records[1]) == demonstration_key(reworded)
+    kept, stats = filter_records(records)
+    assert len(kept) == 1 and stats["duplicate"] == 2
+
+
+def test_the_cap_per_task_keeps_tasks_balanced(tmp_path):
+    tasks = load_suite("math", "train", 2)
+    _, records = collect(tmp_path, oracle(tasks, right=True), n=2, samples=4, temperature=0.7)
+    kept, stats = filter_records(records, FilterConfig(max_per_task=2))
+    assert len(kept) == 4 and stats["over the cap per task"] == 4
+    assert sorted(r.task_id for r in kept) == sorted([t.id for t in tasks] * 2)
+
+
+def test_yield_at_k_is_read_off_the_first_samples(tmp_path):
+    tasks = load_suite("math", "train", 3)
+    model = oracle(tasks, right=True, wrong_for={tasks[2].id})
+    model.plans[tasks[1].question] = ["-1", "-1", tasks[1].answers[0]]  # right from the third attempt on
+    _, records = collect(tmp_path, model, n=3, samples=4, temperature=0.7)
+    one, four = yield_at(records, 1), yield_at(records, 4)
+    assert (one.tasks, one.episodes, one.solved, one.distinct_correct) == (3, 3, 1, 1)
+    assert (four.episodes, four.solved, four.distinct_correct) == (12, 2, 4 + 1)
+    stop = early_stop_cost(records, 4)
+    assert (stop.episodes, stop.solved) == (1 + 3 + 4, 2)
+
+
+def test_best_of_k_stops_a_task_once_it_has_enough_and_resumes_the_rest(tmp_path):
+    tasks = load_suite("math", "train", 2)
+    model = oracle(tasks, right=True, wrong_for={tasks[1].id})
+    settings = {"n": 2, "samples": 4, "temperature": 0.7, "stop_after_correct": 2}
+    summary, records = collect(tmp_path, model, **settings)
+    by_task = {t.id: sorted(r.sample for r in records if r.task_id == t.id) for t in tasks}
+    assert by_task == {tasks[0].id: [0, 1], tasks[1].id: [0, 1, 2, 3]}
+    assert summary.stopped_early == 2
+    again, _ = collect(tmp_path, model, **settings)
+    assert again.done == 0 and again.skipped == 6 and again.stopped_early == 2
+
+
+# -- failure kinds ----------------------------------------------------------------------------------------------
+
+
+def _record_answering(tmp_path, code_steps, question="A box holds 12 rows of 7 cans. How many cans are in 9 boxes?"):
+    from agentdistill.tasks import Task
+
+    task = Task(id="q-1", question=question, answers=["756"], metric="numeric", suite="math")
+    outputs = [f"Thought: step.\n```python\n{code}\n```" for code in code_steps]
+    from tests.conftest import ScriptedModel
+
+    model = ScriptedModel(model_id="s", outputs=outputs, seen=[], calls=[], params=[])
+    config = CollectConfig.build(suite="math", n=1, out=str(tmp_path / f"{len(list(tmp_path.iterdir()))}.jsonl"))
+    collector = Collector(config, model=model)
+    return collector.episode(task, 0)
+
+
+@pytest.mark.parametrize(
+    ("steps", "kind"),
+    [
+        (["print(12 * 7 * 9)", "final_answer(756)"], None),
+        (["final_answer(700)"], "arithmetic in the head"),
+        (["print(12 * 7)", "final_answer(12 * 7)"], "dropped quantity"),
+        (["print(12 + 7 + 9)", "final_answer(12 + 7 + 9)"], "wrong plan"),
+        (["x = 1\nprint(x)"] * 5, "max steps"),
+    ],
+)
+def test_failures_are_named_by_kind(tmp_path, steps, kind):
+    assert failure_kind(_record_answering(tmp_path, steps)) == kind
+
+
+def test_a_reply_without_code_is_a_parse_error(tmp_path):
+    from tests.conftest import ScriptedModel
+
+    from agentdistill.tasks import Task
+
+    task = Task(id="q-2", question="What is 2 + 2?", answers=["4"], metric="numeric", suite="math")
+    model = ScriptedModel(model_id="s", outputs=["I think it is 5."] * 6, seen=[], calls=[], params=[])
+    record = Collector(CollectConfig.build(suite="math", n=1, out=str(tmp_path / "p.jsonl")), model=model).episode(
+        task, 0
+    )
+    assert failure_kind(record) == "parse error"
+
+
+# -- the study --------------------------------------------------------------------------------------------------
+
+
+def _study(tmp_path, **changes):
+    values = {
+        "name": "tiny",
+        "out": str(tmp_path / "study"),
+        "concurrency": 2,
+        "ks": [1, 2],
+        "conditions": {"greedy": {}, "sample-k2": {"temperature": 0.7, "samples": 2}},
+        "cells": [
+            {"suite": "math", "split": "train", "n": 2, "condition": "greedy"},
+            {"suite": "math", "split": "train", "n": 2, "condition": "sample-k2"},
+        ],
+    }
+    return StudyConfig.build(**{**values, **changes})
+
+
+def test_a_study_config_fails_at_load_on_a_cell_it_could_not_run(tmp_path):
+    with pytest.raises(ConfigError, match="no condition 'sag8'"):
+        _study(tmp_path, cells=[{"suite": "math", "n": 2, "condition": "sag8"}])
+    with pytest.raises(ConfigError, match="temperature"):
+        _study(tmp_path, conditions={"greedy": {}, "sample-k2": {"samples": 2}})
+    with pytest.raises(ConfigError, match="unknown suite 'no_such_suite'"):
+        _study(tmp_path, cells=[{"suite": "no_such_suite", "n": 2, "condition": "greedy"}])
+
+
+def test_a_study_runs_each_cell_once_and_reports_yield_cost_and_failures(tmp_path):
+    study = _study(tmp_path)
+    tasks = load_suite("math", "train", 2)
+    model = oracle(tasks, right=True, wrong_for={tasks[1].id})
+    summaries = run_study(study, model=model)
+    assert [s.complete for s in summaries] == [True, True]
+    greedy, sampled = summaries
+    assert (greedy.tasks, greedy.correct_first, greedy.episodes) == (2, 1, 2)
+    assert [y.distinct_correct for y in sampled.yields] == [1, 2]
+    assert greedy.failures == {"wrong plan": 1} and greedy.wall_seconds > 0
+    report = (study.folder / "report.md").read_text()
+    assert "| math | train | greedy | 1/2 (50%;" in report and "until 1st correct" in report
+    payload = json.loads((study.folder / "summary.json").read_text())
+    assert [c["cell"]["condition"] for c in payload["cells"]] == ["greedy", "sample-k2"]
+    calls = sum(model.attempts.values())
+    run_study(study, model=model)  # complete cells are not run again
+    assert sum(model.attempts.values()) == calls
+    assert summarize_cell(study, study.cells[0]).complete
+
+
+def test_filter_and_export_take_a_cap_per_task(tmp_path):
+    tasks = load_suite("math", "train", 2)
+    collect(tmp_path, oracle(tasks, right=True), n=2, samples=3, temperature=0.7)
+    runner = CliRunner()
+    store = tmp_path / "t.jsonl"
+    result = runner.invoke(app, ["filter", str(store), "-o", str(tmp_path / "kept.jsonl"), "--max-per-task", "1"])
+    assert result.exit_code == 0, result.output
+    assert len(list(TrajectoryStore(tmp_path / "kept.jsonl"))) == 2
+    result = runner.invoke(app, ["export", str(store), "-o", str(tmp_path / "ds"), "--max-per-task", "2"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "ds" / "train.jsonl").read_text().count("\n") == 4
+    result = runner.invoke(app, ["export", str(store), "-o", str(tmp_path / "ds"), "--max-per-task", "0"])
+    assert result.exit_code == 2
