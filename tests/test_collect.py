@@ -69,11 +69,13 @@ def test_the_configs_sampling_reaches_a_given_model_and_the_record_says_what_ran
     tasks = load_suite("math", "train", 1, 0)
     model = _Solver()(scripted, tasks * 2)
     Collector(config, model=model).run()
-    assert model.params and all((p.temperature, p.top_p, p.seed) == (0.8, 0.9, 5) for p in model.params)
-    records = list(TrajectoryStore(config.out))
+    # each sample draws with its own seed (seed + sample): one seed would make best-of-k draw one trajectory k times
+    assert sorted((p.temperature, p.top_p, p.seed) for p in model.params) == [(0.8, 0.9, 5)] * 2 + [(0.8, 0.9, 6)] * 2
+    records = sorted(TrajectoryStore(config.out), key=lambda r: r.sample)
     assert [(r.sampling["temperature"], r.sampling["top_p"], r.sampling["seed"]) for r in records] == [
-        (0.8, 0.9, 5)
-    ] * 2
+        (0.8, 0.9, 5),
+        (0.8, 0.9, 6),
+    ]
 
 
 def test_collect_with_prefix_records_the_span(scripted, tmp_path):

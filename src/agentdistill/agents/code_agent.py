@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal, TypedDict
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 
-from agentdistill.agents.memory import ActionStep, Trajectory
+from agentdistill.agents.memory import ActionStep, PromptStyle, Trajectory
 from agentdistill.agents.parsing import ParsedStep, extract_prose_answer, parse_step
 from agentdistill.agents.prompts import render
 from agentdistill.agents.sag import DEFAULT_SAG_TEMPERATURE, choose_action
@@ -204,8 +204,9 @@ def build_graph():
     return graph.compile()
 
 
-def system_prompt(style: Literal["full", "short"], tools: Sequence[Tool]) -> str:
-    """The agent's system prompt: `full` (few-shot) or `short` (students), describing `tools`."""
+def system_prompt(style: PromptStyle, tools: Sequence[Tool]) -> str:
+    """The agent's system prompt, describing `tools`: `full` (few-shot), `plan` (few-shot, every quantity of the
+    task named in code first) or `short` (distilled students)."""
     return render(_PROMPTS, f"system_{style}", tools=tools, tool_names=[t.name for t in tools])
 
 
@@ -247,7 +248,7 @@ class CodeAgent:
         tools: Sequence[Tool | str] = (),
         *,
         max_steps: int = 6,
-        prompt_style: Literal["full", "short"] = "full",
+        prompt_style: PromptStyle = "full",
         max_new_tokens: int = 384,
         sandbox_limits: SandboxLimits | None = None,
         sag: int = 1,

@@ -12,6 +12,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 Termination = Literal["final_answer", "extracted", "max_steps", "error"]
+# system prompts of the code agent (keys `system_<style>` of prompts/code_agent.yaml): `full` and `plan` are
+# few-shot prompts for prompted models and teachers, `short` is the distilled students' prompt
+PromptStyle = Literal["full", "plan", "short"]
 
 
 class Candidate(BaseModel):
@@ -53,7 +56,7 @@ class Trajectory(BaseModel):
 
     question: str
     model_id: str
-    prompt_style: Literal["full", "short"] = "full"
+    prompt_style: PromptStyle = "full"
     steps: list[ActionStep] = Field(default_factory=list)
     final_answer: Any = None
     termination: Termination = "error"

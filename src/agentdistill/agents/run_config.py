@@ -9,6 +9,7 @@ from pydantic import Field, field_validator, model_validator
 if TYPE_CHECKING:
     from agentdistill.agents.code_agent import CodeAgent
 
+from agentdistill.agents.memory import PromptStyle
 from agentdistill.config import (
     DEFAULT_STUDENT,
     CommandConfig,
@@ -36,8 +37,8 @@ class RunConfig(ModelSettings, SamplingSettings, CommandConfig):
     )
     corpus: str | None = Field(None, description="Index folder for `retrieve` (default: the built-in countries).")
     max_steps: int = Field(6, ge=1, le=50, description="Think-act-observe cycles before a fallback answer.")
-    prompt_style: Literal["full", "short"] = Field(
-        "full", description="full (few-shot, for prompted models) or short (distilled students)."
+    prompt_style: PromptStyle = Field(
+        "full", description="full or plan (few-shot, for prompted models) or short (distilled students)."
     )
     max_new_tokens: int = Field(384, ge=16, description="Token budget of one step.")
     sag: int = Field(1, ge=1, le=64, description="Self-consistent actions: sample N per step, vote.")

@@ -95,7 +95,7 @@ class Collector:
         self.model = (
             BatchingChatModel(inner=base, model_id=base.model_id, max_batch=config.concurrency) if batched else base
         )
-        self._agents: dict[tuple[str, ...], CodeAgent | ClosedBookAgent] = {}
+        self._agents: dict[tuple[tuple[str, ...], int], CodeAgent | ClosedBookAgent] = {}
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -111,13 +111,17 @@ class Collector:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def agent_for(self, task: Task) -> CodeAgent | ClosedBookAgent:
+    def agent_for(self, task: Task, sample: int = 0) -> CodeAgent | ClosedBookAgent:
+        """The agent for `task`'s sample number `sample`: each sample draws with its own seed (seed + sample),
+        or best-of-k would draw the same trajectory k times wherever the backend honours seeds."""
         tools = tuple(task.metadata.get("tools", []))
         with self._lock:
-            if tools not in self._agents:
+            if (tools, sample) not in self._agents:
                 c = self.config
-                self._agents[tools] = (
-                    ClosedBookAgent(self.model, sampling=c.sampling(c.sag))
+                sampling = c.sampling(c.sag)
+                sampling = sampling.model_copy(update={"seed": (sampling.seed or 0) + sample})
+                self._agents[tools, sample] = (
+                    ClosedBookAgent(self.model, sampling=sampling)
                     if c.closed_book
                     else CodeAgent(
                         self.model,
@@ -126,10 +130,10 @@ class Collector:
                         max_new_tokens=c.max_new_tokens,
                         prompt_style=c.prompt_style,
                         sag=c.sag,
-                        sampling=c.sampling(c.sag),
+                        sampling=sampling,
                     )
                 )
-            return self._agents[tools]
+            return self._agents[tools, sample]
 
     def jobs(self) -> tuple[list[tuple[Task, int]], int]:
         tasks = load_suite(self.config.suite, self.config.split, self.config.n, self.config.seed)
@@ -147,7 +151,7 @@ class Collector:
         if self.config.prefix:
             cot = chains_of_thought(self.model, [task.question])[0]
             prefix = cut_prefix(cot, self.config.prefix_style)
-        agent = self.agent_for(task)
+        agent = self.agent_for(task, sample)
         trajectory = agent.run(task.question, prefix=prefix)
         score, correct = score_task(task, trajectory.final_answer)
         first = next((m["content"] for m in trajectory.messages if m["role"] == "assistant"), "")

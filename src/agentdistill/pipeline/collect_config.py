@@ -5,11 +5,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Self
+from typing import Self
 
 from pydantic import Field, field_validator, model_validator
 
 from agentdistill.agents.first_thought import PrefixStyle
+from agentdistill.agents.memory import PromptStyle
 from agentdistill.config import (
     DEFAULT_TEACHER,
     CommandConfig,
@@ -74,7 +75,9 @@ class CollectConfig(EpisodeSettings, CommandConfig):
         description="Best-of-k: stop sampling a task once it has this many distinct correct trajectories "
         "(all --samples are drawn if omitted).",
     )
-    prompt_style: Literal["full", "short"] = Field("full", description="full (few-shot) or short system prompt.")
+    prompt_style: PromptStyle = Field(
+        "full", description="System prompt: full or plan (few-shot; plan names every quantity first) or short."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

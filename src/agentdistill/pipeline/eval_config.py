@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from agentdistill.agents.memory import PromptStyle
 from agentdistill.config import DEFAULT_STUDENT, CommandConfig, ModelSpec, cli
 from agentdistill.distill.distill_config import STUDENT_MARKER
 from agentdistill.pipeline.collect_config import CollectConfig, EpisodeSettings
@@ -25,12 +26,12 @@ class EvalConfig(EpisodeSettings, CommandConfig):
         "runs/eval", description="Output folder: episodes.jsonl and summary.json.", json_schema_extra=cli("-o")
     )
     label: str | None = Field(None, description="Name of this run in reports (default: the model).")
-    prompt_style: Literal["auto", "full", "short"] = Field(
-        "auto", description="auto (short for students made by `distill`, which trained on it), full or short."
+    prompt_style: Literal["auto", "full", "plan", "short"] = Field(
+        "auto", description="auto (short for students made by `distill`, which trained on it), full, plan or short."
     )
 
     @property
-    def resolved_prompt_style(self) -> Literal["full", "short"]:
+    def resolved_prompt_style(self) -> PromptStyle:
         if self.prompt_style != "auto":
             return self.prompt_style
         path = Path(self.model[3:]).expanduser() if self.model.startswith("hf:") else None

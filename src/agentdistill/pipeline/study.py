@@ -181,20 +181,24 @@ def run_study(
     on_cell: Callable[[CellSummary], None] | None = None,
     on_record: Callable | None = None,
 ) -> list[CellSummary]:
-    """Run every incomplete cell in order (those `only` accepts), writing the report after each."""
-    owned = model is None
-    model = model or load_chat_model(study.teacher)
+    """Run every incomplete cell in order (those `only` accepts), writing the report after each. A condition
+    may name its own `teacher` (a prompt variant for the student, say); each model loads once, when first
+    needed. A given `model` answers for every cell."""
+    loaded: dict[str, AgentChatModel] = {}
     try:
         for cell in study.cells:
             if (only and not only(cell)) or summarize_cell(study, cell).complete:
                 continue
-            run_cell(study, cell, model, on_record)
+            spec = study.collect_config(cell).teacher
+            if model is None and spec not in loaded:
+                loaded[spec] = load_chat_model(spec)
+            run_cell(study, cell, model or loaded[spec], on_record)
             summaries = write_report(study)
             if on_cell:
                 on_cell(next(s for s in summaries if s.cell == cell))
     finally:
-        if owned:
-            model.close()
+        for owned in loaded.values():
+            owned.close()
     return write_report(study)
 
 
