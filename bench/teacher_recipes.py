@@ -9,6 +9,7 @@ Writes results/<name>/ (episodes per cell, summary.json, report.md); the README 
 from __future__ import annotations
 
 import argparse
+import signal
 
 from rich.console import Console
 
@@ -24,6 +25,8 @@ def main() -> None:
     parser.add_argument("--report-only", action="store_true", help="Rewrite the report from what is stored.")
     args = parser.parse_args()
     study = StudyConfig.load(args.config)
+    # a `kill` stops it like Ctrl-C does, so the interrupted run's wall time is still written down
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     if args.report_only:
         write_report(study)
     else:

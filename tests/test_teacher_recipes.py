@@ -240,3 +240,24 @@ def test_filter_and_export_take_a_cap_per_task(tmp_path):
     assert (tmp_path / "ds" / "train.jsonl").read_text().count("\n") == 4
     result = runner.invoke(app, ["export", str(store), "-o", str(tmp_path / "ds"), "--max-per-task", "0"])
     assert result.exit_code == 2
+
+
+def test_a_trajectory_says_when_it_started_not_when_it_ended(tmp_path):
+    """Wall times of an interrupted run are rebuilt from the records: started_at must be the start."""
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    tasks = load_suite("math", "train", 1)
+    before = datetime.now(UTC)
+    model = oracle(tasks, right=True)
+    original = model._reply
+
+    def slow(conversation):
+        time.sleep(0.2)
+        return original(conversation)
+
+    object.__setattr__(model, "_reply", slow)
+    _, [record] = collect(tmp_path, model, n=1)
+    started, duration = record.trajectory.started_at, record.trajectory.duration_s
+    assert duration >= 0.4 and before <= started <= before + timedelta(seconds=0.2)
+    assert started + timedelta(seconds=duration) <= datetime.now(UTC)

@@ -4,6 +4,7 @@ tool-using agent on the same tasks measures what retrieval buys (LLaMP's closed-
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 from agentdistill.agents.memory import ActionStep, Trajectory
 from agentdistill.agents.parsing import extract_prose_answer
@@ -45,7 +46,7 @@ class ClosedBookAgent:
 
     def run(self, question: str, prefix: str | None = None) -> Trajectory:
         """Ask once; the answer is the reply's stated answer, else its first line. `prefix` is not used."""
-        started = time.perf_counter()
+        started, started_at = time.perf_counter(), datetime.now(UTC)
         messages = self.initial_messages(question)
         completion = self.model.complete(messages, self.sampling())[0]
         text = completion.text.strip()
@@ -66,6 +67,7 @@ class ClosedBookAgent:
             final_answer=answer,
             termination="final_answer" if text else "error",
             messages=[*messages, {"role": "assistant", "content": text}],
+            started_at=started_at,
             duration_s=time.perf_counter() - started,
             metadata={"agent": "closed-book", "tools": []},
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import operator
 import time
+from datetime import UTC, datetime
 from collections.abc import Callable, Iterator, Sequence
 from typing import Annotated, Any, Literal, TypedDict
 
@@ -314,7 +315,7 @@ class CodeAgent:
 
     def stream(self, question: str, prefix: str | None = None) -> Iterator[ActionStep | Trajectory]:
         """Yield each `ActionStep` as it completes, then the finished `Trajectory`."""
-        started = time.perf_counter()
+        started, started_at = time.perf_counter(), datetime.now(UTC)
         state: AgentState = {
             "question": question,
             "messages": self.initial_messages(question),
@@ -351,6 +352,7 @@ class CodeAgent:
             final_answer=final.get("final_answer"),
             termination=final.get("termination") or "error",
             messages=final["messages"],
+            started_at=started_at,
             duration_s=time.perf_counter() - started,
             metadata={"prefix": prefix, "tools": [t.name for t in self.tools], "sandbox": sandbox.isolation},
         )

@@ -159,19 +159,30 @@ def summarize_cell(study: StudyConfig, cell: StudyCell) -> CellSummary:
 
 
 def run_cell(study: StudyConfig, cell: StudyCell, model: AgentChatModel, on_record: Callable | None = None) -> None:
-    """Collect what the cell still lacks, and append the run's wall time beside its store."""
-    with Collector(study.collect_config(cell), model=model) as collector:
-        started = time.perf_counter()
-        summary = collector.run(on_record=on_record)
-    if summary.done:
-        with _runs_path(study.store_path(cell)).open("a", encoding="utf-8") as log:
+    """Collect what the cell still lacks, and append the run's wall time beside its store, also when the run is
+    interrupted (Ctrl-C), so the cost of a cell adds up across sessions."""
+    done = 0
+
+    def counted(record, summary) -> None:
+        nonlocal done
+        done = summary.done
+        if on_record:
+            on_record(record, summary)
+
+    started = time.perf_counter()
+    try:
+        with Collector(study.collect_config(cell), model=model) as collector:
+            collector.run(on_record=counted)
+    finally:
+        if done:
             run = {
-                "episodes": summary.done,
+                "episodes": done,
                 "seconds": round(time.perf_counter() - started, 1),
                 "hardware": cpu_hardware().name,
                 "concurrency": study.concurrency,
             }
-            log.write(json.dumps(run) + "\n")
+            with _runs_path(study.store_path(cell)).open("a", encoding="utf-8") as log:
+                log.write(json.dumps(run) + "\n")
 
 
 def run_study(
