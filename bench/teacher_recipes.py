@@ -13,9 +13,18 @@ import signal
 
 from rich.console import Console
 
-from agentdistill.pipeline.study import StudyConfig, run_study, write_report
+from agentdistill.pipeline.study import StudyConfig, run_study, summarize_cell, write_report
 
 console = Console()
+
+
+def done(summary) -> None:
+    console.print(f"{summary.cell.name}: {summary.episodes} episodes, {summary.wall_seconds / 60:.1f} wall min")
+
+
+def progress(record, collect_summary) -> None:
+    if collect_summary.done % 10 == 0:
+        console.print(f"  {record.suite} {collect_summary.done} episodes, {collect_summary.correct} correct")
 
 
 def main() -> None:
@@ -27,19 +36,22 @@ def main() -> None:
     study = StudyConfig.load(args.config)
     # a `kill` stops it like Ctrl-C does, so the interrupted run's wall time is still written down
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    only = (lambda c: c.suite == args.only) if args.only else (lambda c: True)
     if args.report_only:
         write_report(study)
-    else:
-
-        def done(summary) -> None:
-            console.print(f"{summary.cell.name}: {summary.episodes} episodes, {summary.wall_seconds / 60:.1f} wall min")
-
-        def progress(record, collect_summary) -> None:
-            if collect_summary.done % 10 == 0:
-                console.print(f"  {record.suite} {collect_summary.done} episodes, {collect_summary.correct} correct")
-
-        run_study(study, only=(lambda c: c.suite == args.only) if args.only else None, on_cell=done, on_record=progress)
-    console.print((study.folder / "report.md").read_text(encoding="utf-8"))
+    while not args.report_only:
+        # the file is read again before each cell, so cells can be added or reordered while a study runs
+        study = StudyConfig.load(args.config)
+        todo = [c for c in study.cells if only(c) and not summarize_cell(study, c).complete]
+        if not todo:
+            break
+        cell = todo[0]
+        console.print(f"[bold]{cell.name}[/]: {len(todo)} cells left")
+        before = summarize_cell(study, cell).episodes
+        run_study(study, only=lambda c, cell=cell: c == cell, on_cell=done, on_record=progress)
+        if summarize_cell(study, cell).episodes == before:
+            raise SystemExit(f"{cell.name} made no progress; stopping (see the log above)")
+    print((study.folder / "report.md").read_text(encoding="utf-8"))
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ def accuracy_rows(summaries: list[CellSummary]) -> list[list[str]]:
 
 def yield_rows(summaries: list[CellSummary]) -> list[list[str]]:
     rows = []
-    for s in summaries:
+    for s in (s for s in summaries if s.tasks):
         for y in s.yields:
             minutes = s.wall_seconds / 60 * y.episodes / s.episodes if s.episodes else 0.0
             rows.append(
