@@ -158,6 +158,7 @@ def _record_answering(tmp_path, code_steps, question="A box holds 12 rows of 7 c
     [
         (["print(12 * 7 * 9)", "final_answer(756)"], None),
         (["final_answer(700)"], "arithmetic in the head"),
+        (["final_answer(841)"], "copied an example"),  # the answer of the prompt's solved example
         (["print(12 * 7)", "final_answer(12 * 7)"], "dropped quantity"),
         (["print(12 + 7 + 9)", "final_answer(12 + 7 + 9)"], "wrong plan"),
         (["x = 1\nprint(x)"] * 5, "max steps"),
@@ -261,3 +262,18 @@ def test_a_trajectory_says_when_it_started_not_when_it_ended(tmp_path):
     started, duration = record.trajectory.started_at, record.trajectory.duration_s
     assert duration >= 0.4 and before <= started <= before + timedelta(seconds=0.2)
     assert started + timedelta(seconds=duration) <= datetime.now(UTC)
+
+
+def test_collect_best_of_k_from_the_command_line_prints_the_yield(tmp_path, monkeypatch):
+    import agentdistill.pipeline.collect as collect_module
+
+    tasks = load_suite("math", "train", 2)
+    model = oracle(tasks, right=True, wrong_for={tasks[1].id})
+    monkeypatch.setattr(collect_module, "load_chat_model", lambda *a, **k: model)
+    out = tmp_path / "bok.jsonl"
+    args = ["collect", "-n", "2", "--samples", "3", "--temperature", "0.7", "--stop-after-correct", "1"]
+    result = CliRunner().invoke(app, [*args, "--out", str(out)], env={"COLUMNS": "160"})
+    assert result.exit_code == 0, result.output
+    assert len(list(TrajectoryStore(out))) == 1 + 3  # the solved task stopped after its first sample
+    rows = [line for line in result.output.splitlines() if line.startswith("│ 1 ") or line.startswith("│ 3 ")]
+    assert [row.split("│")[3].strip() for row in rows] == ["1/2", "1/2"], result.output

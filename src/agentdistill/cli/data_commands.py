@@ -30,6 +30,20 @@ def collect(config: CollectConfig) -> None:
         f"{summary.episodes_per_minute:.2f}",
     )
     console.print(table)
+    if config.samples > 1:
+        _print_yield(config)
+
+
+def _print_yield(config: CollectConfig) -> None:
+    """Best-of-k yield of the whole store: what the first k samples of each task gave."""
+    from agentdistill.pipeline.yields import yield_table
+    from agentdistill.trajectories import TrajectoryStore
+
+    records = list(TrajectoryStore(config.out))
+    table = Table("k", "episodes", "tasks with a correct one", "distinct correct", "per task", title="yield")
+    for y in yield_table(records, [1, 2, 4, 8, config.samples]):
+        table.add_row(str(y.k), str(y.episodes), f"{y.solved}/{y.tasks}", str(y.distinct_correct), f"{y.per_task:.2f}")
+    console.print(table)
 
 
 config_command(app, CollectConfig, collect)

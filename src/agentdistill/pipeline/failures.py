@@ -3,6 +3,8 @@
 Kinds, checked in this order:
 - `parse error`: no step had code that parsed, or the agent never produced an answer;
 - `max steps`: it ran out of steps (the answer came from the fallback question);
+- `copied an example`: the answer is a number of the system prompt's solved examples that neither the task nor
+  any observation holds (small models copy few-shot examples verbatim);
 - `arithmetic in the head`: it answered a number that no code printed or returned, i.e. computed it itself;
 - `dropped quantity`: the answer is the gold one with one number of the question left out (one factor too
   few or too many, one term missing), the typical slip on multi-factor word problems;
@@ -19,10 +21,13 @@ from typing import Literal
 from agentdistill.tasks.metrics import NUMBER_PATTERN, extract_number
 from agentdistill.trajectories.record import TrajectoryRecord
 
-FailureKind = Literal["parse error", "max steps", "arithmetic in the head", "dropped quantity", "wrong plan"]
+FailureKind = Literal[
+    "parse error", "max steps", "copied an example", "arithmetic in the head", "dropped quantity", "wrong plan"
+]
 FAILURE_KINDS: tuple[FailureKind, ...] = (
     "parse error",
     "max steps",
+    "copied an example",
     "arithmetic in the head",
     "dropped quantity",
     "wrong plan",
@@ -60,15 +65,28 @@ def _literal_answer(code: str | None) -> bool:
     return False
 
 
+def _printed(record: TrajectoryRecord) -> list[float]:
+    """Numbers the code printed. The final step's observation echoes the answer ("Final answer: 42"): that line
+    is not a computation."""
+    lines = (line for s in record.trajectory.steps for line in s.observation.splitlines())
+    return [value for line in lines if not line.startswith("Final answer:") for value in _numbers(line)]
+
+
 def _computed_in_head(record: TrajectoryRecord, answer: float) -> bool:
     steps = record.trajectory.steps
     final = next((s for s in reversed(steps) if s.is_final), None)
     if final is None or not _literal_answer(final.code):
         return False
-    # the final step's observation echoes the answer ("Final answer: 42"): that line is not a computation
-    outputs = [line for s in steps for line in s.observation.splitlines() if not line.startswith("Final answer:")]
-    printed = [value for line in outputs for value in _numbers(line)]
-    return not any(_close(value, answer) for value in printed)
+    return not any(_close(value, answer) for value in _printed(record))
+
+
+def _copied_example(record: TrajectoryRecord, answer: float) -> bool:
+    system = next((m["content"] for m in record.messages if m["role"] == "system"), "")
+    # small integers (step counts, k=1) are everywhere; only distinctive example numbers count
+    distinctive = [v for v in _numbers(system) if v != int(v) or abs(v) >= 100]
+    if not any(_close(value, answer) for value in distinctive):
+        return False
+    return not any(_close(value, answer) for value in _numbers(record.question) + _printed(record))
 
 
 def _dropped_quantity(question: str, answer: float, gold: float) -> bool:
@@ -91,6 +109,8 @@ def failure_kind(record: TrajectoryRecord) -> FailureKind | None:
     answer, gold = extract_number(trajectory.final_answer), extract_number(record.gold[0])
     if answer is None or gold is None:
         return "wrong plan"
+    if _copied_example(record, answer):
+        return "copied an example"
     if _computed_in_head(record, answer):
         return "arithmetic in the head"
     if _dropped_quantity(record.question, answer, gold):
