@@ -277,3 +277,19 @@ def test_collect_best_of_k_from_the_command_line_prints_the_yield(tmp_path, monk
     assert len(list(TrajectoryStore(out))) == 1 + 3  # the solved task stopped after its first sample
     rows = [line for line in result.output.splitlines() if line.startswith("│ 1 ") or line.startswith("│ 3 ")]
     assert [row.split("│")[3].strip() for row in rows] == ["1/2", "1/2"], result.output
+
+
+def test_cells_of_one_condition_share_a_store_and_the_first_tasks_come_first(tmp_path):
+    cells = [
+        {"suite": "math", "split": "train", "n": 1, "condition": "greedy"},
+        {"suite": "math", "split": "train", "n": 3, "condition": "greedy"},
+    ]
+    study = _study(tmp_path, cells=cells)
+    tasks = load_suite("math", "train", 3)
+    model = oracle(tasks, right=True)
+    run_study(study, model=model, only=lambda cell: cell.n == 1)
+    assert set(model.attempts) == {tasks[0].question}  # the small cell ran its task only
+    assert summarize_cell(study, study.cells[0]).complete and not summarize_cell(study, study.cells[1]).complete
+    summaries = run_study(study, model=model)
+    assert [(s.cell.n, s.tasks, s.complete) for s in summaries] == [(3, 3, True)]  # one row for the shared store
+    assert summarize_cell(study, study.cells[0]).tasks == 1

@@ -27,7 +27,7 @@ from agentdistill.pipeline.collect import Collector
 from agentdistill.pipeline.collect_config import CollectConfig
 from agentdistill.pipeline.failures import failure_counts
 from agentdistill.pipeline.yields import EarlyStopCost, YieldAtK, early_stop_cost, yield_table
-from agentdistill.tasks import Split
+from agentdistill.tasks import Split, load_suite
 from agentdistill.tasks.metrics import wilson_interval
 from agentdistill.trajectories.filters import demonstration_key
 from agentdistill.trajectories.record import TrajectoryRecord
@@ -138,7 +138,11 @@ def _complete(records: list[TrajectoryRecord], n: int, config: CollectConfig) ->
 def summarize_cell(study: StudyConfig, cell: StudyCell) -> CellSummary:
     config = study.collect_config(cell)
     store = study.store_path(cell)
-    records: list[TrajectoryRecord] = list(TrajectoryStore(store)) if store.is_file() else []
+    # a store can be shared by cells of one condition with different n (the first 50 tasks, then 100): a cell
+    # counts the records of its own tasks only
+    tasks = {t.id for t in load_suite(cell.suite, cell.split, cell.n, config.seed)}
+    stored: list[TrajectoryRecord] = list(TrajectoryStore(store)) if store.is_file() else []
+    records = [r for r in stored if r.task_id in tasks]
     first = [r for r in records if r.sample == 0]
     runs = _read_runs(store)
     correct = sum(r.correct for r in first)
@@ -204,9 +208,9 @@ def run_study(
             if model is None and spec not in loaded:
                 loaded[spec] = load_chat_model(spec)
             run_cell(study, cell, model or loaded[spec], on_record)
-            summaries = write_report(study)
+            write_report(study)
             if on_cell:
-                on_cell(next(s for s in summaries if s.cell == cell))
+                on_cell(summarize_cell(study, cell))
     finally:
         for owned in loaded.values():
             owned.close()
@@ -217,7 +221,9 @@ def write_report(study: StudyConfig) -> list[CellSummary]:
     """`summary.json` (every cell) and `report.md` (the tables) in the study folder, from the stores."""
     from agentdistill.pipeline.study_report import render_report
 
-    summaries = [summarize_cell(study, cell) for cell in study.cells]
+    # of cells sharing a store, the one with the most tasks stands for them all
+    largest = {study.store_path(c): c for c in sorted(study.cells, key=lambda c: c.n)}
+    summaries = [summarize_cell(study, cell) for cell in study.cells if largest[study.store_path(cell)] == cell]
     study.folder.mkdir(parents=True, exist_ok=True)
     payload = {"study": study.name, "teacher": study.teacher, "cells": [s.model_dump(mode="json") for s in summaries]}
     (study.folder / "summary.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
