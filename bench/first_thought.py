@@ -9,12 +9,12 @@ accuracy by suite and condition, plus how often the episode ended with final_ans
 from __future__ import annotations
 
 import argparse
-from math import comb
 from pathlib import Path
 
 from agentdistill.llm import load_chat_model
 from agentdistill.pipeline.collect import Collector
 from agentdistill.pipeline.collect_config import CollectConfig
+from agentdistill.pipeline.stats import mcnemar_exact
 from agentdistill.trajectories import TrajectoryStore
 
 CONDITIONS = ["none", "paragraph", "substantive", "substantive+code"]
@@ -72,7 +72,7 @@ def main() -> None:
             for suite in [*args.suites, "all"]:
                 suites = args.suites if suite == "all" else [suite]
                 gained, lost = discordant_pairs([(outcomes[s, "none"], outcomes[s, condition]) for s in suites])
-                print(f"  {condition:17} {suite:6} +{gained} -{lost}  p={sign_test(gained, lost):.2f}")
+                print(f"  {condition:17} {suite:6} +{gained} -{lost}  p={mcnemar_exact(lost, gained):.2f}")
 
 
 def discordant_pairs(pairs: list[tuple[dict[str, bool], dict[str, bool]]]) -> tuple[int, int]:
@@ -83,15 +83,6 @@ def discordant_pairs(pairs: list[tuple[dict[str, bool], dict[str, bool]]]) -> tu
             gained += other[task_id] and not base[task_id]
             lost += base[task_id] and not other[task_id]
     return gained, lost
-
-
-def sign_test(gained: int, lost: int) -> float:
-    """Exact two-sided sign test: how likely a split this uneven is when the prefix changes nothing."""
-    n = gained + lost
-    if n == 0:
-        return 1.0
-    tail = sum(comb(n, k) for k in range(min(gained, lost) + 1)) / 2**n
-    return min(1.0, 2 * tail)
 
 
 if __name__ == "__main__":

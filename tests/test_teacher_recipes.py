@@ -293,3 +293,24 @@ def test_cells_of_one_condition_share_a_store_and_the_first_tasks_come_first(tmp
     summaries = run_study(study, model=model)
     assert [(s.cell.n, s.tasks, s.complete) for s in summaries] == [(3, 3, True)]  # one row for the shared store
     assert summarize_cell(study, study.cells[0]).tasks == 1
+
+
+def test_the_exact_mcnemar_test_and_paired_counts():
+    from agentdistill.pipeline.stats import mcnemar_exact, paired
+
+    assert mcnemar_exact(0, 0) == 1.0 and mcnemar_exact(3, 3) == 1.0
+    assert abs(mcnemar_exact(0, 6) - 2 / 64) < 1e-12  # all six discordant tasks one way
+    assert abs(mcnemar_exact(1, 9) - 2 * 11 / 1024) < 1e-12
+    c = paired({"a": True, "b": True, "c": False, "d": False}, {"a": True, "b": False, "c": True, "e": True})
+    assert (c.tasks, c.both, c.only_a, c.only_b, c.neither, c.difference) == (3, 1, 1, 1, 0, 0.0)
+
+
+def test_the_study_report_pairs_each_condition_with_greedy(tmp_path):
+    study = _study(tmp_path)
+    tasks = load_suite("math", "train", 2)
+    model = oracle(tasks, right=True, wrong_for={tasks[1].id})
+    model.plans[tasks[1].question] = ["-1", tasks[1].answers[0]]  # greedy (attempt 0) wrong, the next right
+    run_study(study, model=model)
+    report = (study.folder / "report.md").read_text()
+    row = next(line for line in report.splitlines() if line.startswith("| math | train | sample-k2 | 2 |"))
+    assert row.split("|")[5:9] == [" 1 ", " 1 ", " 0 ", " +50 points "], row

@@ -102,6 +102,7 @@ class CellSummary(BaseModel):
     yields: list[YieldAtK]
     early_stop: list[EarlyStopCost]
     failures: dict[str, int] = Field(description="Failures of the first samples, by kind.")
+    first_correct: dict[str, bool] = Field(description="Per task: is its first sample correct (paired tests).")
     wall_seconds: float = Field(description="Wall time of the runs that collected the episodes, summed.")
     hardware: list[str]
 
@@ -157,6 +158,7 @@ def summarize_cell(study: StudyConfig, cell: StudyCell) -> CellSummary:
         yields=yield_table(records, [*study.ks, config.samples]),
         early_stop=[early_stop_cost(records, k) for k in study.ks if k <= config.samples and k > 1],
         failures=dict(failure_counts(first)),
+        first_correct={r.task_id: r.correct for r in sorted(first, key=lambda r: r.task_id)},
         wall_seconds=sum(run["seconds"] for run in runs),
         hardware=sorted({run["hardware"] for run in runs}),
     )

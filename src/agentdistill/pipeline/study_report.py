@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from agentdistill.pipeline.failures import FAILURE_KINDS
+from agentdistill.pipeline.stats import paired
 
 if TYPE_CHECKING:
     from agentdistill.pipeline.study import CellSummary, StudyConfig
@@ -83,6 +84,37 @@ def failure_rows(summaries: list[CellSummary]) -> list[list[str]]:
     ]
 
 
+def paired_rows(summaries: list[CellSummary], baseline: str = "greedy") -> list[list[str]]:
+    """Each condition against the baseline condition on the same suite split, task by task (first samples)."""
+    rows = []
+    for s in summaries:
+        base = next(
+            (
+                b
+                for b in summaries
+                if b.cell.condition == baseline and (b.cell.suite, b.cell.split) == (s.cell.suite, s.cell.split)
+            ),
+            None,
+        )
+        if base is None or s is base or not s.tasks:
+            continue
+        c = paired(base.first_correct, s.first_correct)
+        rows.append(
+            [
+                s.cell.suite,
+                s.cell.split,
+                s.cell.condition + _status(s),
+                str(c.tasks),
+                str(c.both),
+                str(c.only_b),
+                str(c.only_a),
+                f"{100 * c.difference:+.0f} points",
+                f"{c.p_value:.2f}",
+            ]
+        )
+    return rows
+
+
 def render_report(study: StudyConfig, summaries: list[CellSummary]) -> str:
     hardware = sorted({h for s in summaries for h in s.hardware}) or ["-"]
     parts = [
@@ -105,6 +137,14 @@ def render_report(study: StudyConfig, summaries: list[CellSummary]) -> str:
         _table(
             ["suite", "condition", "k", "episodes", "tasks solved", "distinct correct", "per task", "per wall min"],
             yield_rows(summaries),
+        ),
+        "",
+        "Each condition against greedy on the same tasks (first samples): solved by both, only by the condition, "
+        "only by greedy; exact McNemar p.",
+        "",
+        _table(
+            ["suite", "split", "condition", "tasks", "both", "only it", "only greedy", "difference", "p"],
+            paired_rows(summaries),
         ),
         "",
         "Failures of the first samples, by kind (`pipeline/failures.py`).",

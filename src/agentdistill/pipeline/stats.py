@@ -1,0 +1,50 @@
+"""Paired comparisons of two runs on the same tasks: which tasks only one of them solved, and how likely so
+uneven a split is if the two do equally well (the exact McNemar test, i.e. a two-sided sign test on the
+discordant tasks)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from math import comb
+
+from pydantic import BaseModel
+
+
+def mcnemar_exact(only_a: int, only_b: int) -> float:
+    """Two-sided exact McNemar p-value from the discordant counts."""
+    n = only_a + only_b
+    if n == 0:
+        return 1.0
+    tail = sum(comb(n, k) for k in range(min(only_a, only_b) + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
+class PairedComparison(BaseModel):
+    """Run B against run A on the tasks both ran."""
+
+    tasks: int
+    both: int
+    only_a: int
+    only_b: int
+    neither: int
+
+    @property
+    def p_value(self) -> float:
+        return mcnemar_exact(self.only_a, self.only_b)
+
+    @property
+    def difference(self) -> float:
+        """B's accuracy minus A's, on the shared tasks."""
+        return (self.only_b - self.only_a) / self.tasks if self.tasks else 0.0
+
+
+def paired(a: Mapping[str, bool], b: Mapping[str, bool]) -> PairedComparison:
+    """Compare correctness by task id (`a[task] -> correct`) over the tasks in both."""
+    shared = a.keys() & b.keys()
+    return PairedComparison(
+        tasks=len(shared),
+        both=sum(a[t] and b[t] for t in shared),
+        only_a=sum(a[t] and not b[t] for t in shared),
+        only_b=sum(b[t] and not a[t] for t in shared),
+        neither=sum(not a[t] and not b[t] for t in shared),
+    )
