@@ -13,6 +13,7 @@ import signal
 
 from rich.console import Console
 
+from agentdistill.llm import AgentChatModel, load_chat_model
 from agentdistill.pipeline.study import StudyConfig, run_study, summarize_cell, write_report
 
 console = Console()
@@ -39,18 +40,25 @@ def main() -> None:
     only = (lambda c: c.suite == args.only) if args.only else (lambda c: True)
     if args.report_only:
         write_report(study)
-    while not args.report_only:
-        # the file is read again before each cell, so cells can be added or reordered while a study runs
-        study = StudyConfig.load(args.config)
-        todo = [c for c in study.cells if only(c) and not summarize_cell(study, c).complete]
-        if not todo:
-            break
-        cell = todo[0]
-        console.print(f"[bold]{cell.name}[/]: {len(todo)} cells left")
-        before = summarize_cell(study, cell).episodes
-        run_study(study, only=lambda c, cell=cell: c == cell, on_cell=done, on_record=progress)
-        if summarize_cell(study, cell).episodes == before:
-            raise SystemExit(f"{cell.name} made no progress; stopping (see the log above)")
+    loaded: dict[str, AgentChatModel] = {}  # kept across cells: a new server would prefill its prompts again
+    try:
+        while not args.report_only:
+            # the file is read again before each cell, so cells can be added or reordered while a study runs
+            study = StudyConfig.load(args.config)
+            todo = [c for c in study.cells if only(c) and not summarize_cell(study, c).complete]
+            if not todo:
+                break
+            cell = todo[0]
+            console.print(f"[bold]{cell.name}[/]: {len(todo)} cells left")
+            spec = study.collect_config(cell).teacher
+            model = loaded[spec] if spec in loaded else loaded.setdefault(spec, load_chat_model(spec))
+            before = summarize_cell(study, cell).episodes
+            run_study(study, model=model, only=lambda c, cell=cell: c == cell, on_cell=done, on_record=progress)
+            if summarize_cell(study, cell).episodes == before:
+                raise SystemExit(f"{cell.name} made no progress; stopping (see the log above)")
+    finally:
+        for model in loaded.values():
+            model.close()
     print((study.folder / "report.md").read_text(encoding="utf-8"))
 
 
