@@ -314,3 +314,40 @@ def test_the_study_report_pairs_each_condition_with_greedy(tmp_path):
     report = (study.folder / "report.md").read_text()
     row = next(line for line in report.splitlines() if line.startswith("| math | train | sample-k2 | 2 |"))
     assert row.split("|")[5:9] == [" 1 ", " 1 ", " 0 ", " +50 points "], row
+
+
+def test_study_run_reads_the_file_again_before_each_cell(tmp_path, monkeypatch):
+    import yaml
+
+    import agentdistill.pipeline.study as study_module
+
+    tasks = load_suite("math", "train", 2)
+    model = oracle(tasks, right=True)
+    monkeypatch.setattr(study_module, "load_chat_model", lambda spec: model)
+    monkeypatch.setattr(model.__class__, "close", lambda self: None)
+    file = tmp_path / "study.yaml"
+    values = {
+        "name": "cli",
+        "out": str(tmp_path / "out"),
+        "concurrency": 1,
+        "conditions": {"greedy": {}, "sample-k2": {"temperature": 0.7, "samples": 2}},
+        "cells": [{"suite": "math", "split": "train", "n": 2, "condition": "greedy"}],
+    }
+    file.write_text(yaml.safe_dump(values))
+
+    def add_a_cell(cell, left):  # while the first cell runs, the plan grows
+        values["cells"] = [*values["cells"][:1], {"suite": "math", "n": 1, "condition": "sample-k2"}]
+        file.write_text(yaml.safe_dump(values))
+
+    summaries = study_module.run_study_file(file, on_cell_start=add_a_cell)
+    assert [(s.cell.condition, s.episodes, s.complete) for s in summaries] == [
+        ("greedy", 2, True),
+        ("sample-k2", 2, True),
+    ]
+    result = CliRunner().invoke(app, ["study", "report", str(file)])
+    assert result.exit_code == 0 and "| math | train | sample-k2 | 1/1 (100%;" in result.output, result.output
+    result = CliRunner().invoke(app, ["study", "run", str(tmp_path / "missing.yaml")])
+    assert result.exit_code == 2
+    file.write_text("name: broken\nconditions: {}\ncells: [{suite: math, n: 1, condition: greedy}]\n")
+    result = CliRunner().invoke(app, ["study", "run", str(file)])
+    assert result.exit_code == 1 and "no condition 'greedy'" in result.output, result.output

@@ -1,8 +1,7 @@
 """A teacher study: collection recipes compared on the same tasks, resumably, from one config file.
 
-    study = StudyConfig.load("experiments/teacher-recipes.yaml")
-    run_study(study)      # runs every cell not yet complete; rerun to continue after a stop
-    write_report(study)   # results/<name>/summary.json and report.md from whatever is stored
+    run_study_file("experiments/teacher-recipes.yaml")   # every cell not yet complete; rerun to continue
+    write_report(StudyConfig.load("experiments/teacher-recipes.yaml"))   # summary.json and report.md
 
 A *cell* is one condition (a set of `collect` settings: greedy, best-of-k sampling, self-consistent actions,
 a first-thought prefix) on the first `n` tasks of a suite split. Every cell's episodes are a trajectory store
@@ -18,9 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Self
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
-from agentdistill.config import DEFAULT_TEACHER, CommandConfig, ModelSpec
+from agentdistill.config import DEFAULT_TEACHER, CommandConfig, ModelSpec, describe_validation_error
+from agentdistill.errors import AgentDistillError, ConfigError
 from agentdistill.llm import AgentChatModel, load_chat_model
 from agentdistill.llm.precision import cpu_hardware
 from agentdistill.pipeline.collect import Collector
@@ -231,3 +231,43 @@ def write_report(study: StudyConfig) -> list[CellSummary]:
     (study.folder / "summary.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     (study.folder / "report.md").write_text(render_report(study, summaries), encoding="utf-8")
     return summaries
+
+
+def load_study(path: str | Path) -> StudyConfig:
+    """The study in the file; an invalid one is a `ConfigError` with a one-line message naming the file."""
+    try:
+        return StudyConfig.load(path)
+    except ValidationError as error:
+        raise ConfigError(f"{path}: {describe_validation_error(error)}") from None
+
+
+def run_study_file(
+    path: str | Path,
+    only: Callable[[StudyCell], bool] = lambda cell: True,
+    on_cell_start: Callable[[StudyCell, int], None] | None = None,
+    on_cell: Callable[[CellSummary], None] | None = None,
+    on_record: Callable | None = None,
+) -> list[CellSummary]:
+    """Run the study in the file cell by cell, reading the file again before each cell (cells can be added or
+    reordered while it runs); each teacher stays loaded across cells (a new engine server would prefill its
+    prompts again). Stops when every cell `only` accepts is complete, or one makes no progress."""
+    loaded: dict[str, AgentChatModel] = {}
+    try:
+        while True:
+            study = load_study(path)
+            todo = [c for c in study.cells if only(c) and not summarize_cell(study, c).complete]
+            if not todo:
+                return write_report(study)
+            cell = todo[0]
+            if on_cell_start:
+                on_cell_start(cell, len(todo))
+            spec = study.collect_config(cell).teacher
+            if spec not in loaded:
+                loaded[spec] = load_chat_model(spec)
+            before = summarize_cell(study, cell).episodes
+            run_study(study, model=loaded[spec], only=cell.__eq__, on_cell=on_cell, on_record=on_record)
+            if summarize_cell(study, cell).episodes == before:
+                raise AgentDistillError(f"study cell {cell.name} made no progress; stopping")
+    finally:
+        for model in loaded.values():
+            model.close()
