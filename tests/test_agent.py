@@ -52,21 +52,6 @@ def test_reply_without_code_is_continued_with_an_open_fence(scripted):
     assert continued["role"] == "assistant" and continued["content"].endswith("dollar.\n```python\n")
 
 
-def test_a_prose_solution_before_any_observation_is_continued_into_code(scripted):
-    """Answering it with the "no code" observation made the 1.5B teacher copy the prompt's solved example
-    (final_answer(841)) in 3 of 100 gsm_symbolic episodes: the reply is continued with an open fence instead."""
-    model = scripted(
-        "Thought: 95 - 32 = 63 boys, minus 7 absent is 56. The answer is \\boxed{56}.",
-        "print(95 - 32 - 7)\n```",
-        "Thought: The code printed 56.\n```python\nfinal_answer(56)\n```",
-    )
-    trajectory = CodeAgent(model).run("How many boys were at school?")
-    continued = model.seen[1][-1]
-    assert continued["role"] == "assistant" and continued["content"].endswith("\\boxed{56}.\n```python\n")
-    assert trajectory.steps[0].code == "print(95 - 32 - 7)" and trajectory.steps[0].observation == "56"
-    assert trajectory.final_answer == 56 and trajectory.termination == "final_answer"
-
-
 def test_prose_answer_after_an_observation_is_extracted(scripted):
     model = scripted("Thought: look.\n```python\nprint(6 * 7)\n```", "The final answer is 42.")
     trajectory = CodeAgent(model).run("q")

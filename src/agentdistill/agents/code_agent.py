@@ -60,10 +60,9 @@ def _runtime(config: RunnableConfig) -> tuple[CodeAgent, PythonSandbox]:
 def think(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
     """Ask the model for the next step (continuing the prefix on the first step, if there is one).
 
-    A reply that ends without code is continued once with an opened ```python fence, unless it states an
-    answer after real observations (`act` accepts that one): small models often stop after the thought, or
-    solve the task in prose, and this costs one short call instead of a whole wasted step. Answering a prose
-    solution with the "no code" observation instead made models copy a solved example of the prompt.
+    A reply that ends without code and without a stated answer is continued once with an opened
+    ```python fence: small models often stop after the thought, and this costs one short call instead
+    of a whole wasted step.
     """
     agent, _ = _runtime(config)
     prefix = state.get("prefix") if not state.get("steps") else None
@@ -72,8 +71,7 @@ def think(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
         return {"pending": _sample_candidates(agent, state["messages"], prefix or "", started)}
     text, completion = _continue(agent, state["messages"], prefix or "")
     parsed = parse_step(text)
-    accepted = extract_prose_answer(text) is not None and _has_useful_observation(state)
-    if parsed.code is None and completion.finish_reason == "stop" and not accepted:
+    if parsed.code is None and completion.finish_reason == "stop" and extract_prose_answer(text) is None:
         text, more = _continue(agent, state["messages"], text.rstrip() + "\n```python\n")
         parsed = parse_step(text)
         completion = more.model_copy(
