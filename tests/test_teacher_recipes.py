@@ -351,3 +351,24 @@ def test_study_run_reads_the_file_again_before_each_cell(tmp_path, monkeypatch):
     file.write_text("name: broken\nconditions: {}\ncells: [{suite: math, n: 1, condition: greedy}]\n")
     result = CliRunner().invoke(app, ["study", "run", str(file)])
     assert result.exit_code == 1 and "no condition 'greedy'" in result.output, result.output
+
+
+def test_a_stopped_best_of_k_cell_reports_the_rounds_every_task_drew(tmp_path):
+    study = _study(
+        tmp_path,
+        ks=[1, 2, 4],
+        conditions={"sample-k4": {"temperature": 0.7, "samples": 4}},
+        cells=[{"suite": "math", "split": "train", "n": 2, "condition": "sample-k4"}],
+    )
+    cell = study.cells[0]
+    tasks = load_suite("math", "train", 2)
+    halfway = study.collect_config(cell).model_copy(update={"samples": 3})  # as if stopped in round 3
+    Collector(halfway, model=oracle(tasks, right=True)).run()
+    store = TrajectoryStore(study.store_path(cell))
+    kept = [r for r in store if not (r.sample == 2 and r.task_id == tasks[1].id)]
+    study.store_path(cell).unlink()
+    for record in kept:
+        store.append(record)
+    summary = summarize_cell(study, cell)
+    assert not summary.complete and summary.episodes == 5
+    assert [y.k for y in summary.yields] == [1, 2] and [s.k for s in summary.early_stop] == [2]

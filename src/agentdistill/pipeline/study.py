@@ -136,6 +136,14 @@ def _complete(records: list[TrajectoryRecord], n: int, config: CollectConfig) ->
     )
 
 
+def _rounds_done(records: list[TrajectoryRecord], tasks: int) -> int:
+    """How many samples every task has drawn (a best-of-k run goes round by round)."""
+    rounds = 0
+    while tasks and sum(r.sample == rounds for r in records) >= tasks:
+        rounds += 1
+    return rounds
+
+
 def summarize_cell(study: StudyConfig, cell: StudyCell) -> CellSummary:
     config = study.collect_config(cell)
     store = study.store_path(cell)
@@ -147,16 +155,22 @@ def summarize_cell(study: StudyConfig, cell: StudyCell) -> CellSummary:
     first = [r for r in records if r.sample == 0]
     runs = _read_runs(store)
     correct = sum(r.correct for r in first)
+    # a best-of-k cell draws round by round: report k only where every task has drawn it (an early-stopping
+    # cell, only once complete)
+    complete = _complete(records, cell.n, config)
+    rounds = (
+        config.samples if complete else (_rounds_done(records, len(first)) if config.stop_after_correct is None else 0)
+    )
     return CellSummary(
         cell=cell,
         settings=study.conditions[cell.condition],
         tasks=len(first),
         episodes=len(records),
-        complete=_complete(records, cell.n, config),
+        complete=complete,
         correct_first=correct,
         accuracy_ci=wilson_interval(correct, len(first)),
-        yields=yield_table(records, [*study.ks, config.samples]),
-        early_stop=[early_stop_cost(records, k) for k in study.ks if k <= config.samples and k > 1],
+        yields=yield_table(records, [*study.ks, config.samples], upto=rounds),
+        early_stop=[early_stop_cost(records, k) for k in study.ks if 1 < k <= rounds],
         failures=dict(failure_counts(first)),
         first_correct={r.task_id: r.correct for r in sorted(first, key=lambda r: r.task_id)},
         wall_seconds=sum(run["seconds"] for run in runs),

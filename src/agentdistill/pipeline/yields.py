@@ -87,7 +87,7 @@ def early_stop_cost(records: Iterable[TrajectoryRecord], k: int) -> EarlyStopCos
     return EarlyStopCost(k=k, episodes=episodes, solved=solved, seconds=seconds)
 
 
-def yield_table(records: list[TrajectoryRecord], ks: Iterable[int]) -> list[YieldAtK]:
-    """Yield at each k that the records have samples for."""
+def yield_table(records: list[TrajectoryRecord], ks: Iterable[int], upto: int | None = None) -> list[YieldAtK]:
+    """Yield at each k of `ks` up to `upto` (default: the most samples any task drew)."""
     most = max((r.sample for r in records), default=-1) + 1
-    return [yield_at(records, k) for k in sorted(set(ks)) if k <= most]
+    return [yield_at(records, k) for k in sorted(set(ks)) if k <= (most if upto is None else min(upto, most))]
