@@ -1,5 +1,7 @@
 """`ClosedBookAgent`: the no-tools baseline. The model answers from memory in one reply; comparing it with the
-tool-using agent on the same tasks measures what retrieval buys (LLaMP's closed-book vs agent comparison)."""
+tool-using agent on the same tasks measures what retrieval buys (LLaMP's closed-book vs agent comparison).
+With `reasoning=True` the reply first reasons step by step (chain of thought): the teacher's such replies are
+the training data of the paper's CoT-distilled baseline."""
 
 from __future__ import annotations
 
@@ -26,10 +28,16 @@ class ClosedBookAgent:
     """
 
     def __init__(
-        self, model: AgentChatModel | str, *, max_new_tokens: int = 48, sampling: SamplingParams | None = None
+        self,
+        model: AgentChatModel | str,
+        *,
+        reasoning: bool = False,
+        max_new_tokens: int | None = None,
+        sampling: SamplingParams | None = None,
     ) -> None:
         self.model = load_chat_model(model) if isinstance(model, str) else model
-        self.max_new_tokens = max_new_tokens
+        self.reasoning = reasoning
+        self.max_new_tokens = max_new_tokens or (384 if reasoning else 48)
         self.base_sampling = sampling or SamplingParams()
 
     def sampling(self) -> SamplingParams:
@@ -40,7 +48,7 @@ class ClosedBookAgent:
 
     def initial_messages(self, question: str) -> list[ChatMessage]:
         return [
-            {"role": "system", "content": render(_PROMPTS, "system")},
+            {"role": "system", "content": render(_PROMPTS, "system_cot" if self.reasoning else "system")},
             {"role": "user", "content": render(_PROMPTS, "task", question=question)},
         ]
 
@@ -69,5 +77,5 @@ class ClosedBookAgent:
             messages=[*messages, {"role": "assistant", "content": text}],
             started_at=started_at,
             duration_s=time.perf_counter() - started,
-            metadata={"agent": "closed-book", "tools": []},
+            metadata={"agent": "chain-of-thought" if self.reasoning else "closed-book", "tools": []},
         )

@@ -121,7 +121,7 @@ class Collector:
                 sampling = c.sampling(c.sag)
                 sampling = sampling.model_copy(update={"seed": (sampling.seed or 0) + sample})
                 self._agents[tools, sample] = (
-                    ClosedBookAgent(self.model, sampling=sampling)
+                    ClosedBookAgent(self.model, reasoning=c.reasoning, sampling=sampling)
                     if c.closed_book
                     else CodeAgent(
                         self.model,

@@ -39,6 +39,9 @@ class EpisodeSettings(ModelSettings, SamplingSettings):
         False,
         description="No tools: the model answers from memory in one reply (the baseline tool use is measured against).",
     )
+    reasoning: bool = Field(
+        False, description="With --closed-book: reason step by step first (chain of thought; the CoT baseline)."
+    )
 
     @field_validator("suite")
     @classmethod
@@ -56,6 +59,8 @@ class EpisodeSettings(ModelSettings, SamplingSettings):
     def _closed_book_is_one_reply(self) -> Self:
         if self.closed_book and self.sag > 1:
             raise ValueError("closed-book answers in one reply: it takes no --sag")
+        if self.reasoning and not self.closed_book:
+            raise ValueError("--reasoning is the chain of thought of a closed-book answer: it needs --closed-book")
         return self
 
 

@@ -9,7 +9,6 @@ per task, a trained student is reused), so an interrupted quickstart continues w
 
 from __future__ import annotations
 
-import gc
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,7 +28,6 @@ from agentdistill.config import (
 )
 from agentdistill.distill.distill_config import STUDENT_MARKER, DistillConfig
 from agentdistill.errors import AgentDistillError
-from agentdistill.llm import AgentChatModel
 from agentdistill.llm.engine import is_built as engine_is_built
 from agentdistill.llm.gguf_convert import to_gguf
 from agentdistill.llm.precision import (
@@ -41,6 +39,7 @@ from agentdistill.pipeline.collect import Collector
 from agentdistill.pipeline.collect_config import CollectConfig
 from agentdistill.pipeline.eval_config import EvalConfig
 from agentdistill.pipeline.evaluate import EvalSummary, evaluate
+from agentdistill.pipeline.models import ModelCache
 from agentdistill.pipeline.report import markdown_table, write_report
 from agentdistill.trajectories.filters import FilterConfig, filter_records
 from agentdistill.trajectories.store import TrajectoryStore
@@ -135,7 +134,7 @@ def run_quickstart(config: QuickstartConfig, stage: Stage = lambda name: None, p
     training_precision(config.dtype, lora=True)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    models = _Models(config)
+    models = ModelCache(config.dtype, config.backend)
     try:
         _collect_teacher(config, models, out, stage, progress)
         kept, stats = _filter_and_export(config, out)
@@ -155,31 +154,7 @@ def run_quickstart(config: QuickstartConfig, stage: Stage = lambda name: None, p
     )
 
 
-class _Models:
-    """Each model is loaded once, when first needed, however many stages use it."""
-
-    def __init__(self, config: QuickstartConfig) -> None:
-        self.config = config
-        self.loaded: dict[str, AgentChatModel] = {}
-
-    def __call__(self, spec: str) -> AgentChatModel:
-        from agentdistill.llm import is_server_spec, load_chat_model
-
-        if spec not in self.loaded:
-            local = not is_server_spec(spec)
-            self.loaded[spec] = load_chat_model(
-                spec, dtype=self.config.dtype if local else "auto", backend=self.config.backend if local else "auto"
-            )
-        return self.loaded[spec]
-
-    def close(self) -> None:
-        for model in self.loaded.values():
-            model.close()  # an engine server is stopped when its last user leaves
-        self.loaded.clear()
-        gc.collect()
-
-
-def _collect_teacher(config: QuickstartConfig, models: _Models, out: Path, stage: Stage, progress) -> None:
+def _collect_teacher(config: QuickstartConfig, models: ModelCache, out: Path, stage: Stage, progress) -> None:
     for suite in config.suites:
         stage(f"teacher {config.teacher} collects {config.train_tasks} {suite} train tasks")
         collect_config = CollectConfig.build(
@@ -210,7 +185,7 @@ def _filter_and_export(config: QuickstartConfig, out: Path) -> tuple[list, dict]
 
 
 def _distill_student(
-    config: QuickstartConfig, models: _Models, out: Path, examples: int, stage: Stage
+    config: QuickstartConfig, models: ModelCache, out: Path, examples: int, stage: Stage
 ) -> tuple[str, float | None, str | None]:
     """Train the student (or reuse the one trained before); returns its spec, training speed and precision."""
     from agentdistill.distill.trainer import distill
@@ -239,7 +214,7 @@ def _distill_student(
 
 
 def _evaluate_rows(
-    config: QuickstartConfig, models: _Models, out: Path, distilled: str, stage: Stage, progress
+    config: QuickstartConfig, models: ModelCache, out: Path, distilled: str, stage: Stage, progress
 ) -> list[EvalSummary]:
     runs = (
         [

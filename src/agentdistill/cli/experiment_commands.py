@@ -1,0 +1,62 @@
+"""`experiment`: teacher runs -> distilled students -> evaluated rows -> report, from one file, resumably."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from agentdistill.cli.common import console, quiet_libraries
+
+experiment_app = typer.Typer(
+    help="The paper's comparison from one config file (see pipeline/experiment_config.py), resumably.",
+    no_args_is_help=True,
+)
+
+
+def load_experiment(file: Path):
+    """The experiment in `file`; an invalid one is a one-line error naming the file."""
+    from pydantic import ValidationError
+
+    from agentdistill.config import describe_validation_error
+    from agentdistill.errors import ConfigError
+    from agentdistill.pipeline.experiment_config import ExperimentConfig
+
+    try:
+        return ExperimentConfig.load(file)
+    except ValidationError as error:
+        raise ConfigError(f"{file}: {describe_validation_error(error)}") from None
+
+
+@experiment_app.command("run")
+def run(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="The experiment's YAML file."),
+    stage: list[str] = typer.Option(
+        [], help="Run only these stages (collect, train, evaluate, report); repeatable. Default: all, in order."
+    ),
+) -> None:
+    """Run every stage, skipping what is done (rerun to continue); results go to results/NAME/."""
+    from agentdistill.pipeline.experiment import STAGES, run_experiment
+
+    config = load_experiment(file)  # a broken file fails here, before any model loads
+    if unknown := set(stage) - set(STAGES):
+        raise typer.BadParameter(f"unknown stages {sorted(unknown)}; choose from {', '.join(STAGES)}")
+    quiet_libraries()
+
+    def progress(record, summary) -> None:
+        if summary.done % 10 == 0:
+            console.print(f"  {summary.done} episodes, {summary.correct} correct")
+
+    run_experiment(
+        config, stages=[s for s in STAGES if s in stage] or STAGES, announce=console.print, progress=progress
+    )
+    if not stage or "report" in stage:
+        print((config.folder / "report.md").read_text(encoding="utf-8"))
+
+
+@experiment_app.command("report")
+def report(file: Path = typer.Argument(..., exists=True, dir_okay=False, help="The experiment's YAML file.")) -> None:
+    """Rewrite summary.json, report.md and accuracy.png from what is stored, and print the report."""
+    from agentdistill.pipeline.experiment_report import write_experiment_report
+
+    print(write_experiment_report(load_experiment(file)).read_text(encoding="utf-8"))

@@ -1,0 +1,105 @@
+"""`experiment`: the paper's comparison from one config file, every stage resumable.
+
+    collect   each teacher run on the train split of its suites       out/teacher/RUN.jsonl
+    train     each student on the correct trajectories of its runs     out/students/NAME/ (export/, model/, ...)
+    evaluate  each row on the test split of its suites                 out/eval/ROW-SUITE/
+    report    accuracy with 95% intervals, paired tests, failures      out/summary.json, out/report.md, out/*.png
+
+Collection and evaluation resume task by task, a trained student is reused, so an interrupted experiment is
+continued by running it again; the config file can grow between runs (more tasks, another row).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, Literal
+
+from agentdistill.errors import AgentDistillError
+from agentdistill.pipeline.collect import Collector
+from agentdistill.pipeline.evaluate import EvalSummary, evaluate
+from agentdistill.pipeline.experiment_config import ExperimentConfig, StudentRun
+from agentdistill.pipeline.models import ModelCache
+from agentdistill.trajectories.filters import FilterConfig, filter_records
+from agentdistill.trajectories.record import TrajectoryRecord
+from agentdistill.trajectories.store import TrajectoryStore
+
+Stage = Literal["collect", "train", "evaluate", "report"]
+STAGES: tuple[Stage, ...] = ("collect", "train", "evaluate", "report")
+Announce = Callable[[str], None]
+
+
+def run_experiment(
+    config: ExperimentConfig,
+    stages: Iterable[Stage] = STAGES,
+    announce: Announce = lambda message: None,
+    progress: Callable | None = None,
+    models: ModelCache | None = None,
+) -> list[EvalSummary]:
+    """Run (or continue) the chosen stages in order; returns the evaluation summaries so far."""
+    chosen = set(stages)
+    config.folder.mkdir(parents=True, exist_ok=True)
+    config.save(config.folder / "config.yaml")  # what ran, next to what it produced
+    cache = models or ModelCache()
+    try:
+        if "collect" in chosen:
+            collect_teacher(config, cache, announce, progress)
+        if "train" in chosen:
+            cache.close()  # training needs the memory the teacher holds
+            for student in config.students:
+                train_student(config, student, announce)
+        summaries = evaluate_rows(config, cache, announce, progress) if "evaluate" in chosen else []
+    finally:
+        if models is None:
+            cache.close()
+    if "report" in chosen:
+        from agentdistill.pipeline.experiment_report import write_experiment_report
+
+        write_experiment_report(config)
+    return summaries
+
+
+def collect_teacher(config: ExperimentConfig, models: ModelCache, announce: Announce, progress=None) -> None:
+    for run in config.teacher_runs:
+        for suite in config.suites_of(run):
+            collect_config = config.collect_config(run, suite)
+            announce(f"teacher run {run.name}: {run.train_tasks} {suite} train tasks")
+            with Collector(collect_config, model=models(config.teacher)) as collector:
+                collector.run(on_record=progress)
+
+
+def training_records(config: ExperimentConfig, student: StudentRun) -> tuple[list[TrajectoryRecord], dict[str, Any]]:
+    """The correct, finished, distinct trajectories of the student's teacher runs, capped per task."""
+    records: list[TrajectoryRecord] = []
+    for name in student.data:
+        run = next(r for r in config.teacher_runs if r.name == name)
+        store = config.collect_config(run, config.suites_of(run)[0]).out
+        records += list(TrajectoryStore(store))
+    kept, stats = filter_records(records, FilterConfig(max_per_task=student.max_per_task))
+    return kept, dict(stats)
+
+
+def train_student(config: ExperimentConfig, student: StudentRun, announce: Announce) -> None:
+    """Export and distill the student, unless a finished one is there already."""
+    from agentdistill.distill.distill_config import STUDENT_MARKER
+    from agentdistill.distill.trainer import distill
+    from agentdistill.trajectories.export import export_dataset
+
+    folder = config.student_path(student)
+    if (folder / "model" / STUDENT_MARKER).exists():
+        return
+    kept, stats = training_records(config, student)
+    if not kept:
+        raise AgentDistillError(f"student {student.name}: the filter kept no trajectory ({stats}); collect first")
+    announce(f"student {student.name}: distill {len(kept)} trajectories into {config.student}")
+    export_dataset(kept, folder / "export")
+    distill(config.distill_config(student))
+
+
+def evaluate_rows(config: ExperimentConfig, models: ModelCache, announce: Announce, progress=None) -> list[EvalSummary]:
+    summaries = []
+    for row in config.rows:
+        for suite in config.suites_of(row):
+            eval_config = config.eval_config(row, suite)
+            announce(f"evaluate {row.name} on {config.test_tasks} {suite} test tasks")
+            summaries.append(evaluate(eval_config, model=models(eval_config.model), on_record=progress))
+    return summaries

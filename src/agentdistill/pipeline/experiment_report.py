@@ -1,0 +1,182 @@
+"""The report of an experiment, from its files only: per cell accuracy with a 95% bootstrap interval, the
+paired comparisons it asks for, failures by kind, the students' training, and a chart."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from agentdistill.pipeline.experiment_config import ExperimentConfig, Row
+from agentdistill.pipeline.failures import FAILURE_KINDS, failure_counts
+from agentdistill.pipeline.stats import PairedComparison, paired
+from agentdistill.trajectories.store import TrajectoryStore
+
+
+def bootstrap_interval(outcomes: list[bool], resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """95% percentile bootstrap interval of a success rate (deterministic by seed)."""
+    if not outcomes:
+        return 0.0, 1.0
+    rng = random.Random(seed)
+    n = len(outcomes)
+    rates = sorted(sum(rng.choices(outcomes, k=n)) / n for _ in range(resamples))
+    return rates[int(0.025 * resamples)], rates[int(0.975 * resamples) - 1]
+
+
+class Cell(BaseModel):
+    """One row on one suite."""
+
+    row: str
+    suite: str
+    tasks: int
+    planned: int
+    correct: int
+    interval: tuple[float, float]
+    seconds_per_task: float
+    tokens_per_task: float
+    failures: dict[str, int]
+    per_task: dict[str, bool] = Field(description="Task id -> correct.")
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.tasks if self.tasks else 0.0
+
+
+def read_cell(config: ExperimentConfig, row: Row, suite: str) -> Cell:
+    store = Path(config.eval_config(row, suite).out) / "episodes.jsonl"
+    records = list(TrajectoryStore(store)) if store.is_file() else []
+    per_task = {r.task_id: r.correct for r in sorted(records, key=lambda r: r.task_id)}
+    n = len(records) or 1
+    return Cell(
+        row=row.name,
+        suite=suite,
+        tasks=len(records),
+        planned=config.test_tasks,
+        correct=sum(per_task.values()),
+        interval=bootstrap_interval(list(per_task.values())),
+        seconds_per_task=sum(r.trajectory.duration_s for r in records) / n,
+        tokens_per_task=sum(r.trajectory.completion_tokens for r in records) / n,
+        failures=dict(failure_counts(records)),
+        per_task=per_task,
+    )
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join([*lines, *("| " + " | ".join(r) + " |" for r in rows)])
+
+
+def _accuracy(cell: Cell) -> str:
+    if not cell.tasks:
+        return "-"
+    done = "" if cell.tasks >= cell.planned else f", {cell.tasks}/{cell.planned} run"
+    low, high = cell.interval
+    return f"{100 * cell.accuracy:.1f} ({100 * low:.0f}–{100 * high:.0f}{done})"
+
+
+def accuracy_table(config: ExperimentConfig, cells: list[Cell]) -> str:
+    suites = config.suites
+    rows = []
+    for row in config.rows:
+        mine = {c.suite: c for c in cells if c.row == row.name}
+        scored = [mine[s] for s in suites if s in mine and mine[s].tasks]
+        mean = f"{100 * sum(c.accuracy for c in scored) / len(scored):.1f}" if scored else "-"
+        rows.append([row.name, *(_accuracy(mine[s]) if s in mine else "n/a" for s in suites), mean])
+    return _table(["row", *suites, "mean"], rows)
+
+
+def comparisons(config: ExperimentConfig, cells: list[Cell]) -> list[tuple[str, str, str, PairedComparison]]:
+    found = []
+    for a, b in config.compare:
+        for suite in config.suites:
+            first = next((c for c in cells if c.row == a and c.suite == suite), None)
+            second = next((c for c in cells if c.row == b and c.suite == suite), None)
+            if first and second and first.tasks and second.tasks:
+                found.append((a, b, suite, paired(first.per_task, second.per_task)))
+    return found
+
+
+def write_experiment_report(config: ExperimentConfig) -> Path:
+    """`summary.json`, `report.md` and `accuracy.png` in the experiment folder; returns the report's path."""
+    cells = [read_cell(config, row, suite) for row in config.rows for suite in config.suites_of(row)]
+    compared = comparisons(config, cells)
+    training = {s.name: _training_summary(config.student_path(s)) for s in config.students}
+    folder = config.folder
+    folder.mkdir(parents=True, exist_ok=True)
+    summary = {
+        "experiment": config.name,
+        "cells": [c.model_dump(mode="json") for c in cells],
+        "comparisons": [{"a": a, "b": b, "suite": s, **c.model_dump(), "p": c.p_value} for a, b, s, c in compared],
+        "training": training,
+    }
+    (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    parts = [
+        f"Experiment `{config.name}`: teacher `{config.teacher}`, student `{config.student}`, "
+        f"{config.test_tasks} test tasks per suite.",
+        "",
+        "Accuracy (%) with a 95% bootstrap interval; `mean` averages the suites a row ran.",
+        "",
+        accuracy_table(config, cells),
+    ]
+    if compared:
+        rows = [
+            [a, b, s, str(c.tasks), str(c.only_a), str(c.only_b), f"{100 * c.difference:+.1f}", f"{c.p_value:.3f}"]
+            for a, b, s, c in compared
+        ]
+        header = ["A", "B", "suite", "tasks", "only A", "only B", "B - A (points)", "McNemar p"]
+        parts += ["", "Paired on the same tasks (exact McNemar):", "", _table(header, rows)]
+    failure_rows = [
+        [c.row, c.suite, str(c.tasks - c.correct), *(str(c.failures.get(k, 0)) for k in FAILURE_KINDS)]
+        for c in cells
+        if c.tasks
+    ]
+    parts += ["", "Failures by kind:", "", _table(["row", "suite", "wrong", *FAILURE_KINDS], failure_rows)]
+    if any(training.values()):
+        rows = [
+            [name, str(t.get("examples", "-")), f"{t.get('tokens_per_second', 0):.0f}", str(t.get("last_loss", "-"))]
+            for name, t in training.items()
+            if t
+        ]
+        parts += ["", "Students:", "", _table(["student", "examples", "tokens/s", "last loss"], rows)]
+    report = folder / "report.md"
+    report.write_text("\n".join(parts) + "\n", encoding="utf-8")
+    plot_cells(cells, folder / "accuracy.png")
+    return report
+
+
+def _training_summary(folder: Path) -> dict:
+    try:
+        return json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def plot_cells(cells: list[Cell], path: Path) -> None:
+    """Accuracy per row and suite, with the bootstrap intervals as error bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scored = [c for c in cells if c.tasks]
+    suites = list(dict.fromkeys(c.suite for c in scored))
+    rows = list(dict.fromkeys(c.row for c in scored))
+    width = 0.8 / max(len(rows), 1)
+    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(suites) * max(len(rows), 1) / 2 + 3), 4))
+    for j, row in enumerate(rows):
+        mine = {c.suite: c for c in scored if c.row == row}
+        xs = [i + j * width for i, s in enumerate(suites) if s in mine]
+        cs = [mine[s] for s in suites if s in mine]
+        errors = [[100 * (c.accuracy - c.interval[0]) for c in cs], [100 * (c.interval[1] - c.accuracy) for c in cs]]
+        ax.bar(xs, [100 * c.accuracy for c in cs], width, yerr=errors, capsize=2, label=row)
+    ax.set_xticks([i + width * (len(rows) - 1) / 2 for i in range(len(suites))], suites)
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(0, 105)
+    if rows:
+        ax.legend(fontsize=7)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
