@@ -5,6 +5,7 @@ import json
 
 import pytest
 import yaml
+from tests.test_teacher_recipes import oracle
 from typer.testing import CliRunner
 
 from agentdistill.cli import app
@@ -14,7 +15,6 @@ from agentdistill.pipeline.experiment import run_experiment
 from agentdistill.pipeline.experiment_config import ExperimentConfig
 from agentdistill.pipeline.experiment_report import bootstrap_interval
 from agentdistill.tasks import load_suite
-from tests.test_teacher_recipes import oracle
 
 
 def _values(tmp_path, **changes):
@@ -61,7 +61,7 @@ def fake_distill(config):
     out = Path(config.out)
     (out / "model").mkdir(parents=True, exist_ok=True)
     (out / "model" / STUDENT_MARKER).write_text("{}")
-    examples = sum(1 for _ in open(Path(config.data) / "train.jsonl"))
+    examples = len((Path(config.data) / "train.jsonl").read_text().splitlines())
     (out / "summary.json").write_text(json.dumps({"examples": examples, "tokens_per_second": 50.0, "last_loss": 0.1}))
     fake_distill.calls.append(config.out)
 
@@ -96,8 +96,9 @@ def test_an_experiment_runs_its_stages_resumes_and_reports(tmp_path, monkeypatch
         ("agent-distilled + SAG", 2, 2),
     ]
     folder = config.folder
-    assert len(open(folder / "teacher" / "agent.jsonl").readlines()) == 4  # 2 tasks x 2 samples
-    assert len(open(folder / "students" / "agent-distilled" / "export" / "train.jsonl").readlines()) == 2  # capped
+    assert len((folder / "teacher" / "agent.jsonl").read_text().splitlines()) == 4  # 2 tasks x 2 samples
+    exported = folder / "students" / "agent-distilled" / "export" / "train.jsonl"
+    assert len(exported.read_text().splitlines()) == 2  # one per task: the cap
     report = (folder / "report.md").read_text()
     assert "| student prompted | 0.0 (" in report and "| agent-distilled + SAG | 100.0 (" in report
     assert "| student prompted | agent-distilled | math | 2 | 0 | 2 | +100.0 |" in report
