@@ -149,3 +149,19 @@ def test_a_chain_of_thought_answer_is_read_off_its_last_line(scripted, tmp_path)
         CollectConfig.build(reasoning=True)
     config = CollectConfig.build(suite="math", n=1, closed_book=True, reasoning=True, out=str(tmp_path / "c.jsonl"))
     assert Collector(config, model=scripted("The answer is 1.")).agent_for(load_suite("math", "train", 1)[0]).reasoning
+
+
+def test_the_report_gives_the_materials_mae_of_each_row(tmp_path):
+    tests = load_suite("materials", "test")
+    first = next(i for i, t in enumerate(tests) if t.metadata.get("regression_unit"))
+    values = _values(tmp_path, suites=["materials"], teacher_runs=[], students=[], compare=[], test_tasks=first + 1)
+    values["rows"] = [{"name": "teacher agent", "model": "teacher"}]
+    config = ExperimentConfig.build(**values)
+    model = oracle(tests[: first + 1], right=True)
+    for task in tests[: first + 1]:
+        if task.metadata.get("regression_unit"):  # every regression answer 0.5 off
+            model.plans[task.question] = [str(float(task.answers[0]) + 0.5)]
+    run_experiment(config, stages=["evaluate", "report"], models=lambda spec: model)
+    report = (config.folder / "report.md").read_text()
+    template, unit = tests[first].difficulty, tests[first].metadata["regression_unit"]
+    assert f"| teacher agent | materials | {template} | 0.5 {unit} | 1/1 |" in report, report

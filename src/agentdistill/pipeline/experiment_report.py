@@ -37,6 +37,7 @@ class Cell(BaseModel):
     seconds_per_task: float
     tokens_per_task: float
     failures: dict[str, int]
+    mae: dict[str, dict] = Field(default_factory=dict, description="Regression-style templates: MAE (LLaMP-style).")
     per_task: dict[str, bool] = Field(description="Task id -> correct.")
 
     @property
@@ -45,6 +46,8 @@ class Cell(BaseModel):
 
 
 def read_cell(config: ExperimentConfig, row: Row, suite: str) -> Cell:
+    from agentdistill.pipeline.evaluate import regression_errors
+
     store = Path(config.eval_config(row, suite).out) / "episodes.jsonl"
     records = list(TrajectoryStore(store)) if store.is_file() else []
     per_task = {r.task_id: r.correct for r in sorted(records, key=lambda r: r.task_id)}
@@ -59,6 +62,7 @@ def read_cell(config: ExperimentConfig, row: Row, suite: str) -> Cell:
         seconds_per_task=sum(r.trajectory.duration_s for r in records) / n,
         tokens_per_task=sum(r.trajectory.completion_tokens for r in records) / n,
         failures=dict(failure_counts(records)),
+        mae={name: e.model_dump() for name, e in regression_errors(records, suite).items()},
         per_task=per_task,
     )
 
@@ -133,13 +137,31 @@ def write_experiment_report(config: ExperimentConfig) -> Path:
         if c.tasks
     ]
     parts += ["", "Failures by kind:", "", _table(["row", "suite", "wrong", *FAILURE_KINDS], failure_rows)]
+    mae_rows = [
+        [c.row, c.suite, name, f"{e['mae']:.3g} {e['unit']}", f"{e['answered']}/{e['tasks']}"]
+        for c in cells
+        for name, e in c.mae.items()
+    ]
+    if mae_rows:
+        header = ["row", "suite", "quantity", "MAE", "answered"]
+        parts += [
+            "",
+            "Mean absolute error on regression-style tasks (agent vs closed-book):",
+            "",
+            _table(header, mae_rows),
+        ]
     if any(training.values()):
         rows = [
             [name, str(t.get("examples", "-")), f"{t.get('tokens_per_second', 0):.0f}", str(t.get("last_loss", "-"))]
             for name, t in training.items()
             if t
         ]
-        parts += ["", "Students:", "", _table(["student", "examples", "tokens/s", "last loss"], rows)]
+        parts += [
+            "",
+            "Students (loss curves: students/NAME/loss.png):",
+            "",
+            _table(["student", "examples", "tokens/s", "last loss"], rows),
+        ]
     report = folder / "report.md"
     report.write_text("\n".join(parts) + "\n", encoding="utf-8")
     plot_cells(cells, folder / "accuracy.png")
