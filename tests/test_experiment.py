@@ -165,3 +165,26 @@ def test_the_report_gives_the_materials_mae_of_each_row(tmp_path):
     report = (config.folder / "report.md").read_text()
     template, unit = tests[first].difficulty, tests[first].metadata["regression_unit"]
     assert f"| teacher agent | materials | {template} | 0.5 {unit} | 1/1 |" in report, report
+
+
+def test_students_on_nested_subsets_give_accuracy_against_trajectories(tmp_path, monkeypatch):
+    from agentdistill.distill import trainer
+
+    fake_distill.calls = []
+    monkeypatch.setattr(trainer, "distill", fake_distill)
+    values = _values(tmp_path, compare=[])
+    values["students"] = [
+        {"name": "all", "data": ["agent"], "max_per_task": 2},
+        {"name": "one", "data": ["agent"], "max_per_task": 2, "max_examples": 1},
+    ]
+    values["rows"] = [{"name": "all", "model": "all"}, {"name": "one", "model": "one"}]
+    config = ExperimentConfig.build(**values)
+    models = FakeModels(load_suite("math", "train", 2) + load_suite("math", "test", 2))
+    run_experiment(config, models=models)
+    exported = {
+        name: (config.folder / "students" / name / "export" / "train.jsonl").read_text().splitlines()
+        for name in ("all", "one")
+    }
+    assert len(exported["all"]) == 4 and len(exported["one"]) == 1
+    assert json.loads(exported["one"][0])["id"] in {json.loads(line)["id"] for line in exported["all"]}
+    assert (config.folder / "accuracy_vs_examples.png").stat().st_size > 0

@@ -11,6 +11,7 @@ continued by running it again; the config file can grow between runs (more tasks
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
@@ -75,6 +76,10 @@ def training_records(config: ExperimentConfig, student: StudentRun) -> tuple[lis
         store = config.collect_config(run, config.suites_of(run)[0]).out
         records += list(TrajectoryStore(store))
     kept, stats = filter_records(records, FilterConfig(max_per_task=student.max_per_task))
+    if student.max_examples is not None and len(kept) > student.max_examples:
+        # one seeded order for every size, so a student on 100 trajectories sees the 50 of the smaller one
+        random.Random(0).shuffle(kept)
+        kept = kept[: student.max_examples]
     return kept, dict(stats)
 
 

@@ -54,6 +54,9 @@ class StudentRun(BaseModel):
     name: str
     data: list[str] = Field(min_length=1, description="Names of the teacher runs it learns from.")
     max_per_task: int | None = Field(2, ge=1, description="Trajectories kept per task (best-of-k gives several).")
+    max_examples: int | None = Field(
+        None, ge=1, description="Train on this many of them (a seeded sample; smaller ones nest in larger ones)."
+    )
     settings: dict[str, Any] = Field(default_factory=dict, description="DistillConfig settings.")
 
 

@@ -165,6 +165,7 @@ def write_experiment_report(config: ExperimentConfig) -> Path:
     report = folder / "report.md"
     report.write_text("\n".join(parts) + "\n", encoding="utf-8")
     plot_cells(cells, folder / "accuracy.png")
+    plot_examples(config, cells, training, folder / "accuracy_vs_examples.png")
     return report
 
 
@@ -199,6 +200,35 @@ def plot_cells(cells: list[Cell], path: Path) -> None:
     if rows:
         ax.legend(fontsize=7)
     ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_examples(config: ExperimentConfig, cells: list[Cell], training: dict[str, dict], path: Path) -> None:
+    """Mean accuracy of each distilled row against the number of trajectories its student trained on (no
+    file when fewer than two students have trained)."""
+    points = []
+    for row in config.rows:
+        examples = training.get(row.model, {}).get("examples")
+        scored = [c for c in cells if c.row == row.name and c.tasks]
+        if examples and scored:
+            points.append((examples, 100 * sum(c.accuracy for c in scored) / len(scored), row.name))
+    if len({p[0] for p in points}) < 2:
+        path.unlink(missing_ok=True)
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for examples, accuracy, name in points:
+        ax.scatter(examples, accuracy)
+        ax.annotate(name, (examples, accuracy), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ax.set_xlabel("training trajectories")
+    ax.set_ylabel("mean accuracy over suites (%)")
+    ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
