@@ -88,6 +88,15 @@ class CommandConfig(BaseModel):
         values = read_config_file(path) if path is not None else {}
         return cls(**{**values, **overrides})
 
+    @classmethod
+    def from_file(cls, path: str | Path) -> Self:
+        """The settings in the file; an invalid one is a `ConfigError` with one line naming the file (for commands
+        that take a whole config file as their argument, such as `study run` and `experiment run`)."""
+        try:
+            return cls.load(path)
+        except ValidationError as error:
+            raise ConfigError(f"{path}: {describe_validation_error(error)}") from None
+
     def save(self, path: str | Path) -> Path:
         """Write the config as YAML (or JSON for a .json path), so a run can be repeated from the file."""
         path = Path(path)

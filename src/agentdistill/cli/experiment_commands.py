@@ -14,20 +14,6 @@ experiment_app = typer.Typer(
 )
 
 
-def load_experiment(file: Path):
-    """The experiment in `file`; an invalid one is a one-line error naming the file."""
-    from pydantic import ValidationError
-
-    from agentdistill.config import describe_validation_error
-    from agentdistill.errors import ConfigError
-    from agentdistill.pipeline.experiment_config import ExperimentConfig
-
-    try:
-        return ExperimentConfig.load(file)
-    except ValidationError as error:
-        raise ConfigError(f"{file}: {describe_validation_error(error)}") from None
-
-
 @experiment_app.command("run")
 def run(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="The experiment's YAML file."),
@@ -37,8 +23,9 @@ def run(
 ) -> None:
     """Run every stage, skipping what is done (rerun to continue); results go to results/NAME/."""
     from agentdistill.pipeline.experiment import STAGES, run_experiment
+    from agentdistill.pipeline.experiment_config import ExperimentConfig
 
-    config = load_experiment(file)  # a broken file fails here, before any model loads
+    config = ExperimentConfig.from_file(file)  # a broken file fails here, before any model loads
     if unknown := set(stage) - set(STAGES):
         raise typer.BadParameter(f"unknown stages {sorted(unknown)}; choose from {', '.join(STAGES)}")
     quiet_libraries()
@@ -57,6 +44,7 @@ def run(
 @experiment_app.command("report")
 def report(file: Path = typer.Argument(..., exists=True, dir_okay=False, help="The experiment's YAML file.")) -> None:
     """Rewrite summary.json, report.md and accuracy.png from what is stored, and print the report."""
+    from agentdistill.pipeline.experiment_config import ExperimentConfig
     from agentdistill.pipeline.experiment_report import write_experiment_report
 
-    print(write_experiment_report(load_experiment(file)).read_text(encoding="utf-8"))
+    print(write_experiment_report(ExperimentConfig.from_file(file)).read_text(encoding="utf-8"))

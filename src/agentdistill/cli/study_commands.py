@@ -23,9 +23,9 @@ def run(
 
     The file is read again before each cell. Episodes, wall times, summary.json and report.md go to results/NAME/.
     """
-    from agentdistill.pipeline.study import load_study, run_study_file
+    from agentdistill.pipeline.study import StudyConfig, run_study_file
 
-    study = load_study(file)  # a broken file fails here, before any model loads
+    study = StudyConfig.from_file(file)  # a broken file fails here, before any model loads
     quiet_libraries()
 
     def started(cell, left: int) -> None:
@@ -51,8 +51,8 @@ def run(
 @study_app.command("report")
 def report(file: Path = typer.Argument(..., exists=True, dir_okay=False, help="The study's YAML file.")) -> None:
     """Rewrite summary.json and report.md from what is stored, and print the report."""
-    from agentdistill.pipeline.study import load_study, write_report
+    from agentdistill.pipeline.study import StudyConfig, write_report
 
-    study = load_study(file)
+    study = StudyConfig.from_file(file)
     write_report(study)
     print((study.folder / "report.md").read_text(encoding="utf-8"))

@@ -17,10 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Self
 
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, model_validator
 
-from agentdistill.config import DEFAULT_TEACHER, CommandConfig, ModelSpec, describe_validation_error
-from agentdistill.errors import AgentDistillError, ConfigError
+from agentdistill.config import DEFAULT_TEACHER, CommandConfig, ModelSpec
+from agentdistill.errors import AgentDistillError
 from agentdistill.llm import AgentChatModel, load_chat_model
 from agentdistill.llm.precision import cpu_hardware
 from agentdistill.pipeline.collect import Collector
@@ -247,14 +247,6 @@ def write_report(study: StudyConfig) -> list[CellSummary]:
     return summaries
 
 
-def load_study(path: str | Path) -> StudyConfig:
-    """The study in the file; an invalid one is a `ConfigError` with a one-line message naming the file."""
-    try:
-        return StudyConfig.load(path)
-    except ValidationError as error:
-        raise ConfigError(f"{path}: {describe_validation_error(error)}") from None
-
-
 def run_study_file(
     path: str | Path,
     only: Callable[[StudyCell], bool] = lambda cell: True,
@@ -268,7 +260,7 @@ def run_study_file(
     loaded: dict[str, AgentChatModel] = {}
     try:
         while True:
-            study = load_study(path)
+            study = StudyConfig.from_file(path)
             todo = [c for c in study.cells if only(c) and not summarize_cell(study, c).complete]
             if not todo:
                 return write_report(study)

@@ -26,7 +26,6 @@ class YieldAtK(BaseModel):
     solved: int = Field(description="Tasks with at least one correct trajectory (pass@k).")
     solved_ci: tuple[float, float]
     distinct_correct: int = Field(description="Correct trajectories left after dropping near-identical ones.")
-    seconds: float = Field(description="Sum of the episodes' wall seconds.")
 
     @property
     def per_task(self) -> float:
@@ -39,7 +38,6 @@ class EarlyStopCost(BaseModel):
     k: int
     episodes: int
     solved: int
-    seconds: float
 
 
 def _by_task(records: Iterable[TrajectoryRecord]) -> dict[str, list[TrajectoryRecord]]:
@@ -53,11 +51,9 @@ def yield_at(records: Iterable[TrajectoryRecord], k: int) -> YieldAtK:
     """Yield of the first `k` samples of each task."""
     tasks = _by_task(records)
     episodes = solved = distinct = 0
-    seconds = 0.0
     for samples in tasks.values():
         first = [r for r in samples if r.sample < k]
         episodes += len(first)
-        seconds += sum(r.trajectory.duration_s for r in first)
         correct = {demonstration_key(r) for r in first if r.correct}
         solved += bool(correct)
         distinct += len(correct)
@@ -68,7 +64,6 @@ def yield_at(records: Iterable[TrajectoryRecord], k: int) -> YieldAtK:
         solved=solved,
         solved_ci=wilson_interval(solved, len(tasks)),
         distinct_correct=distinct,
-        seconds=seconds,
     )
 
 
@@ -76,15 +71,13 @@ def early_stop_cost(records: Iterable[TrajectoryRecord], k: int) -> EarlyStopCos
     """What sampling until the first correct trajectory (at most `k`) costs and solves, read off a run that
     drew at least `k` samples per task."""
     episodes = solved = 0
-    seconds = 0.0
     for samples in _by_task(records).values():
         for record in samples[:k]:
             episodes += 1
-            seconds += record.trajectory.duration_s
             if record.correct:
                 solved += 1
                 break
-    return EarlyStopCost(k=k, episodes=episodes, solved=solved, seconds=seconds)
+    return EarlyStopCost(k=k, episodes=episodes, solved=solved)
 
 
 def yield_table(records: list[TrajectoryRecord], ks: Iterable[int], upto: int | None = None) -> list[YieldAtK]:
