@@ -108,3 +108,36 @@ def test_a_lease_of_a_killed_process_does_not_keep_the_server(fake_vllm):
     pid = server.status()["pid"]
     server.release()
     assert not _alive(pid) and server.status() is None
+
+
+def test_a_server_whose_users_were_all_killed_is_stopped_by_its_watchdog(fake_vllm, monkeypatch):
+    """Regression: a study killed with SIGKILL left its server running at full CPU for nobody. The client here
+    dies without releasing; the watchdog started beside the server stops it."""
+    import subprocess
+    import time
+
+    model, _ = fake_vllm
+    monkeypatch.setenv("AGENTDISTILL_ENGINE_REAP_S", "0.2")
+    client = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from agentdistill.llm.engine import EngineServer\n"
+            f"EngineServer({str(model)!r}, engine='vllm').acquire()\n"
+            "print('held', flush=True); time.sleep(600)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert client.stdout.readline().strip() == "held"
+    server = EngineServer(model, engine="vllm")
+    pid = server.status()["pid"]
+    time.sleep(1)
+    assert _alive(pid)  # a live user keeps it
+    client.kill()
+    client.wait()
+    deadline = time.monotonic() + 20
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(pid) and server.status() is None

@@ -6,7 +6,8 @@ same way, on GPU machines).
 - `EngineServer(gguf).acquire()` starts a server for one model on 127.0.0.1 (a free port, parallel slots,
   continuous batching, prompt cache), or joins the one already running: one server per model and settings
   is shared by every process, through a lock file and a state file beside it. `release()` stops it when its
-  last user leaves. Its log lands in `cache_dir()/engine/logs/`.
+  last user leaves; a watchdog (`llm.engine_watchdog`) stops it when its users died without releasing.
+  Its log lands in `cache_dir()/engine/logs/`.
 
 The chat model on top is `llm.engine_backend.EngineChatModel` (spec `engine:NAME`).
 """
@@ -333,12 +334,30 @@ class EngineServer:
             deadline = time.monotonic() + self.start_timeout_s
             while time.monotonic() < deadline and process.poll() is None:
                 if _healthy(port):
+                    self._watch(process.pid)
                     return process.pid, port
                 time.sleep(0.2)
             _stop(process.pid)
             if attempt == 2:
                 raise EngineError(f"{self.engine} did not start for {self.served_name} (see {self.log_path})")
         raise AssertionError("unreachable")
+
+    def _watch(self, pid: int) -> None:
+        """Start the reaper that stops this server when its users are gone without releasing it."""
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "agentdistill.llm.engine_watchdog",
+                str(self._state_path),
+                str(self._lock_path),
+                str(pid),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
 
     @contextmanager
     def _locked(self):
