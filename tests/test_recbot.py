@@ -27,6 +27,7 @@ from agentdistill.recsys.preferences import (
     PreferenceUpdate,
     SoftPreference,
     consolidate,
+    update_schema,
     validate_update,
 )
 from agentdistill.recsys.recommender import ItemKNN
@@ -315,6 +316,74 @@ def test_collected_turns_train_with_their_own_prompts(catalog, scripted, tmp_pat
     PreferenceUpdate.model_validate_json(row["messages"][2]["content"])
 
 
+class ForgetfulTeacher(OracleModel):
+    """The oracle, except that on the listed commands (1-based, over the run) its parse adds nothing."""
+
+    forget: set = Field(default_factory=set)
+    commands: int = 0
+
+    def complete_batch(self, conversations, params=None):
+        results = super().complete_batch(conversations, params)
+        for conversation, row in zip(conversations, results, strict=True):
+            if "Command:" in conversation[-1]["content"]:
+                self.commands += 1
+                if self.commands in self.forget:
+                    row[0] = Completion(text="{}", prompt_tokens=1, completion_tokens=1)
+        return results
+
+
+def test_collected_turns_are_labelled_by_their_own_effect_not_their_sessions(catalog, tmp_path):
+    """Regression: every turn of a passing session was labelled correct, so a parse that dropped what the user
+    said trained the student. Here the first command's parse adds nothing: that parser turn is not correct,
+    whatever its session did, and the turns that follow are."""
+    config = RecbotConfig(sessions=1, max_turns=4, split="train", out=str(tmp_path / "teacher.jsonl"))
+    teacher = ForgetfulTeacher(model_id="teacher", constraints=oracle(catalog, config).constraints, forget={1})
+    collect_recbot(config, teacher=teacher)
+    parser = {
+        r.task_id.split("-")[-2]: r.correct
+        for r in TrajectoryStore(tmp_path / "teacher.jsonl")
+        if r.task_id.endswith("parser")
+    }
+    assert parser["t1"] is False and len(parser) >= 2 and all(parser[t] for t in parser if t != "t1")
+
+
+def test_a_parse_is_right_when_it_says_what_was_revealed_and_excludes_nothing_wanted(catalog):
+    r = random.Random(4)
+    target = draw_target(catalog, r)
+    user = SimulatedUser(catalog, target, r)
+    user.next_command()
+    said = user.revealed
+    assert said is not None and user.parse_was_right(PreferenceUpdate(add_constraints=[said]))
+    assert not user.parse_was_right(PreferenceUpdate())  # dropped what was said
+    assert not user.parse_was_right(None)  # no valid parse at all
+    assert not user.parse_was_right(PreferenceUpdate(add_constraints=[said], reset=True))
+    anchor_colour = user.anchor.attributes["colour"]
+    excludes_the_target = Constraint(attribute="colour", op="!=", value=anchor_colour)
+    assert not user.parse_was_right(PreferenceUpdate(add_constraints=[said, excludes_the_target]))
+    if said.op == "==":  # the same items passing counts, however it is written
+        same = Constraint(attribute=said.attribute, op="in", value=[said.value])
+        assert user.parse_was_right(PreferenceUpdate(add_constraints=[same]))
+
+
+def test_the_update_schema_admits_the_catalogues_values_and_nothing_else(catalog):
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = update_schema(catalog)
+    check = jsonschema.Draft202012Validator(schema)
+    good = update(("category", "==", "dress"), ("price", "<", 100), soft=[("evening", True)]).model_dump(mode="json")
+    assert check.is_valid(good)
+    assert check.is_valid({"add_constraints": [{"attribute": "colour", "op": "in", "value": ["red", "blue"]}]})
+    assert check.is_valid({"add_constraints": [{"attribute": "price", "op": "between", "value": [20, 80]}]})
+    for bad in (
+        {"add_constraints": [{"attribute": "colour", "op": "==", "value": "teal"}]},  # not in the catalogue
+        {"add_constraints": [{"attribute": "flavour", "op": "==", "value": "red"}]},  # no such attribute
+        {"add_constraints": [{"attribute": "price", "op": "in", "value": [1, 2]}]},  # a set operator on a number
+        {"add_constraints": [{"attribute": "price", "op": "between", "value": 5}]},
+        {"remove_constraints": ["flavour"]},
+        {"add_constraints": [], "extra": 1},
+    ):
+        assert not check.is_valid(bad), bad
+
+
 def test_simulated_user_reveals_one_constraint_per_turn(catalog):
     r = random.Random(4)
     target = draw_target(catalog, r)
@@ -325,8 +394,29 @@ def test_simulated_user_reveals_one_constraint_per_turn(catalog):
 
 
 @pytest.mark.model
+def test_a_real_small_model_under_the_schema_writes_no_malformed_json(services, catalog, smollm):
+    """The 135M model, whose free-running JSON is mostly invalid, parses under the catalogue's schema: every
+    reply is JSON of the right shape with the catalogue's own values (a domain error may remain)."""
+    parser = ParserAgent(smollm, catalog, max_new_tokens=64)
+    results = [
+        FeedSession(services, parser, PlannerAgent(smollm, 64)).command(text)
+        for text in ("show me red dresses", "nothing over $80")
+    ]
+    assert all(r.constrained for r in results)
+    assert sum(r.malformed_outputs() for r in results) == 0
+    assert all(a.problem != "malformed" for r in results for a in r.parser_attempts + r.planner_attempts)
+    for r in results:
+        if r.update is not None:
+            validate_update(r.update, catalog)
+
+
+@pytest.mark.model
 def test_a_real_small_model_never_corrupts_the_session(services, catalog, smollm):
-    session = FeedSession(services, ParserAgent(smollm, catalog, max_new_tokens=48), PlannerAgent(smollm, 48))
+    session = FeedSession(
+        services,
+        ParserAgent(smollm, catalog, max_new_tokens=48, constrained=False),
+        PlannerAgent(smollm, 48, constrained=False),
+    )
     feed, memory = [i.id for i in session.feed], session.memory
     result = session.command("show me red dresses")
     if result.error:  # a 135M model often writes invalid JSON: then nothing changes

@@ -48,8 +48,9 @@ class ByCommand:
 
 
 @pytest.fixture(scope="module")
-def api():
-    return create_app(ServerConfig(), parser_model=ByCommand().model, catalog=fashion_catalog())
+def api(tmp_path_factory):
+    config = ServerConfig(sessions_db=str(tmp_path_factory.mktemp("db") / "sessions.sqlite"))
+    return create_app(config, parser_model=ByCommand().model, catalog=fashion_catalog())
 
 
 def events(response) -> list[dict]:

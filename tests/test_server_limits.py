@@ -36,10 +36,11 @@ class SlowModel(AgentChatModel):
 
 
 @pytest.fixture
-def serve():
+def serve(tmp_path):
     running = []
 
     def make(config: ServerConfig, delay_s: float = 1.0) -> str:
+        config = config.model_copy(update={"sessions_db": str(tmp_path / f"sessions-{len(running)}.sqlite")})
         app = create_app(config, parser_model=SlowModel(model_id="slow", delay_s=delay_s), catalog=fashion_catalog())
         server, thread, url = serve_in_thread(app, http=header_timeout_protocol(config.body_timeout_s))
         running.append((server, thread))
@@ -181,8 +182,8 @@ def test_a_flood_of_new_sessions_evicts_no_working_user(serve):
     assert kept.status_code == 200 and kept.json()["turns"] == 1
 
 
-def test_sessions_per_client_are_capped_and_idle_ones_expire(serve):
-    url = serve(ServerConfig(max_sessions_per_client=3, session_idle_s=1.0))
+def test_sessions_per_client_are_capped_and_old_ones_expire(serve):
+    url = serve(ServerConfig(max_sessions_per_client=3, session_max_age_s=1.0))
     first = [requests.post(f"{url}/api/sessions", timeout=10) for _ in range(4)]
     assert [r.status_code for r in first] == [200, 200, 200, 429]
     time.sleep(1.5)  # all three go idle past the limit
@@ -191,23 +192,31 @@ def test_sessions_per_client_are_capped_and_idle_ones_expire(serve):
     assert requests.get(f"{url}/api/sessions/{first[0].json()['session']}", timeout=10).status_code == 404
 
 
-def test_a_session_with_work_in_flight_is_never_evicted():
+def test_a_session_with_work_in_flight_is_never_evicted_nor_expired(tmp_path):
     from agentdistill.server.sessions import SessionPool
+    from agentdistill.server.store import SessionStore
 
     class Session:
         def __init__(self) -> None:
             self.turns: list = []
+            self.history: list = []
 
     now = [0.0]
-    pool = SessionPool(Session, limit=2, per_client=10, idle_s=10, clock=lambda: now[0])
+    store = SessionStore(tmp_path / "s.sqlite", "fashion", clock=lambda: now[0])
+    pool = SessionPool(Session, store, limit=2, per_client=10, max_age_s=10)
     busy, _ = pool.create("a")
     pool.begin(busy)
-    idle, _ = pool.create("a")
-    pool.create("b")  # full: the idle one goes, never the busy one
-    assert busy in pool and idle not in pool
-    now[0] = 100.0  # long past idle_s: still kept while busy
+    store._db.execute("UPDATE sessions SET turns = 1 WHERE id = ?", (busy,))  # it has worked: not disposable
+    unused, _ = pool.create("a")
+    pool.create("b")  # full: the one that never ran a command goes, never the busy one
+    assert busy in pool and unused not in pool
+    now[0] = 100.0  # long past max_age_s: still kept while busy
     pool.create("c")
     assert busy in pool
+    pool.end(busy)
+    now[0] = 200.0
+    pool.create("d")
+    assert busy not in pool  # idle and past the age limit: expired, explicitly
 
 
 @pytest.mark.slow
@@ -218,14 +227,17 @@ def test_sigterm_with_work_queued_exits_within_the_shutdown_timeout(tmp_path):
         from test_server_limits import SlowModel
         from agentdistill.recsys.catalog import fashion_catalog
         from agentdistill.server.app import ServerConfig, create_app, serve
-        config = ServerConfig(shutdown_timeout_s=2, port=int(sys.argv[1]))
+        config = ServerConfig(shutdown_timeout_s=2, port=int(sys.argv[1]), sessions_db=sys.argv[2])
         app = create_app(config, parser_model=SlowModel(model_id="slow", delay_s=20), catalog=fashion_catalog())
         serve(app, config)
     """)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-c", script, str(port)], env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    process = subprocess.Popen(
+        [sys.executable, "-c", script, str(port), str(tmp_path / "sessions.sqlite")],
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60

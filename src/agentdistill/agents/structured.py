@@ -1,12 +1,18 @@
-"""Structured output from a chat model: ask for JSON, validate it with pydantic (plus a domain check), and on
-failure show the model its error and ask once more. Invalid output never leaks past this point."""
+"""Structured output from a chat model: JSON under a schema, validated with pydantic (plus a domain check), and on
+failure the model sees its error and answers once more. Invalid output never leaks past this point.
+
+Where the backend can (`capabilities.json_schema`: the engine, any OpenAI-compatible server, transformers through
+llguidance), decoding is constrained to the JSON schema, so malformed JSON cannot be produced at all; the repair
+round then only ever sees domain errors (a value the catalogue lacks, contradictory constraints). Callers can pass
+a schema narrower than the pydantic model's own (enums of a catalogue's real values).
+"""
 
 from __future__ import annotations
 
 import json
 import re
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -18,12 +24,34 @@ M = TypeVar("M", bound=BaseModel)
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
 
 
-class StructuredOutputError(AgentDistillError, ValueError):
-    """The model's output stayed invalid after the repair attempt; `outputs` holds what it wrote."""
+class Attempt(BaseModel):
+    """One reply of the model: its text, and what was wrong with it (None: it was accepted)."""
 
-    def __init__(self, message: str, outputs: list[str]) -> None:
+    text: str
+    problem: Literal["malformed", "domain"] | None = None
+    error: str = ""
+
+
+class StructuredOutputError(AgentDistillError, ValueError):
+    """The model's output stayed invalid after the repair attempt; `attempts` holds what it wrote."""
+
+    def __init__(self, message: str, attempts: list[Attempt]) -> None:
         super().__init__(message)
-        self.outputs = outputs
+        self.attempts = attempts
+
+    @property
+    def outputs(self) -> list[str]:
+        return [a.text for a in self.attempts]
+
+
+class Structured(BaseModel, Generic[M]):
+    """A validated answer, the conversation that produced it (its last assistant turn is the answer as JSON),
+    every attempt, and whether decoding was constrained to the schema."""
+
+    value: M
+    conversation: list[ChatMessage]
+    attempts: list[Attempt]
+    constrained: bool
 
 
 def extract_json(text: str) -> object:
@@ -44,27 +72,44 @@ def ask_structured(
     check: Callable[[M], M] = lambda value: value,
     max_new_tokens: int = 256,
     temperature: float | None = None,
-) -> tuple[M, list[ChatMessage]]:
-    """The validated answer and the conversation that produced it (the last assistant turn is valid JSON)."""
-    params = SamplingParams(max_new_tokens=max_new_tokens, temperature=temperature)
+    *,
+    constrained: bool = True,
+    json_schema: dict[str, Any] | None = None,
+) -> Structured[M]:
+    """Ask, validate, repair once. With `constrained` (the default) and a backend that can, decoding follows
+    `json_schema` (default: `schema`'s own JSON schema)."""
+    enforce = constrained and model.capabilities.json_schema
+    params = SamplingParams(
+        max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        json_schema=(json_schema or schema.model_json_schema()) if enforce else None,
+    )
     conversation = list(messages)
-    outputs: list[str] = []
-    error = ""
+    attempts: list[Attempt] = []
     for attempt in range(2):
         text = model.complete(conversation, params)[0].text.strip()
-        outputs.append(text)
         try:
-            value = check(schema.model_validate(extract_json(text)))
-            return value, [*conversation, {"role": "assistant", "content": json.dumps(value.model_dump(mode="json"))}]
+            parsed = schema.model_validate(extract_json(text))
         except (ValueError, ValidationError) as problem:
-            error = _describe(problem)
-            if attempt == 0:
-                conversation = [
-                    *conversation,
-                    {"role": "assistant", "content": text},
-                    {"role": "user", "content": render("structured", "repair", error=error)},
-                ]
-    raise StructuredOutputError(f"the model's output is not a valid {schema.__name__} ({error})", outputs)
+            attempts.append(Attempt(text=text, problem="malformed", error=_describe(problem)))
+        else:
+            try:
+                value = check(parsed)
+            except ValueError as problem:
+                attempts.append(Attempt(text=text, problem="domain", error=_describe(problem)))
+            else:
+                attempts.append(Attempt(text=text))
+                answer = {"role": "assistant", "content": json.dumps(value.model_dump(mode="json"))}
+                return Structured[schema](  # type: ignore[valid-type]
+                    value=value, conversation=[*conversation, answer], attempts=attempts, constrained=enforce
+                )
+        if attempt == 0:
+            conversation = [
+                *conversation,
+                {"role": "assistant", "content": text},
+                {"role": "user", "content": render("structured", "repair", error=attempts[-1].error)},
+            ]
+    raise StructuredOutputError(f"the model's output is not a valid {schema.__name__} ({attempts[-1].error})", attempts)
 
 
 def _describe(problem: Exception) -> str:

@@ -18,10 +18,10 @@ from agentdistill.llm.base import (
     ChatMessage,
     Completion,
     SamplingParams,
-    UnsupportedRequest,
     continues_assistant,
     truncate_at_stop,
 )
+from agentdistill.llm.grammar import JsonSchemaProcessor, tokenizer_for
 from agentdistill.llm.precision import inference_precision
 
 _MIN_SHARED = 16  # shorter shared prefixes are not worth a cache copy
@@ -65,11 +65,12 @@ class HFChatModel(AgentChatModel):
     # and all of them share the system prompt, so the next call usually only has to prefill the new tail.
     _cache: Any = PrivateAttr(default=None)
     _cache_ids: list[int] = PrivateAttr(default_factory=list)
+    _ll_tokenizer: Any = PrivateAttr(default=None)  # llguidance's tokenizer, built on the first JSON schema
 
     @property
     def capabilities(self) -> Capabilities:
         # prefix caching only within one prompt's successive calls, not across callers: not declared
-        return Capabilities(batched_generate=True, logprobs=True)
+        return Capabilities(batched_generate=True, logprobs=True, json_schema=True)
 
     @classmethod
     def from_pretrained(cls, path: str | Path, dtype: str = "auto", **fields: Any) -> HFChatModel:
@@ -119,17 +120,13 @@ class HFChatModel(AgentChatModel):
     ) -> list[list[Completion]]:
         p = self.resolve(params)
         n = p.n or 1
-        if p.json_schema is not None:
-            raise UnsupportedRequest(
-                "the transformers backend cannot constrain decoding to a JSON schema; "
-                "use the engine backend (--backend engine)"
-            )
         rows = [
             self._tokenizer(self.render(c), add_special_tokens=False)["input_ids"]
             for c in conversations
             for _ in range(n)
         ]  # n samples = n copies of the prompt
         recorder = _ChosenTokenLogprobs()
+        processors: list[Any] = [self._schema_processor(p.json_schema, len(rows))] if p.json_schema else []
         sampling = (
             {"do_sample": True, "temperature": p.temperature, "top_p": p.top_p}
             if p.temperature
@@ -145,7 +142,7 @@ class HFChatModel(AgentChatModel):
                 input_ids=input_ids,
                 attention_mask=attention_mask,
                 max_new_tokens=p.max_new_tokens,
-                logits_processor=[recorder],
+                logits_processor=[*processors, recorder],  # the recorder sees the masked scores
                 pad_token_id=self._tokenizer.pad_token_id,
                 return_dict_in_generate=True,
                 **({_CACHE_KWARG: cache} if cache is not None else {}),
@@ -163,6 +160,12 @@ class HFChatModel(AgentChatModel):
                 self._decode(generated[row], None if logprobs is None else logprobs[row], p, len(rows[row]))
             )
         return results
+
+    def _schema_processor(self, schema: dict[str, Any], rows: int) -> JsonSchemaProcessor:
+        vocab = int(self._model.config.get_text_config().vocab_size)
+        if self._ll_tokenizer is None:
+            self._ll_tokenizer = tokenizer_for(self._tokenizer, sorted(self._end_tokens()), vocab)
+        return JsonSchemaProcessor(self._ll_tokenizer, schema, rows, vocab)
 
     def _pad_after_prefix(self, rows: list[list[int]], shared: int) -> tuple[torch.Tensor, torch.Tensor]:
         """[shared prefix | padding | tail] per row: the prefix stays aligned with its cached keys/values.

@@ -1,5 +1,5 @@
-"""Simulated sessions: the evaluation of a parser/planner pair (`eval --suite recbot`) and the collection of a
-teacher's parser/planner outputs as training data (`collect --suite recbot`), on the same sessions.
+"""Simulated sessions: the evaluation of a parser/planner pair (`recbot eval`) and the collection of a
+teacher's parser/planner outputs as training data (`recbot collect`), on the same sessions.
 
 A session: a simulated user with a hidden target and a history; up to `max_turns` commands; after each the
 feed is judged (Recall@10, NDCG@10). Sessions are numbered and seeded, so every model sees the same ones;
@@ -62,6 +62,9 @@ class RecbotConfig(ModelSettings, CommandConfig):
     )
     label: str | None = Field(None, description="Name of this run in reports (default: the parser model).")
     resume: bool = Field(True, description="Keep the sessions already in the output (else it must be empty).")
+    constrained: bool = Field(
+        True, description="Decode the parser's and planner's JSON under their schemas (where the backend can)."
+    )
 
 
 class RecbotCollectConfig(RecbotConfig):
@@ -86,6 +89,10 @@ class TurnLog(BaseModel):
     planner_fallback: bool = False
     plan: list[str] = Field(default_factory=list)
     seconds: float
+    parse_right: bool = Field(False, description="The update did what this command said (`parse_was_right`).")
+    plan_right: bool = Field(False, description="The planner's chain ran and Recall@10 did not fall.")
+    replies: int = Field(0, description="Model replies this turn, repairs included.")
+    malformed: int = Field(0, description="Replies that were not JSON of the right shape.")
 
 
 class SessionLog(BaseModel):
@@ -114,6 +121,8 @@ class RecbotSummary(BaseModel):
     p90_seconds_per_command: float
     parse_error_rate: float
     planner_fallback_rate: float
+    invalid_output_rate: float = Field(0.0, description="Share of model replies that were not JSON of the schema.")
+    constrained: bool = False
     precision: str = "-"
     config: dict
 
@@ -166,8 +175,8 @@ class SessionRunner:
         load = partial(load_chat_model, dtype=config.dtype, backend=config.backend)
         parser_model = parser_model or load(config.parser_model)
         planner_model = planner_model or (load(config.planner_model) if config.planner_model else parser_model)
-        self.parser = ParserAgent(parser_model, self.catalog)
-        self.planner = PlannerAgent(planner_model)
+        self.parser = ParserAgent(parser_model, self.catalog, constrained=config.constrained)
+        self.planner = PlannerAgent(planner_model, constrained=config.constrained)
         self.paraphraser = paraphraser or (load(config.paraphrase_model) if config.paraphrase_model else None)
         matrix_users = max((u for u, _ in self.catalog.interactions), default=-1) + 1
         self._histories: list[list[int]] = [[] for _ in range(matrix_users)]
@@ -181,6 +190,7 @@ class SessionRunner:
         user = SimulatedUser(self.catalog, target, r, self.paraphraser)
         session = FeedSession(self.services, self.parser, self.planner, history=history)
         turns, turns_used = [], None
+        recall_before = user.judge(session.feed_state.top()).recall
         for turn in range(self.config.max_turns):
             result = session.command(user.next_command())
             judged = user.judge(session.feed_state.top())
@@ -194,8 +204,13 @@ class SessionRunner:
                     planner_fallback=result.planner_fallback,
                     plan=[c.tool for c in result.plan],
                     seconds=sum(result.seconds.values()),
+                    parse_right=user.parse_was_right(result.update),
+                    plan_right=result.error is None and not result.planner_fallback and judged.recall >= recall_before,
+                    replies=len(result.parser_attempts) + len(result.planner_attempts),
+                    malformed=result.malformed_outputs(),
                 )
             )
+            recall_before = judged.recall
             if judged.passed:
                 turns_used = turn + 1
                 break
@@ -276,6 +291,8 @@ def summarize_sessions(logs: list[SessionLog], config: RecbotConfig) -> RecbotSu
         p90_seconds_per_command=seconds[min(len(seconds) - 1, int(0.9 * len(seconds)))],
         parse_error_rate=sum(t.error is not None for t in turns) / (len(turns) or 1),
         planner_fallback_rate=sum(t.planner_fallback for t in turns) / (len(turns) or 1),
+        invalid_output_rate=sum(t.malformed for t in turns) / (sum(t.replies for t in turns) or 1),
+        constrained=config.constrained,
         precision=describe_precisions(log.precision for log in logs),
         config=config.to_dict(),
     )
@@ -285,7 +302,10 @@ def collect_recbot(
     config: RecbotConfig, teacher: AgentChatModel | None = None, on_session: Callable[[SessionLog], None] | None = None
 ) -> int:
     """Teacher parser/planner conversations on simulated train sessions, appended to `config.out` (a trajectory
-    store, JSONL). A turn's records are `correct` when its session passed. Returns the number of new sessions."""
+    store, JSONL). Each record is labelled by its own turn, not by its session: a parser reply is `correct` when
+    it did what that command said (`SimulatedUser.parse_was_right`), a planner reply when its chain ran and
+    Recall@10 did not fall; so a wrong turn of a passing session does not train the student, and a right turn
+    of a failing one does. Returns the number of new sessions."""
     store = TrajectoryStore(config.out)
     done = store.ids()
     if done and not config.resume:
@@ -297,8 +317,11 @@ def collect_recbot(
             continue
         runner = runner or SessionRunner(config, teacher, teacher)
         log, session = runner.run(number)
-        for turn_index, turn in enumerate(session.turns, 1):
-            for role, messages in (("parser", turn.parser_messages), ("planner", turn.planner_messages)):
+        for turn_index, (turn, judged) in enumerate(zip(session.turns, log.turns, strict=True), 1):
+            for role, messages, right in (
+                ("parser", turn.parser_messages, judged.parse_right),
+                ("planner", turn.planner_messages, judged.plan_right),
+            ):
                 if not messages:
                     continue
                 clean = messages[:2] + messages[-1:]  # a repaired reply trains as if it came out right first time
@@ -321,8 +344,8 @@ def collect_recbot(
                             messages=clean,
                             metadata={"agent": f"recbot-{role}", "tools": []},
                         ),
-                        score=log.recall,
-                        correct=log.passed,
+                        score=judged.recall,
+                        correct=right,
                     )
                 )
         added += 1

@@ -1,20 +1,22 @@
 """The feed's two agents. `ParserAgent`: command + feed + memory -> a validated `PreferenceUpdate`.
-`PlannerAgent`: preferences -> a tool chain (`ToolCall`s). Both ask for JSON, validate it, repair once."""
+`PlannerAgent`: preferences -> a tool chain (`ToolCall`s). Both ask for JSON (decoded under its schema where the
+backend can, unless `constrained=False`), validate it, and repair once."""
 
 from __future__ import annotations
 
 import json
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from agentdistill.agents.prompts import load_templates, render
-from agentdistill.agents.structured import ask_structured
+from agentdistill.agents.structured import Structured, ask_structured
 from agentdistill.llm import AgentChatModel, ChatMessage, load_chat_model
 from agentdistill.recsys.catalog import Catalog
 from agentdistill.recsys.feed_tools import ToolCall
 from agentdistill.recsys.preferences import (
     Preferences,
     PreferenceUpdate,
+    update_schema,
     validate_update,
 )
 
@@ -22,6 +24,9 @@ _PROMPTS = "recbot"
 
 
 class Plan(BaseModel):
+    """The planner's answer: the tool chain to run, in order."""
+
+    model_config = ConfigDict(extra="forbid")
     chain: list[ToolCall] = Field(min_length=1, max_length=12)
 
 
@@ -32,8 +37,11 @@ def _model(model: AgentChatModel | str) -> AgentChatModel:
 class ParserAgent:
     """Turns a command into a preference update that is valid for `catalog` (or raises StructuredOutputError)."""
 
-    def __init__(self, model: AgentChatModel | str, catalog: Catalog, max_new_tokens: int = 200) -> None:
+    def __init__(
+        self, model: AgentChatModel | str, catalog: Catalog, max_new_tokens: int = 200, constrained: bool = True
+    ) -> None:
         self.model, self.catalog, self.max_new_tokens = _model(model), catalog, max_new_tokens
+        self.constrained, self.schema = constrained, update_schema(catalog)
         examples_key = f"examples_{catalog.name}"
         examples = render(_PROMPTS, examples_key) if examples_key in load_templates(_PROMPTS) else ""
         self.system = render(_PROMPTS, "parser_system", schema=catalog.describe(), examples=examples)
@@ -53,23 +61,23 @@ class ParserAgent:
             },
         ]
 
-    def parse(
-        self, command: str, memory: Preferences, feed_titles: list[str]
-    ) -> tuple[PreferenceUpdate, list[ChatMessage]]:
+    def parse(self, command: str, memory: Preferences, feed_titles: list[str]) -> Structured[PreferenceUpdate]:
         return ask_structured(
             self.model,
             self.messages(command, memory, feed_titles),
             PreferenceUpdate,
             check=lambda update: validate_update(update, self.catalog),
             max_new_tokens=self.max_new_tokens,
+            constrained=self.constrained,
+            json_schema=self.schema,
         )
 
 
 class PlannerAgent:
     """Turns preferences into a chain of feed tools (or raises StructuredOutputError)."""
 
-    def __init__(self, model: AgentChatModel | str, max_new_tokens: int = 160) -> None:
-        self.model, self.max_new_tokens = _model(model), max_new_tokens
+    def __init__(self, model: AgentChatModel | str, max_new_tokens: int = 160, constrained: bool = True) -> None:
+        self.model, self.max_new_tokens, self.constrained = _model(model), max_new_tokens, constrained
 
     def messages(self, preferences: Preferences, command: str) -> list[ChatMessage]:
         return [
@@ -85,8 +93,11 @@ class PlannerAgent:
             },
         ]
 
-    def plan(self, preferences: Preferences, command: str) -> tuple[list[ToolCall], list[ChatMessage]]:
-        plan, conversation = ask_structured(
-            self.model, self.messages(preferences, command), Plan, max_new_tokens=self.max_new_tokens
+    def plan(self, preferences: Preferences, command: str) -> Structured[Plan]:
+        return ask_structured(
+            self.model,
+            self.messages(preferences, command),
+            Plan,
+            max_new_tokens=self.max_new_tokens,
+            constrained=self.constrained,
         )
-        return plan.chain, conversation

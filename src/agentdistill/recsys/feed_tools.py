@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from agentdistill.recsys.catalog import Catalog
 from agentdistill.recsys.preferences import Preferences
@@ -17,6 +17,8 @@ FEED_SIZE = 10
 
 class ToolCall(BaseModel):
     """One step of a plan; the planner model writes a list of these as JSON."""
+
+    model_config = ConfigDict(extra="forbid")  # a key the model invents is an error, not ignored
 
     tool: Literal["filter", "match", "attenuate", "rerank", "search"]
     text: str | None = Field(None, max_length=200, description="Phrase for match/attenuate, query for search.")

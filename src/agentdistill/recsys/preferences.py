@@ -3,9 +3,9 @@ that consolidates them turn by turn (a new command refines, overrides or removes
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from agentdistill.recsys.catalog import Catalog, Item
 
@@ -27,6 +27,8 @@ _SET_OPS = {"==", "!=", "in", "not_in"}
 
 class Constraint(BaseModel):
     """A hard filter, e.g. price < 200, genre != Horror, year between [1990, 1999]."""
+
+    model_config = ConfigDict(extra="forbid")  # a key the model invents is an error, not ignored
 
     attribute: str
     op: Operator
@@ -69,6 +71,8 @@ class Constraint(BaseModel):
 class SoftPreference(BaseModel):
     """A phrase to favour (positive) or to avoid (negative), matched semantically."""
 
+    model_config = ConfigDict(extra="forbid")  # a key the model invents is an error, not ignored
+
     text: str = Field(min_length=1, max_length=200)
     positive: bool = True
 
@@ -86,11 +90,61 @@ class Preferences(BaseModel):
 class PreferenceUpdate(BaseModel):
     """What one command changes; the parser model writes exactly this as JSON."""
 
+    model_config = ConfigDict(extra="forbid")  # a key the model invents is an error, not ignored
+
     add_constraints: list[Constraint] = Field(default_factory=list)
     remove_constraints: list[str] = Field(default_factory=list, description="Attributes whose constraints to drop.")
     add_soft: list[SoftPreference] = Field(default_factory=list)
     remove_soft: list[str] = Field(default_factory=list, description="Soft phrases to drop.")
     reset: bool = False
+
+
+def update_schema(catalog: Catalog) -> dict[str, Any]:
+    """`PreferenceUpdate`'s JSON schema narrowed to `catalog`, for constrained decoding: a constraint names a real
+    attribute, with the operators of its kind and, for a categorical one, only its real values (a single value
+    for ==/!=, a list for in/not_in; a number, or [low, high] for between). What a schema cannot say (a value
+    range, contradictions) is left to `validate_update` and the repair round."""
+    options: list[dict[str, Any]] = []
+    for a in catalog.schema_:
+        if a.kind == "numeric":
+            number_value = {"type": "number"}
+            options.append(_constraint_schema(a.name, sorted(_NUMERIC_OPS - {"between"}), number_value))
+            options.append(_constraint_schema(a.name, ["between"], _array(number_value, 2, 2)))
+        else:
+            value = {"enum": list(a.values)}
+            options.append(_constraint_schema(a.name, ["==", "!="], value))
+            options.append(_constraint_schema(a.name, ["in", "not_in"], _array(value, 1, len(a.values))))
+    text = {"type": "string", "minLength": 1, "maxLength": 200}
+    soft = {
+        "type": "object",
+        "properties": {"text": text, "positive": {"type": "boolean"}},
+        "required": ["text"],
+        "additionalProperties": False,
+    }
+    return {
+        "type": "object",
+        "properties": {
+            "add_constraints": _array({"anyOf": options}, 0, 8),
+            "remove_constraints": _array({"enum": [a.name for a in catalog.schema_]}, 0, len(catalog.schema_)),
+            "add_soft": _array(soft, 0, 5),
+            "remove_soft": _array(text, 0, 5),
+            "reset": {"type": "boolean"},
+        },
+        "additionalProperties": False,
+    }
+
+
+def _constraint_schema(attribute: str, ops: list[str], value: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {"attribute": {"const": attribute}, "op": {"enum": ops}, "value": value},
+        "required": ["attribute", "op", "value"],
+        "additionalProperties": False,
+    }
+
+
+def _array(items: dict[str, Any], least: int, most: int) -> dict[str, Any]:
+    return {"type": "array", "items": items, "minItems": least, "maxItems": max(least, most)}
 
 
 def validate_update(update: PreferenceUpdate, catalog: Catalog) -> PreferenceUpdate:

@@ -12,11 +12,12 @@ import time
 from collections.abc import Callable
 from typing import Any, TypedDict
 
+import numpy as np
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from pydantic import BaseModel, Field
 
-from agentdistill.agents.structured import StructuredOutputError
+from agentdistill.agents.structured import Attempt, StructuredOutputError
 from agentdistill.recsys.agents import ParserAgent, PlannerAgent
 from agentdistill.recsys.catalog import Catalog, Item
 from agentdistill.recsys.feed_tools import (
@@ -44,7 +45,15 @@ class TurnResult(BaseModel):
     error: str | None = None
     parser_messages: list[dict] = Field(default_factory=list)
     planner_messages: list[dict] = Field(default_factory=list)
+    parser_attempts: list[Attempt] = Field(default_factory=list, description="The parser's replies, repairs included.")
+    planner_attempts: list[Attempt] = Field(default_factory=list)
+    models: dict[str, str] = Field(default_factory=dict, description="Which model answered, per agent.")
+    constrained: bool = Field(False, description="Decoding followed the JSON schemas.")
     seconds: dict[str, float] = Field(default_factory=dict)
+
+    def malformed_outputs(self) -> int:
+        """Replies that were not JSON of the right shape (domain errors, e.g. an unknown value, not counted)."""
+        return sum(a.problem == "malformed" for a in [*self.parser_attempts, *self.planner_attempts])
 
 
 class TurnState(TypedDict, total=False):
@@ -58,6 +67,8 @@ class TurnState(TypedDict, total=False):
     error: str | None
     parser_messages: list[dict]
     planner_messages: list[dict]
+    parser_attempts: list[Attempt]
+    planner_attempts: list[Attempt]
     seconds: dict[str, float]
 
 
@@ -71,15 +82,20 @@ def parse(state: TurnState, config: RunnableConfig) -> dict[str, Any]:
     started = time.perf_counter()
     titles = [item.title for item in session.feed]
     try:
-        update, messages = session.parser.parse(state["command"], state["memory"], titles)
+        parsed = session.parser.parse(state["command"], state["memory"], titles)
     except StructuredOutputError as error:
-        return {"error": str(error), "seconds": {"parse": time.perf_counter() - started}}
-    preferences = consolidate(state["memory"], update)
+        return {
+            "error": str(error),
+            "parser_attempts": error.attempts,
+            "seconds": {"parse": time.perf_counter() - started},
+        }
+    preferences = consolidate(state["memory"], parsed.value)
     session.emit({"stage": "parsed", "preferences": preferences.model_dump(mode="json")})
     return {
-        "update": update,
+        "update": parsed.value,
         "preferences": preferences,
-        "parser_messages": messages,
+        "parser_messages": parsed.conversation,
+        "parser_attempts": parsed.attempts,
         "seconds": {"parse": time.perf_counter() - started},
     }
 
@@ -88,10 +104,10 @@ def plan(state: TurnState, config: RunnableConfig) -> dict[str, Any]:
     session = _runtime(config)
     started = time.perf_counter()
     try:
-        chain, messages = session.planner.plan(state["preferences"], state["command"])
-        fallback = False
-    except StructuredOutputError:
-        chain, messages, fallback = default_plan(state["preferences"]), [], True
+        planned = session.planner.plan(state["preferences"], state["command"])
+        chain, messages, attempts, fallback = planned.value.chain, planned.conversation, planned.attempts, False
+    except StructuredOutputError as error:
+        chain, messages, attempts, fallback = default_plan(state["preferences"]), [], error.attempts, True
     if not any(c.tool == "filter" for c in chain) and state["preferences"].constraints:
         chain = [ToolCall(tool="filter"), *chain]  # hard constraints are never optional
     session.emit({"stage": "planned", "plan": [c.model_dump(mode="json") for c in chain], "fallback": fallback})
@@ -99,6 +115,7 @@ def plan(state: TurnState, config: RunnableConfig) -> dict[str, Any]:
         "plan": chain,
         "planner_fallback": fallback,
         "planner_messages": messages,
+        "planner_attempts": attempts,
         "seconds": {**state.get("seconds", {}), "plan": time.perf_counter() - started},
     }
 
@@ -156,7 +173,22 @@ class FeedSession:
         self.memory = Preferences()
         self.turns: list[TurnResult] = []
         self.on_event = on_event
+        self.on_turn: Callable[[TurnResult], None] | None = None  # called before "done" (the server stores it)
         self.feed_state = self.new_feed_state()
+
+    def restore(
+        self,
+        history: list[int],
+        memory: Preferences,
+        turns: list[TurnResult],
+        scores: np.ndarray | None,
+        allowed: np.ndarray | None,
+    ) -> None:
+        """Take back a stored session: its history, memory, turns and feed (None: the feed before any command)."""
+        self.history, self.memory, self.turns = list(history), memory, list(turns)
+        self.feed_state = self.new_feed_state()
+        if scores is not None and allowed is not None:
+            self.feed_state.scores, self.feed_state.allowed = scores, allowed
 
     def new_feed_state(self) -> FeedState:
         s = self.services
@@ -176,18 +208,20 @@ class FeedSession:
         if _GRAPH is None:
             _GRAPH = build_turn_graph()
         state = _GRAPH.invoke({"command": text, "memory": self.memory}, {"configurable": {"session": self}})
+        common = {
+            "command": text,
+            "error": state.get("error"),
+            "parser_attempts": state.get("parser_attempts", []),
+            "planner_attempts": state.get("planner_attempts", []),
+            "models": {"parser": self.parser.model.model_id, "planner": self.planner.model.model_id},
+            "constrained": self.parser.constrained and self.parser.model.capabilities.json_schema,
+            "seconds": state.get("seconds", {}),
+        }
         if state.get("error"):
-            result = TurnResult(
-                command=text,
-                preferences=self.memory,
-                feed=self.feed,
-                error=state["error"],
-                seconds=state.get("seconds", {}),
-            )
+            result = TurnResult(preferences=self.memory, feed=self.feed, **common)
         else:
             self.memory = state["preferences"]
             result = TurnResult(
-                command=text,
                 update=state["update"],
                 preferences=self.memory,
                 plan=state["plan"],
@@ -196,9 +230,11 @@ class FeedSession:
                 feed=self.feed,
                 parser_messages=state["parser_messages"],
                 planner_messages=state["planner_messages"],
-                seconds=state["seconds"],
+                **common,
             )
         self.turns.append(result)
+        if self.on_turn:
+            self.on_turn(result)
         self.emit(
             {"stage": "done", "turn": result.model_dump(mode="json", exclude={"parser_messages", "planner_messages"})}
         )

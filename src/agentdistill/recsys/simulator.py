@@ -12,7 +12,7 @@ from agentdistill.agents.prompts import render
 from agentdistill.llm import AgentChatModel, SamplingParams
 from agentdistill.recsys.catalog import Catalog, CatalogError, Item, number
 from agentdistill.recsys.feed_tools import FEED_SIZE
-from agentdistill.recsys.preferences import Constraint
+from agentdistill.recsys.preferences import Constraint, PreferenceUpdate
 
 _PLURAL_SAME = {"jeans", "trousers", "shorts"}
 
@@ -116,14 +116,30 @@ class SimulatedUser:
         self.catalog, self.target, self.r, self.paraphraser = catalog, target, r, paraphraser
         self.targets = target.item_indices(catalog)
         self.unsaid = list(target.constraints)
+        self.anchor = next(i for i in catalog.items if i.id == target.anchor)
+        self.revealed: Constraint | None = None  # what the last command said (None: "more like ...")
 
     def next_command(self) -> str:
-        if self.unsaid:
-            text = template_command(self.unsaid.pop(0), self.r)
-        else:
-            anchor = next(i for i in self.catalog.items if i.id == self.target.anchor)
-            text = f"more like {anchor.title}"
+        self.revealed = self.unsaid.pop(0) if self.unsaid else None
+        text = template_command(self.revealed, self.r) if self.revealed else f"more like {self.anchor.title}"
         return self._paraphrase(text) if self.paraphraser else text
+
+    def parse_was_right(self, update: PreferenceUpdate | None) -> bool:
+        """Whether the parser's update did what the last command said, whatever earlier turns did: the constraint
+        just revealed is there (on the catalogue, the same items pass), nothing added excludes the item the user
+        is after, and nothing the user wants was removed or reset."""
+        if update is None or update.reset:
+            return False
+        wanted = {c.attribute for c in self.target.constraints}
+        if wanted & set(update.remove_constraints) or not all(c.holds(self.anchor) for c in update.add_constraints):
+            return False
+        if self.revealed is None:
+            return True
+        said = [c for c in update.add_constraints if c.attribute == self.revealed.attribute]
+        return bool(said) and self._passing(said) == self._passing([self.revealed])
+
+    def _passing(self, constraints: list[Constraint]) -> set[int]:
+        return {n for n, item in enumerate(self.catalog.items) if all(c.holds(item) for c in constraints)}
 
     def _paraphrase(self, text: str) -> str:
         assert self.paraphraser is not None

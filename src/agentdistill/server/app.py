@@ -3,11 +3,12 @@
     GET  /                              the web page (feed cards, chat box, preferences and tool chain)
     GET  /api/health                    live sessions and queued commands
     POST /api/sessions                  a new session: its id and first (passive) feed
-    GET  /api/sessions/{id}             the session's feed, preferences and turn count
+    GET  /api/sessions/{id}             the session's feed, preferences and its turns so far
     POST /api/sessions/{id}/commands    {"text": ...} -> a stream of JSON lines: parsing, parsed, planned, done
 
-Sessions are isolated (each has its own memory and feed), expire when idle, are capped per client and never
-dropped while a command of theirs waits or runs (`sessions.py`). Commands go through one bounded queue to
+Sessions are isolated (each has its own memory and feed), stored in SQLite turn by turn so that a restart
+loses none (`store.py`), expire by an explicit age limit, are capped per client and never dropped while a command
+of theirs waits or runs (`sessions.py`). Commands go through one bounded queue to
 one model thread (a local model is not thread-safe); a full queue answers 503 with Retry-After at once, and
 nothing else ever waits for a model. Bodies are limited as they stream in (`limits.py`).
 """
@@ -33,9 +34,10 @@ from agentdistill.config import (
     cli,
 )
 from agentdistill.llm import AgentChatModel, load_chat_model
+from agentdistill.paths import cache_dir
 from agentdistill.recsys.agents import ParserAgent, PlannerAgent
 from agentdistill.recsys.catalog import Catalog, Item, open_catalog
-from agentdistill.recsys.session import FeedServices, FeedSession
+from agentdistill.recsys.session import FeedServices, FeedSession, TurnResult
 from agentdistill.server.limits import (
     BodyLimit,
     Job,
@@ -44,6 +46,7 @@ from agentdistill.server.limits import (
     header_timeout_protocol,
 )
 from agentdistill.server.sessions import SessionPool
+from agentdistill.server.store import SessionStore
 
 
 class ServerConfig(ModelSettings, CommandConfig):
@@ -54,11 +57,22 @@ class ServerConfig(ModelSettings, CommandConfig):
         DEFAULT_STUDENT, description="Model of the parser agent.", json_schema_extra=cli("-m")
     )
     planner_model: ModelSpec | None = Field(None, description="Model of the planner agent (default: the parser's).")
+    constrained: bool = Field(
+        True, description="Decode the parser's and planner's JSON under their schemas (where the backend can)."
+    )
     host: str = Field("127.0.0.1", description="Interface to listen on (0.0.0.0 for every interface).")
     port: int = Field(8000, ge=1, le=65535, description="Port to listen on.")
-    max_sessions: int = Field(200, ge=1, description="Most live sessions; the least recently used idle one goes.")
-    max_sessions_per_client: int = Field(20, ge=1, description="Most live sessions of one client address.")
-    session_idle_s: float = Field(3600.0, gt=0, description="A session unused this long is dropped.")
+    sessions_db: str | None = Field(
+        None, description="SQLite file the sessions live in (default: feed-sessions.sqlite in the cache folder)."
+    )
+    max_sessions: int = Field(
+        10_000, ge=1, description="Most stored sessions; beyond, one that never ran a command goes, else 503."
+    )
+    max_sessions_per_client: int = Field(20, ge=1, description="Most stored sessions of one client address.")
+    session_max_age_s: float = Field(
+        7 * 86_400.0, gt=0, description="A session unused for this long is deleted (from memory and disk)."
+    )
+    max_loaded_sessions: int = Field(64, ge=1, description="Sessions kept loaded in memory (the rest stay on disk).")
     max_queued_commands: int = Field(8, ge=1, description="Beyond these, a command is answered 503 at once.")
     max_body_bytes: int = Field(16_384, ge=256, description="Largest request body.")
     body_timeout_s: float = Field(
@@ -106,12 +120,16 @@ def create_app(
         if config.planner_model
         else parser_model
     )
-    parser, planner = ParserAgent(parser_model, catalog), PlannerAgent(planner_model)
+    parser = ParserAgent(parser_model, catalog, constrained=config.constrained)
+    planner = PlannerAgent(planner_model, constrained=config.constrained)
+    store = SessionStore(config.sessions_db or cache_dir() / "feed-sessions.sqlite", catalog.name)
     pool = SessionPool(
         lambda: FeedSession(services, parser, planner),
-        config.max_sessions,
-        config.max_sessions_per_client,
-        config.session_idle_s,
+        store,
+        limit=config.max_sessions,
+        per_client=config.max_sessions_per_client,
+        max_age_s=config.session_max_age_s,
+        max_loaded=config.max_loaded_sessions,
     )
     models = ModelQueue(config.max_queued_commands)
 
@@ -119,6 +137,7 @@ def create_app(
     async def lifespan(_: FastAPI):
         yield
         models.close()  # shutting down: queued commands end with an error event instead of holding the exit
+        store.close()
 
     api = FastAPI(title="agentdistill feed", docs_url="/api/docs", lifespan=lifespan)
     api.state.feed = FeedState(config=config, catalog=catalog, pool=pool, models=models)
@@ -173,7 +192,13 @@ async def show_session(session_id: str, request: Request) -> dict:
         "feed": [item_json(i) for i in session.feed],
         "preferences": session.memory.model_dump(mode="json"),
         "turns": len(session.turns),
+        "history": [_turn_json(turn) for turn in session.turns],
     }
+
+
+def _turn_json(turn: TurnResult) -> dict:
+    """A turn as the page shows it (the agents' conversations stay on the server)."""
+    return turn.model_dump(mode="json", exclude={"parser_messages", "planner_messages", "feed"})
 
 
 @router.post("/api/sessions/{session_id}/commands")
@@ -211,10 +236,11 @@ def _command_job(pool: SessionPool, session_id: str, session: FeedSession, text:
     def run() -> None:
         try:
             session.on_event = send  # one job at a time: two commands of a session never interleave
+            session.on_turn = lambda turn: pool.record(session_id, session, turn)  # stored before "done" is sent
             try:
                 session.command(text)
             finally:
-                session.on_event = None
+                session.on_event = session.on_turn = None
         except Exception as error:
             send({"stage": "error", "message": f"{type(error).__name__}: {error}"})
         finally:
