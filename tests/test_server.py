@@ -157,9 +157,14 @@ def test_the_page_in_a_headless_browser(api, tmp_path):
             titles = cards.locator("h3").all_inner_texts()
             assert titles and all("dress" in t.lower() and t.lower().startswith("red") for t in titles)
             assert cards.first.inner_text() != first_before
+            expect(page.locator("#log")).to_contain_text("s · fake")  # per turn: the time and who answered
             page.fill("#command", "something nice")
             page.click("#send")
             expect(page.locator("#status")).to_contain_text("feed is unchanged")
+            assert cards.locator("h3").all_inner_texts() == titles
+            page.reload()  # the same session comes back: its feed, preferences and commands
+            expect(page.locator("#log")).to_contain_text("red dresses please")
+            expect(page.locator("#preferences")).to_contain_text("category == dress")
             assert cards.locator("h3").all_inner_texts() == titles
             shot = tmp_path / "feed.png"
             page.screenshot(path=str(shot), full_page=True)
