@@ -49,7 +49,7 @@ class JsonSchemaProcessor:
     def __init__(self, ll_tokenizer: Any, schema: dict[str, Any], rows: int, vocab_size: int) -> None:
         import llguidance
 
-        grammar = _grammar(json.dumps(schema, sort_keys=True))
+        grammar = _grammar(json.dumps(schema))  # not sorted: the grammar keeps the schema's property order
         self.matchers = [llguidance.LLMatcher(ll_tokenizer, grammar) for _ in range(rows)]
         if self.matchers and self.matchers[0].is_error():
             raise UnsupportedRequest(f"the JSON schema cannot be enforced: {self.matchers[0].get_error()}")
