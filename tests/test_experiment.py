@@ -13,7 +13,7 @@ from agentdistill.errors import ConfigError
 from agentdistill.pipeline import experiment as experiment_module
 from agentdistill.pipeline.experiment import run_experiment
 from agentdistill.pipeline.experiment_config import ExperimentConfig
-from agentdistill.pipeline.experiment_report import bootstrap_interval
+from agentdistill.pipeline.stats import bootstrap_interval
 from agentdistill.tasks import load_suite
 
 

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from agentdistill.llm.base import AgentChatModel, Completion
 from agentdistill.pipeline.recbot import RecbotConfig, collect_recbot, evaluate_recbot, session_number
+from agentdistill.pipeline.report import load_any_summary, markdown_table
 from agentdistill.recsys.agents import ParserAgent, PlannerAgent
 from agentdistill.recsys.catalog import (
     Attribute,
@@ -291,6 +292,11 @@ def test_simulated_sessions_pass_with_a_perfect_parser(catalog, scripted, tmp_pa
     assert evaluate_recbot(config, parser_model=idle) == summary and idle.calls == []  # resumed: nothing reruns
     logs = [json.loads(line) for line in (tmp_path / "eval" / "sessions.jsonl").read_text().splitlines()]
     assert len(logs) == 3 and logs[0]["turns"][0]["command"]
+    low, high = summary.recall_interval
+    assert low <= summary.recall_at_10 <= high and summary.pass_interval == (1.0, 1.0)
+    assert summary.invalid_output_rate == 0.0
+    table = markdown_table([load_any_summary(tmp_path / "eval")])  # `agentdistill report` reads it
+    assert "Recall@10 (95% CI)" in table and f"| oracle | fashion | 3 | {summary.recall_at_10:.3f} (" in table
 
 
 def test_a_parser_that_never_parses_never_passes(catalog, scripted, tmp_path):

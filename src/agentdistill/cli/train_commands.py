@@ -48,17 +48,16 @@ def eval_cmd(config: EvalConfig) -> None:
 
 @app.command()
 def report(
-    runs: list[Path] = typer.Argument(..., help="Eval output folders (e.g. runs/eval-*)."),
-    out: Path = typer.Option(Path("runs/report"), help="Writes OUT.md (table) and OUT.png (bar chart)."),
+    runs: list[Path] = typer.Argument(..., help="Output folders of eval or recbot eval (e.g. runs/eval-*)."),
+    out: Path = typer.Option(Path("runs/report"), help="Writes OUT.md (tables) and OUT.png (accuracy chart)."),
 ) -> None:
-    """Compare eval runs: a markdown table and an accuracy bar chart."""
-    from agentdistill.pipeline import load_summary, write_report
-    from agentdistill.pipeline.report import markdown_table
+    """Compare runs: markdown tables (eval and recbot runs) and an accuracy bar chart of the eval runs."""
+    from agentdistill.pipeline.report import load_any_summary, markdown_table, write_report
 
-    summaries = [load_summary(folder) for folder in runs]
+    summaries = [load_any_summary(folder) for folder in runs]
     md, png = write_report(summaries, out)
     console.print(markdown_table(summaries), markup=False)
-    console.print(f"[dim]{md}, {png}[/]")
+    console.print(f"[dim]{md}{f', {png}' if png else ''}[/]")
 
 
 def quickstart(config: QuickstartConfig) -> None:

@@ -4,25 +4,14 @@ paired comparisons it asks for, failures by kind, the students' training, and a 
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
 from agentdistill.pipeline.experiment_config import ExperimentConfig, Row
 from agentdistill.pipeline.failures import FAILURE_KINDS, failure_counts
-from agentdistill.pipeline.stats import PairedComparison, paired
+from agentdistill.pipeline.stats import PairedComparison, bootstrap_interval, paired
 from agentdistill.trajectories.store import TrajectoryStore
-
-
-def bootstrap_interval(outcomes: list[bool], resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
-    """95% percentile bootstrap interval of a success rate (deterministic by seed)."""
-    if not outcomes:
-        return 0.0, 1.0
-    rng = random.Random(seed)
-    n = len(outcomes)
-    rates = sorted(sum(rng.choices(outcomes, k=n)) / n for _ in range(resamples))
-    return rates[int(0.025 * resamples)], rates[int(0.975 * resamples) - 1]
 
 
 class Cell(BaseModel):

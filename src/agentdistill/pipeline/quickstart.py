@@ -121,7 +121,7 @@ class QuickstartResult:
     train_tokens_per_second: float | None
     train_precision: str | None  # how the student was trained (from its summary.json when it was reused)
     report_md: Path
-    report_png: Path
+    report_png: Path | None
 
     def table(self) -> str:
         return markdown_table(self.summaries)

@@ -30,6 +30,7 @@ from agentdistill.config import (
 from agentdistill.errors import OutputExistsError
 from agentdistill.llm import AgentChatModel, load_chat_model
 from agentdistill.llm.precision import Precision, describe_precisions
+from agentdistill.pipeline.stats import bootstrap_interval
 from agentdistill.recsys.agents import ParserAgent, PlannerAgent
 from agentdistill.recsys.catalog import open_catalog
 from agentdistill.recsys.session import FeedServices, FeedSession
@@ -110,12 +111,18 @@ class SessionLog(BaseModel):
 
 
 class RecbotSummary(BaseModel):
+    """A recbot evaluation: means over sessions with 95% bootstrap intervals (over sessions), per-command
+    latency, and how often the models' output was invalid."""
+
     label: str
     catalog: str
     sessions: int
     recall_at_10: float
     ndcg_at_10: float
     pass_rate: float
+    recall_interval: tuple[float, float] = (0.0, 1.0)
+    ndcg_interval: tuple[float, float] = (0.0, 1.0)
+    pass_interval: tuple[float, float] = (0.0, 1.0)
     mean_turns_to_pass: float | None
     p50_seconds_per_command: float
     p90_seconds_per_command: float
@@ -127,16 +134,21 @@ class RecbotSummary(BaseModel):
     config: dict
 
     def row(self) -> list[str]:
+        def with_interval(value: float, interval: tuple[float, float], percent: bool = False) -> str:
+            shown = (lambda x: f"{x:.0%}") if percent else (lambda x: f"{x:.3f}")
+            return f"{shown(value)} ({shown(interval[0])}–{shown(interval[1])})"
+
         return [
             self.label,
             self.catalog,
             str(self.sessions),
-            f"{self.recall_at_10:.3f}",
-            f"{self.ndcg_at_10:.3f}",
-            f"{self.pass_rate:.1%}",
+            with_interval(self.recall_at_10, self.recall_interval),
+            with_interval(self.ndcg_at_10, self.ndcg_interval),
+            with_interval(self.pass_rate, self.pass_interval, percent=True),
             "-" if self.mean_turns_to_pass is None else f"{self.mean_turns_to_pass:.2f}",
+            f"{self.invalid_output_rate:.1%}",
             f"{self.p50_seconds_per_command:.1f}",
-            f"{self.parse_error_rate:.1%}",
+            f"{self.p90_seconds_per_command:.1f}",
             self.precision,
         ]
 
@@ -145,12 +157,13 @@ RECBOT_COLUMNS = [
     "run",
     "catalogue",
     "sessions",
-    "Recall@10",
-    "NDCG@10",
-    "pass rate",
+    "Recall@10 (95% CI)",
+    "NDCG@10 (95% CI)",
+    "pass rate (95% CI)",
     "turns to pass",
+    "invalid outputs",
     "p50 s/command",
-    "parse errors",
+    "p90 s/command",
     "precision",
 ]
 
@@ -281,11 +294,14 @@ def summarize_sessions(logs: list[SessionLog], config: RecbotConfig) -> RecbotSu
     passed = [log.turns_used for log in logs if log.turns_used]
     return RecbotSummary(
         label=config.label or Path(config.parser_model.removeprefix("hf:")).name or config.parser_model,
-        catalog=config.catalog.split(":")[0],
+        catalog=logs[0].id.rsplit("-", 1)[0] if logs else config.catalog.split(":")[0],  # its name, not its path
         sessions=len(logs),
         recall_at_10=sum(log.recall for log in logs) / n,
         ndcg_at_10=sum(log.ndcg for log in logs) / n,
         pass_rate=len(passed) / n,
+        recall_interval=bootstrap_interval([log.recall for log in logs]),
+        ndcg_interval=bootstrap_interval([log.ndcg for log in logs]),
+        pass_interval=bootstrap_interval([float(log.passed) for log in logs]),
         mean_turns_to_pass=statistics.mean(passed) if passed else None,
         p50_seconds_per_command=statistics.median(seconds),
         p90_seconds_per_command=seconds[min(len(seconds) - 1, int(0.9 * len(seconds)))],

@@ -1,17 +1,45 @@
-"""`report`: compare eval runs side by side: a markdown table and a bar chart of accuracy."""
+"""`report`: compare runs side by side: eval runs (a markdown table and a bar chart of accuracy) and recbot
+evaluations (a table of Recall@10, NDCG@10, pass rate with intervals, invalid outputs and latency)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from agentdistill.pipeline.evaluate import SUMMARY_COLUMNS, EvalSummary
+from agentdistill.errors import InputFileError, MissingFileError
+from agentdistill.pipeline.evaluate import SUMMARY_COLUMNS, EvalSummary, load_summary
+from agentdistill.pipeline.recbot import RECBOT_COLUMNS, RecbotSummary
+
+Summary = EvalSummary | RecbotSummary
 
 
-def markdown_table(summaries: Sequence[EvalSummary]) -> str:
-    lines = ["| " + " | ".join(SUMMARY_COLUMNS) + " |", "|" + "---|" * len(SUMMARY_COLUMNS)]
-    lines += ["| " + " | ".join(s.row()) + " |" for s in summaries]
-    return "\n".join(lines)
+def load_any_summary(folder: str | Path) -> Summary:
+    """The summary.json of an `eval` or a `recbot eval` output folder."""
+    path = Path(folder) / "summary.json"
+    if not path.is_file():
+        raise MissingFileError(f"{folder} has no summary.json (is it an eval or recbot eval output folder?)")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as error:
+        raise InputFileError(f"{path} is not JSON: {error}") from None
+    if isinstance(data, dict) and "recall_at_10" in data:
+        try:
+            return RecbotSummary.model_validate(data)
+        except ValueError as error:
+            raise InputFileError(f"{path} is not a recbot summary: {error}") from None
+    return load_summary(folder)
+
+
+def markdown_table(summaries: Sequence[Summary]) -> str:
+    """One table for the eval runs and one for the recbot runs, whichever are there."""
+    tables = []
+    for columns, kind in ((SUMMARY_COLUMNS, EvalSummary), (RECBOT_COLUMNS, RecbotSummary)):
+        rows = [s for s in summaries if isinstance(s, kind)]
+        if rows:
+            lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+            tables.append("\n".join(lines + ["| " + " | ".join(s.row()) + " |" for s in rows]))
+    return "\n\n".join(tables)
 
 
 def plot_accuracy(summaries: Sequence[EvalSummary], path: str | Path) -> None:
@@ -42,11 +70,14 @@ def plot_accuracy(summaries: Sequence[EvalSummary], path: str | Path) -> None:
     plt.close(fig)
 
 
-def write_report(summaries: Sequence[EvalSummary], out: str | Path) -> tuple[Path, Path]:
-    """`out`.md and `out`.png; returns both paths."""
+def write_report(summaries: Sequence[Summary], out: str | Path) -> tuple[Path, Path | None]:
+    """`out`.md, and `out`.png of the eval runs' accuracy (None without eval runs); returns both paths."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     md, png = out.with_suffix(".md"), out.with_suffix(".png")
     md.write_text(markdown_table(summaries) + "\n", encoding="utf-8")
-    plot_accuracy(summaries, png)
+    evals = [s for s in summaries if isinstance(s, EvalSummary)]
+    if not evals:
+        return md, None
+    plot_accuracy(evals, png)
     return md, png

@@ -1,10 +1,11 @@
-"""Paired comparisons of two runs on the same tasks: which tasks only one of them solved, and how likely so
-uneven a split is if the two do equally well (the exact McNemar test, i.e. a two-sided sign test on the
-discordant tasks)."""
+"""Statistics of runs: paired comparisons of two runs on the same tasks (which tasks only one of them solved, and
+how likely so uneven a split is if the two do equally well: the exact McNemar test, i.e. a two-sided sign test
+on the discordant tasks), and bootstrap intervals of a mean."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import random
+from collections.abc import Mapping, Sequence
 from math import comb
 
 from pydantic import BaseModel
@@ -48,3 +49,14 @@ def paired(a: Mapping[str, bool], b: Mapping[str, bool]) -> PairedComparison:
         only_b=sum(b[t] and not a[t] for t in shared),
         neither=sum(not a[t] and not b[t] for t in shared),
     )
+
+
+def bootstrap_interval(values: Sequence[float], resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """95% percentile bootstrap interval of a mean: a success rate (booleans) or a mean score such as Recall@10
+    per session (deterministic by seed)."""
+    if not values:
+        return 0.0, 1.0
+    rng = random.Random(seed)
+    n = len(values)
+    means = sorted(sum(rng.choices(values, k=n)) / n for _ in range(resamples))
+    return means[int(0.025 * resamples)], means[int(0.975 * resamples) - 1]
