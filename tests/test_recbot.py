@@ -390,6 +390,19 @@ def test_the_update_schema_admits_the_catalogues_values_and_nothing_else(catalog
         assert not check.is_valid(bad), bad
 
 
+def test_half_the_sessions_are_paraphrased_and_the_summary_splits_them(catalog, scripted, tmp_path):
+    from agentdistill.pipeline.recbot import SessionRunner, summarize_sessions
+
+    config = RecbotConfig(sessions=4, max_turns=1, paraphrase_share=0.5, out=str(tmp_path / "e"))
+    runner = SessionRunner(config, parser_model=oracle(catalog, config), paraphraser=scripted(*["say it again"] * 9))
+    assert [runner.paraphrased(n) for n in range(4)] == [False, True, False, True]
+    logs = [runner.run(n)[0] for n in range(4)]
+    assert [log.paraphrased for log in logs] == [False, True, False, True]
+    assert logs[1].turns[0].command == "say it again" and logs[0].turns[0].command != "say it again"
+    summary = summarize_sessions(logs, config)
+    assert set(summary.recall_by_commands) == {"template", "paraphrased"}
+
+
 def test_simulated_user_reveals_one_constraint_per_turn(catalog):
     r = random.Random(4)
     target = draw_target(catalog, r)

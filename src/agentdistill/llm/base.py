@@ -40,6 +40,10 @@ class Completion(BaseModel):
         description="Prompt tokens served from the backend's prompt "
         "cache instead of being prefilled again; None where it does not say.",
     )
+    prefill_ms: float | None = Field(
+        default=None, description="Time the server spent on the prompt (llama.cpp reports it); None where unknown."
+    )
+    decode_ms: float | None = Field(default=None, description="Time the server spent generating; None where unknown.")
 
 
 class SamplingParams(BaseModel):

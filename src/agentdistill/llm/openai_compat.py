@@ -92,6 +92,7 @@ class OpenAIChatModel(AgentChatModel):
         prompt_tokens = usage.prompt_tokens if usage else 0
         details = getattr(usage, "prompt_tokens_details", None)
         cached = getattr(details, "cached_tokens", None)
+        timings = (response.model_extra or {}).get("timings") or {}  # llama.cpp's server adds these
         completions = []
         for choice in response.choices:
             tokens = [t.logprob for t in (choice.logprobs.content or [])] if choice.logprobs else []
@@ -106,7 +107,9 @@ class OpenAIChatModel(AgentChatModel):
                     completion_tokens=len(tokens)
                     or (usage.completion_tokens // max(len(response.choices), 1) if usage else 0),
                     mean_logprob=sum(tokens) / len(tokens) if tokens else None,
-                    cached_tokens=cached,
+                    cached_tokens=cached if cached is not None else timings.get("cache_n"),
+                    prefill_ms=timings.get("prompt_ms"),
+                    decode_ms=timings.get("predicted_ms"),
                 )
             )
         return completions

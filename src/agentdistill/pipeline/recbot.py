@@ -58,6 +58,12 @@ class RecbotConfig(ModelSettings, CommandConfig):
     paraphrase_model: ModelSpec | None = Field(
         None, description="A model paraphrases the simulated commands (default: template commands)."
     )
+    paraphrase_share: float = Field(
+        1.0,
+        ge=0.0,
+        le=1.0,
+        description="With --paraphrase-model: the share of sessions paraphrased (0.5: every other).",
+    )
     out: str = Field(
         "runs/recbot-eval", description="Output folder: sessions.jsonl and summary.json.", json_schema_extra=cli("-o")
     )
@@ -107,6 +113,7 @@ class SessionLog(BaseModel):
     turns_used: int | None
     recall: float
     ndcg: float
+    paraphrased: bool = False
     precision: Precision | None = None  # the parser model's; None: a server's own choice
 
 
@@ -123,6 +130,9 @@ class RecbotSummary(BaseModel):
     recall_interval: tuple[float, float] = (0.0, 1.0)
     ndcg_interval: tuple[float, float] = (0.0, 1.0)
     pass_interval: tuple[float, float] = (0.0, 1.0)
+    recall_by_commands: dict[str, float] = Field(
+        default_factory=dict, description="Recall@10 of the template and of the paraphrased sessions."
+    )
     mean_turns_to_pass: float | None
     p50_seconds_per_command: float
     p90_seconds_per_command: float
@@ -196,11 +206,17 @@ class SessionRunner:
         for user, item in self.catalog.interactions:
             self._histories[user].append(item)
 
+    def paraphrased(self, number: int) -> bool:
+        """Whether session `number` is paraphrased: `paraphrase_share` of the sessions, spread evenly."""
+        share, index = self.config.paraphrase_share, number % _TRAIN_OFFSET
+        return self.paraphraser is not None and int((index + 1) * share) > int(index * share)
+
     def run(self, number: int) -> tuple[SessionLog, FeedSession]:
         r = random.Random(self.config.seed * 1_000_003 + number)
         target = draw_target(self.catalog, r)
         history = r.choice(self._histories)[:20] if self._histories else []
-        user = SimulatedUser(self.catalog, target, r, self.paraphraser)
+        paraphrased = self.paraphrased(number)
+        user = SimulatedUser(self.catalog, target, r, self.paraphraser if paraphrased else None)
         session = FeedSession(self.services, self.parser, self.planner, history=history)
         turns, turns_used = [], None
         recall_before = user.judge(session.feed_state.top()).recall
@@ -237,6 +253,7 @@ class SessionRunner:
             turns_used=turns_used,
             recall=last.recall,
             ndcg=last.ndcg,
+            paraphrased=paraphrased,
             precision=self.parser.model.precision,
         ), session
 
@@ -302,6 +319,11 @@ def summarize_sessions(logs: list[SessionLog], config: RecbotConfig) -> RecbotSu
         recall_interval=bootstrap_interval([log.recall for log in logs]),
         ndcg_interval=bootstrap_interval([log.ndcg for log in logs]),
         pass_interval=bootstrap_interval([float(log.passed) for log in logs]),
+        recall_by_commands={
+            kind: statistics.mean(log.recall for log in logs if log.paraphrased == (kind == "paraphrased"))
+            for kind in ("template", "paraphrased")
+            if any(log.paraphrased == (kind == "paraphrased") for log in logs)
+        },
         mean_turns_to_pass=statistics.mean(passed) if passed else None,
         p50_seconds_per_command=statistics.median(seconds),
         p90_seconds_per_command=seconds[min(len(seconds) - 1, int(0.9 * len(seconds)))],
