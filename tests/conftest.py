@@ -38,6 +38,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.slow)
 
 
+# collect's default is the best-of-k recipe; tests of one greedy trajectory per task say so
+GREEDY = {"temperature": 0.0, "samples": 1, "stop_after_correct": None}
+
+
 class ScriptedModel(AgentChatModel):
     """Test double: replies with canned outputs in order and records every conversation it was given.
 

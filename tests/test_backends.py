@@ -9,7 +9,7 @@ from agentdistill.llm import SamplingParams, load_chat_model, resolve_backend
 from agentdistill.llm import engine as engine_module
 from agentdistill.llm.base import Capabilities
 from agentdistill.llm.precision import PrecisionError
-from conftest import require_model
+from conftest import GREEDY, require_model
 
 
 @pytest.fixture
@@ -116,11 +116,11 @@ def test_collect_batches_only_for_backends_that_batch_in_process(scripted, tmp_p
         def capabilities(self) -> Capabilities:
             return Capabilities(batched_generate=True)
 
-    config = CollectConfig(suite="math", n=2, out=str(tmp_path / "a.jsonl"), concurrency=4)
+    config = CollectConfig(**GREEDY, suite="math", n=2, out=str(tmp_path / "a.jsonl"), concurrency=4)
     assert not isinstance(Collector(config, model=scripted()).model, BatchingChatModel)
     batched = Collector(config, model=InProcess(model_id="local", outputs=[], seen=[], calls=[])).model
     assert isinstance(batched, BatchingChatModel) and batched.capabilities.parallel_requests
-    single = CollectConfig(suite="math", n=2, out=str(tmp_path / "b.jsonl"), concurrency=1)
+    single = CollectConfig(**GREEDY, suite="math", n=2, out=str(tmp_path / "b.jsonl"), concurrency=1)
     assert not isinstance(
         Collector(single, model=InProcess(model_id="l", outputs=[], seen=[], calls=[])).model, BatchingChatModel
     )

@@ -3,6 +3,7 @@ import json
 from typer.testing import CliRunner
 
 from agentdistill.cli import app
+from conftest import GREEDY
 
 runner = CliRunner()
 
@@ -75,7 +76,7 @@ def test_tasks_commands():
 
 
 def test_collect_rejects_inconsistent_settings(tmp_path):
-    result = runner.invoke(app, ["collect", "--samples", "2", "--out", str(tmp_path / "t.jsonl")])
+    result = runner.invoke(app, ["collect", "--samples", "2", "--temperature", "0", "--out", str(tmp_path / "t.jsonl")])
     assert result.exit_code == 2 and "--temperature > 0" in result.output  # a usage error, before anything runs
     result = runner.invoke(app, ["collect", "--prefix-style", "poetry", "--out", str(tmp_path / "t.jsonl")])
     assert result.exit_code == 2 and "--prefix-style" in result.output and "substantive" in result.output
@@ -92,7 +93,7 @@ def test_filter_and_export_commands(tmp_path, scripted):
 
     tasks = load_suite("math", "train", 2, 0)
     model = scripted(*[f"Thought: t\n```python\nfinal_answer({t.answers[0]})\n```" for t in tasks])
-    Collector(CollectConfig(suite="math", n=2, out=str(store)), model=model).run()
+    Collector(CollectConfig(**GREEDY, suite="math", n=2, out=str(store)), model=model).run()
     result = runner.invoke(app, ["filter", str(store), "--out", str(tmp_path / "kept.jsonl")], env={"COLUMNS": "200"})
     assert result.exit_code == 0 and "kept" in result.output
     result = runner.invoke(app, ["export", str(tmp_path / "kept.jsonl"), "--out", str(tmp_path / "sft")])

@@ -16,6 +16,7 @@ from agentdistill.tasks import load_suite
 from agentdistill.trajectories import TrajectoryRecord, TrajectoryStore
 from agentdistill.trajectories.export import export_dataset
 from agentdistill.trajectories.filters import filter_records
+from conftest import GREEDY
 
 
 class _Solver:
@@ -47,7 +48,7 @@ def test_cut_prefix_styles():
 
 
 def test_collect_scores_stores_and_resumes(scripted, tmp_path):
-    config = CollectConfig(suite="math", n=3, out=str(tmp_path / "t.jsonl"))
+    config = CollectConfig(**GREEDY, suite="math", n=3, out=str(tmp_path / "t.jsonl"))
     tasks = load_suite("math", "train", 3, 0)  # the tasks collect will use
     summary = Collector(config, model=_Solver(wrong_ids=[tasks[2].id])(scripted, tasks)).run()
     assert summary.done == 3 and summary.correct == 2
@@ -57,14 +58,21 @@ def test_collect_scores_stores_and_resumes(scripted, tmp_path):
     again = Collector(config, model=scripted())
     assert again.jobs() == ([], 3)  # resume: nothing left to do
     with pytest.raises(FileExistsError):
-        Collector(CollectConfig(suite="math", n=3, out=config.out, resume=False), model=scripted()).jobs()
+        Collector(CollectConfig(**GREEDY, suite="math", n=3, out=config.out, resume=False), model=scripted()).jobs()
 
 
 def test_the_configs_sampling_reaches_a_given_model_and_the_record_says_what_ran(scripted, tmp_path):
     """A model object passed in (quickstart and the Python API do this) keeps its own defaults (greedy here);
     the config's temperature, top_p and seed must still reach every call, and the record must state them."""
     config = CollectConfig(
-        suite="math", n=1, samples=2, temperature=0.8, top_p=0.9, seed=5, out=str(tmp_path / "s.jsonl")
+        suite="math",
+        n=1,
+        samples=2,
+        temperature=0.8,
+        top_p=0.9,
+        seed=5,
+        stop_after_correct=None,
+        out=str(tmp_path / "s.jsonl"),
     )
     tasks = load_suite("math", "train", 1, 0)
     model = _Solver()(scripted, tasks * 2)
@@ -79,7 +87,9 @@ def test_the_configs_sampling_reaches_a_given_model_and_the_record_says_what_ran
 
 
 def test_collect_with_prefix_records_the_span(scripted, tmp_path):
-    config = CollectConfig(suite="math", n=1, out=str(tmp_path / "p.jsonl"), prefix=True, prefix_style="substantive")
+    config = CollectConfig(
+        **GREEDY, suite="math", n=1, out=str(tmp_path / "p.jsonl"), prefix=True, prefix_style="substantive"
+    )
     model = scripted(
         "First multiply the boxes by the pencils per box to get the total.\n\nThen subtract.",
         " I print it.\n```python\nprint(1)\n```",
@@ -94,7 +104,7 @@ def test_collect_with_prefix_records_the_span(scripted, tmp_path):
 
 
 def test_filter_and_export(scripted, tmp_path):
-    config = CollectConfig(suite="math", n=4, out=str(tmp_path / "t.jsonl"))
+    config = CollectConfig(**GREEDY, suite="math", n=4, out=str(tmp_path / "t.jsonl"))
     tasks = load_suite("math", "train", 4, 0)
     Collector(config, model=_Solver(wrong_ids=[tasks[0].id])(scripted, tasks)).run()
     kept, stats = filter_records(TrajectoryStore(config.out))
@@ -144,7 +154,7 @@ def test_store_survives_kill_9_and_resume_duplicates_nothing(tmp_path):
                 return [[__import__("agentdistill.llm.base", fromlist=["Completion"]).Completion(
                     text="Thought: t\\n```python\\nfinal_answer(1)\\n```")] for _ in conversations]
 
-        config = CollectConfig(suite="math", n=12, out={str(out)!r})
+        config = CollectConfig(suite="math", n=12, samples=1, temperature=0.0, out={str(out)!r})
         Collector(config, model=Slow(model_id="slow", outputs=[], seen=[])).run()
     """)
     process = subprocess.Popen([sys.executable, "-c", script])

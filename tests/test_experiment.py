@@ -15,6 +15,7 @@ from agentdistill.pipeline.experiment import run_experiment
 from agentdistill.pipeline.experiment_config import ExperimentConfig
 from agentdistill.pipeline.stats import bootstrap_interval
 from agentdistill.tasks import load_suite
+from conftest import GREEDY
 
 
 def _values(tmp_path, **changes):
@@ -73,7 +74,10 @@ def test_an_experiment_config_fails_at_load_on_what_could_not_run(tmp_path):
         ({"rows": [{"name": "r", "model": "gpt"}]}, "model is student, teacher or a student run"),
         ({"rows": [{"name": "a b", "model": "student"}, {"name": "a-b", "model": "teacher"}]}, "two rows are named"),
         ({"compare": [["student prompted", "nobody"]]}, "both must be rows"),
-        ({"teacher_runs": [{"name": "agent", "train_tasks": 2, "settings": {"samples": 3}}]}, "temperature"),
+        (
+            {"teacher_runs": [{"name": "agent", "train_tasks": 2, "settings": {"samples": 3, "temperature": 0.0}}]},
+            "temperature",
+        ),
         ({"suites": ["no_such_suite"]}, "unknown suite"),
     ]
     for change, message in problems:
@@ -147,7 +151,9 @@ def test_a_chain_of_thought_answer_is_read_off_its_last_line(scripted, tmp_path)
     assert "step by step" in trajectory.messages[0]["content"] and model.params[0].max_new_tokens == 384
     with pytest.raises(ConfigError, match="needs --closed-book"):
         CollectConfig.build(reasoning=True)
-    config = CollectConfig.build(suite="math", n=1, closed_book=True, reasoning=True, out=str(tmp_path / "c.jsonl"))
+    config = CollectConfig.build(
+        **GREEDY, suite="math", n=1, closed_book=True, reasoning=True, out=str(tmp_path / "c.jsonl")
+    )
     assert Collector(config, model=scripted("The answer is 1.")).agent_for(load_suite("math", "train", 1)[0]).reasoning
 
 

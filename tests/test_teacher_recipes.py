@@ -18,6 +18,7 @@ from agentdistill.tasks import load_suite, score_task
 from agentdistill.tasks.gym_suites import GYM_SUITES
 from agentdistill.trajectories import TrajectoryStore
 from agentdistill.trajectories.filters import FilterConfig, demonstration_key, filter_records
+from conftest import GREEDY
 
 
 class Oracle(AgentChatModel):
@@ -90,7 +91,7 @@ def test_a_gym_suite_asks_for_code_sized_numbers():
 
 
 def collect(tmp_path, model, name="t.jsonl", **settings):
-    config = CollectConfig.build(suite="math", out=str(tmp_path / name), **settings)
+    config = CollectConfig.build(suite="math", out=str(tmp_path / name), **{**GREEDY, **settings})
     summary = Collector(config, model=model).run()
     return summary, list(TrajectoryStore(config.out))
 
@@ -122,7 +123,9 @@ def test_yield_at_k_is_read_off_the_first_samples(tmp_path):
     assert (one.tasks, one.episodes, one.solved, one.distinct_correct) == (3, 3, 1, 1)
     assert (four.episodes, four.solved, four.distinct_correct) == (12, 2, 4 + 1)
     stop = early_stop_cost(records, 4)
-    assert (stop.episodes, stop.solved) == (1 + 3 + 4, 2)
+    assert (stop.episodes, stop.solved, stop.distinct_correct) == (1 + 3 + 4, 2, 2)
+    two = early_stop_cost(records, 4, enough=2)  # task 1 never has two distinct: it draws all four
+    assert (two.episodes, two.solved, two.distinct_correct) == (2 + 4 + 4, 2, 2 + 1)
 
 
 def test_best_of_k_stops_a_task_once_it_has_enough_and_resumes_the_rest(tmp_path):
@@ -148,7 +151,9 @@ def _record_answering(tmp_path, code_steps, question="A box holds 12 rows of 7 c
     from tests.conftest import ScriptedModel
 
     model = ScriptedModel(model_id="s", outputs=outputs, seen=[], calls=[], params=[])
-    config = CollectConfig.build(suite="math", n=1, out=str(tmp_path / f"{len(list(tmp_path.iterdir()))}.jsonl"))
+    config = CollectConfig.build(
+        **GREEDY, suite="math", n=1, out=str(tmp_path / f"{len(list(tmp_path.iterdir()))}.jsonl")
+    )
     collector = Collector(config, model=model)
     return collector.episode(task, 0)
 
@@ -175,9 +180,9 @@ def test_a_reply_without_code_is_a_parse_error(tmp_path):
 
     task = Task(id="q-2", question="What is 2 + 2?", answers=["4"], metric="numeric", suite="math")
     model = ScriptedModel(model_id="s", outputs=["I think it is 5."] * 6, seen=[], calls=[], params=[])
-    record = Collector(CollectConfig.build(suite="math", n=1, out=str(tmp_path / "p.jsonl")), model=model).episode(
-        task, 0
-    )
+    record = Collector(
+        CollectConfig.build(**GREEDY, suite="math", n=1, out=str(tmp_path / "p.jsonl")), model=model
+    ).episode(task, 0)
     assert failure_kind(record) == "parse error"
 
 
@@ -190,7 +195,7 @@ def _study(tmp_path, **changes):
         "out": str(tmp_path / "study"),
         "concurrency": 2,
         "ks": [1, 2],
-        "conditions": {"greedy": {}, "sample-k2": {"temperature": 0.7, "samples": 2}},
+        "conditions": {"greedy": GREEDY, "sample-k2": {"temperature": 0.7, "samples": 2, "stop_after_correct": None}},
         "cells": [
             {"suite": "math", "split": "train", "n": 2, "condition": "greedy"},
             {"suite": "math", "split": "train", "n": 2, "condition": "sample-k2"},
@@ -203,7 +208,7 @@ def test_a_study_config_fails_at_load_on_a_cell_it_could_not_run(tmp_path):
     with pytest.raises(ConfigError, match="no condition 'sag8'"):
         _study(tmp_path, cells=[{"suite": "math", "n": 2, "condition": "sag8"}])
     with pytest.raises(ConfigError, match="temperature"):
-        _study(tmp_path, conditions={"greedy": {}, "sample-k2": {"samples": 2}})
+        _study(tmp_path, conditions={"greedy": GREEDY, "sample-k2": {"samples": 2, "temperature": 0.0}})
     with pytest.raises(ConfigError, match="unknown suite 'no_such_suite'"):
         _study(tmp_path, cells=[{"suite": "no_such_suite", "n": 2, "condition": "greedy"}])
 
@@ -219,7 +224,7 @@ def test_a_study_runs_each_cell_once_and_reports_yield_cost_and_failures(tmp_pat
     assert [y.distinct_correct for y in sampled.yields] == [1, 2]
     assert greedy.failures == {"wrong plan": 1} and greedy.wall_seconds > 0
     report = (study.folder / "report.md").read_text()
-    assert "| math | train | greedy | 1/2 (50%;" in report and "until 1st correct" in report
+    assert "| math | train | greedy | 1/2 (50%;" in report and "until 1 distinct correct" in report
     payload = json.loads((study.folder / "summary.json").read_text())
     assert [c["cell"]["condition"] for c in payload["cells"]] == ["greedy", "sample-k2"]
     calls = sum(model.attempts.values())
@@ -330,7 +335,7 @@ def test_study_run_reads_the_file_again_before_each_cell(tmp_path, monkeypatch):
         "name": "cli",
         "out": str(tmp_path / "out"),
         "concurrency": 1,
-        "conditions": {"greedy": {}, "sample-k2": {"temperature": 0.7, "samples": 2}},
+        "conditions": {"greedy": GREEDY, "sample-k2": {"temperature": 0.7, "samples": 2, "stop_after_correct": None}},
         "cells": [{"suite": "math", "split": "train", "n": 2, "condition": "greedy"}],
     }
     file.write_text(yaml.safe_dump(values))
@@ -357,7 +362,7 @@ def test_a_stopped_best_of_k_cell_reports_the_rounds_every_task_drew(tmp_path):
     study = _study(
         tmp_path,
         ks=[1, 2, 4],
-        conditions={"sample-k4": {"temperature": 0.7, "samples": 4}},
+        conditions={"sample-k4": {"temperature": 0.7, "samples": 4, "stop_after_correct": None}},
         cells=[{"suite": "math", "split": "train", "n": 2, "condition": "sample-k4"}],
     )
     cell = study.cells[0]
@@ -371,4 +376,23 @@ def test_a_stopped_best_of_k_cell_reports_the_rounds_every_task_drew(tmp_path):
         store.append(record)
     summary = summarize_cell(study, cell)
     assert not summary.complete and summary.episodes == 5
-    assert [y.k for y in summary.yields] == [1, 2] and [s.k for s in summary.early_stop] == [2]
+    assert [y.k for y in summary.yields] == [1, 2] and [(s.k, s.enough) for s in summary.early_stop] == [(2, 1), (2, 2)]
+
+
+def test_collects_default_is_the_chosen_recipe_and_greedy_is_one_flag_pair_away():
+    """The study's choice (best-of-4 at T=0.7, a task stops at 2 distinct correct) is collect's default; the
+    experiment inherits it; evaluation and the quickstart still run one greedy episode per task."""
+    from agentdistill.pipeline.eval_config import EvalConfig
+    from agentdistill.pipeline.experiment_config import ExperimentConfig
+
+    recipe = CollectConfig()
+    assert (recipe.samples, recipe.temperature, recipe.stop_after_correct) == (4, 0.7, 2)
+    with pytest.raises(ConfigError, match="for greedy collection pass --samples 1"):
+        CollectConfig.build(temperature=0.0)
+    assert CollectConfig.build(temperature=0.0, samples=1).sampling().temperature == 0.0
+    assert EvalConfig().to_collect_config().samples == 1
+    table = ExperimentConfig.from_file("experiments/distill-table.yaml")
+    agent = table.collect_config(table.teacher_runs[0], "math")
+    assert (agent.samples, agent.temperature, agent.stop_after_correct) == (4, 0.7, 2)
+    refused = CliRunner().invoke(app, ["collect", "--temperature", "0"])
+    assert refused.exit_code == 2 and "--samples 1" in refused.output

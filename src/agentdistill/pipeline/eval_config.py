@@ -45,4 +45,6 @@ class EvalConfig(EpisodeSettings, CommandConfig):
             teacher=self.model,
             out=str(Path(self.out) / "episodes.jsonl"),
             prompt_style=self.resolved_prompt_style,
+            samples=1,  # one episode per task, at the evaluation's own temperature
+            stop_after_correct=None,
         )

@@ -5,7 +5,7 @@ teacher: qwen2.5-coder-1.5b
 student: qwen2.5-coder-0.5b
 suites: [math, facts, gsm_symbolic]
 teacher_runs:            # trajectories the students learn from (train split)
-  - {name: agent, train_tasks: 150, settings: {samples: 4, temperature: 0.7, stop_after_correct: 2}}
+  - {name: agent, train_tasks: 150}     # collect's default recipe: best-of-4, 2 correct per task at most
   - {name: cot, suites: [math, facts], train_tasks: 100, settings: {closed_book: true}}
 students:                # one student per condition, trained on every suite of its teacher runs together
   - {name: agent-distilled, data: [agent]}

@@ -164,6 +164,9 @@ def _collect_teacher(config: QuickstartConfig, models: ModelCache, out: Path, st
             teacher=config.teacher,
             out=str(out / "teacher.jsonl"),
             prefix=config.prefix,
+            temperature=0.0,  # greedy, one trajectory per task: the quickstart is the small, fast pipeline
+            samples=1,
+            stop_after_correct=None,
             **config.episode_settings(),
         )
         with Collector(collect_config, model=models(config.teacher)) as collector:

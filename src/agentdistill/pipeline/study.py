@@ -170,7 +170,7 @@ def summarize_cell(study: StudyConfig, cell: StudyCell) -> CellSummary:
         correct_first=correct,
         accuracy_ci=wilson_interval(correct, len(first)),
         yields=yield_table(records, [*study.ks, config.samples], upto=rounds),
-        early_stop=[early_stop_cost(records, k) for k in study.ks if 1 < k <= rounds],
+        early_stop=[early_stop_cost(records, k, enough) for enough in (1, 2) for k in study.ks if 1 < k <= rounds],
         failures=dict(failure_counts(first)),
         first_correct={r.task_id: r.correct for r in sorted(first, key=lambda r: r.task_id)},
         wall_seconds=sum(run["seconds"] for run in runs),

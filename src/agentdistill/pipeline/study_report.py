@@ -60,16 +60,17 @@ def yield_rows(summaries: list[CellSummary]) -> list[list[str]]:
                 ]
             )
         for stop in s.early_stop:
+            minutes = s.wall_seconds / 60 * stop.episodes / s.episodes if s.episodes else 0.0
             rows.append(
                 [
                     s.cell.suite,
-                    f"{s.cell.condition}, until 1st correct",
+                    f"{s.cell.condition}, until {stop.enough} distinct correct",
                     f"≤{stop.k}",
                     str(stop.episodes),
                     f"{stop.solved}/{s.tasks}",
-                    str(stop.solved),
-                    f"{stop.solved / max(s.tasks, 1):.2f}",
-                    "-",
+                    str(stop.distinct_correct),
+                    f"{stop.distinct_correct / max(s.tasks, 1):.2f}",
+                    f"{stop.distinct_correct / minutes:.2f}" if minutes else "-",
                 ]
             )
     return rows

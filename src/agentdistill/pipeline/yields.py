@@ -2,7 +2,7 @@
 
 Best-of-k collection samples up to k trajectories per task and keeps the correct ones. Samples are numbered
 in the order they were drawn, so one run at k = 8 also tells what k = 1 or 4 would have given (its first
-samples), and what "sample until the first correct one" would have cost (episodes up to the first success).
+samples), and what "sample until the first (or the second) distinct correct one" would have cost.
 """
 
 from __future__ import annotations
@@ -33,11 +33,14 @@ class YieldAtK(BaseModel):
 
 
 class EarlyStopCost(BaseModel):
-    """Sampling a task until its first correct trajectory, at most `k` times."""
+    """Sampling a task until it has `enough` distinct correct trajectories, at most `k` times (`collect
+    --samples k --stop-after-correct enough`)."""
 
     k: int
+    enough: int = 1
     episodes: int
     solved: int
+    distinct_correct: int = 0
 
 
 def _by_task(records: Iterable[TrajectoryRecord]) -> dict[str, list[TrajectoryRecord]]:
@@ -67,17 +70,21 @@ def yield_at(records: Iterable[TrajectoryRecord], k: int) -> YieldAtK:
     )
 
 
-def early_stop_cost(records: Iterable[TrajectoryRecord], k: int) -> EarlyStopCost:
-    """What sampling until the first correct trajectory (at most `k`) costs and solves, read off a run that
-    drew at least `k` samples per task."""
-    episodes = solved = 0
+def early_stop_cost(records: Iterable[TrajectoryRecord], k: int, enough: int = 1) -> EarlyStopCost:
+    """What sampling until `enough` distinct correct trajectories (at most `k` samples) costs and yields, read
+    off a run that drew at least `k` samples per task."""
+    episodes = solved = distinct = 0
     for samples in _by_task(records).values():
+        correct: set[str] = set()
         for record in samples[:k]:
             episodes += 1
             if record.correct:
-                solved += 1
-                break
-    return EarlyStopCost(k=k, episodes=episodes, solved=solved)
+                correct.add(demonstration_key(record))
+                if len(correct) >= enough:
+                    break
+        solved += bool(correct)
+        distinct += len(correct)
+    return EarlyStopCost(k=k, enough=enough, episodes=episodes, solved=solved, distinct_correct=distinct)
 
 
 def yield_table(records: list[TrajectoryRecord], ks: Iterable[int], upto: int | None = None) -> list[YieldAtK]:
