@@ -75,7 +75,7 @@ def early_stop_cost(records: Iterable[TrajectoryRecord], k: int, enough: int = 1
     off a run that drew at least `k` samples per task."""
     episodes = solved = distinct = 0
     for samples in _by_task(records).values():
-        correct: set[str] = set()
+        correct: set[tuple] = set()
         for record in samples[:k]:
             episodes += 1
             if record.correct:
