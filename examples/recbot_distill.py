@@ -1,10 +1,11 @@
 """Simulation-augmented distillation of the feed's parser/planner, end to end with the Python API:
 
-teacher on simulated train sessions -> keep the sessions it passed -> distill the student (LoRA) -> evaluate
-the prompted student, the distilled student and the teacher on the same simulated test sessions.
+teacher on simulated train sessions -> keep the turns it got right (each labelled by its own effect) -> distill
+the student (LoRA) -> evaluate the prompted student, the distilled student without and with constrained
+decoding, and the teacher on the same simulated test sessions.
 
     python examples/recbot_distill.py --teacher qwen2.5-coder-1.5b --student qwen2.5-coder-0.5b \
-        --train-sessions 8 --test-sessions 5 --out runs/recbot
+        --train-sessions 100 --test-sessions 50 --paraphrase-model qwen2.5-coder-1.5b --out runs/recbot
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from pathlib import Path
 
 from agentdistill.distill.distill_config import STUDENT_MARKER, DistillConfig
 from agentdistill.distill.trainer import distill
-from agentdistill.pipeline.recbot import RECBOT_COLUMNS, RecbotConfig, collect_recbot, evaluate_recbot
+from agentdistill.pipeline.recbot import RecbotConfig, collect_recbot, evaluate_recbot
+from agentdistill.pipeline.report import markdown_table, write_report
 from agentdistill.trajectories.export import export_dataset
 from agentdistill.trajectories.filters import FilterConfig, filter_records
 from agentdistill.trajectories.store import TrajectoryStore
@@ -29,6 +31,7 @@ def main() -> None:
     parser.add_argument("--test-sessions", type=int, default=5)
     parser.add_argument("--max-turns", type=int, default=4)
     parser.add_argument("--epochs", type=float, default=2.0)
+    parser.add_argument("--paraphrase-model", default=None, help="Paraphrases half the sessions' commands.")
     parser.add_argument("--out", default="runs/recbot")
     args = parser.parse_args()
     out = Path(args.out)
@@ -43,6 +46,8 @@ def main() -> None:
             max_turns=args.max_turns,
             split="train",
             out=str(teacher_store),
+            paraphrase_model=args.paraphrase_model,
+            paraphrase_share=0.5,
         )
     )
     kept, stats = filter_records(TrajectoryStore(teacher_store), FilterConfig())
@@ -52,29 +57,32 @@ def main() -> None:
     if not (student_dir / "model" / STUDENT_MARKER).exists():
         print(f"> distill {len(kept)} parser/planner turns into {args.student}")
         distill(DistillConfig(data=str(out / "export"), student=args.student, out=str(student_dir), epochs=args.epochs))
-    runs = [
-        ("student prompted", args.student),
-        ("student distilled", f"hf:{student_dir / 'model'}"),
-        ("teacher", args.teacher),
+    runs = [  # (label, parser/planner model, constrained decoding)
+        ("student prompted", args.student, True),
+        ("student distilled, unconstrained", f"hf:{student_dir / 'model'}", False),
+        ("student distilled", f"hf:{student_dir / 'model'}", True),
+        ("teacher", args.teacher, True),
     ]
-    rows = []
-    for label, model in runs:
+    summaries = []
+    for label, model, constrained in runs:
         print(f"> evaluate {label} on {args.test_sessions} simulated test sessions")
-        summary = evaluate_recbot(
-            RecbotConfig(
-                catalog=args.catalog,
-                parser_model=model,
-                sessions=args.test_sessions,
-                max_turns=args.max_turns,
-                out=str(out / "eval" / label.replace(" ", "-")),
-                label=label,
+        summaries.append(
+            evaluate_recbot(
+                RecbotConfig(
+                    catalog=args.catalog,
+                    parser_model=model,
+                    sessions=args.test_sessions,
+                    max_turns=args.max_turns,
+                    out=str(out / "eval" / label.replace(" ", "-").replace(",", "")),
+                    label=label,
+                    constrained=constrained,
+                    paraphrase_model=args.paraphrase_model,
+                    paraphrase_share=0.5,
+                )
             )
         )
-        rows.append(summary.row())
-    table = ["| " + " | ".join(RECBOT_COLUMNS) + " |", "|" + "---|" * len(RECBOT_COLUMNS)]
-    table += ["| " + " | ".join(row) + " |" for row in rows]
-    (out / "report.md").write_text("\n".join(table) + "\n")
-    print("\n".join(table))
+    write_report(summaries, out / "report")
+    print(markdown_table(summaries))
 
 
 if __name__ == "__main__":
