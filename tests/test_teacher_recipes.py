@@ -396,3 +396,53 @@ def test_collects_default_is_the_chosen_recipe_and_greedy_is_one_flag_pair_away(
     assert (agent.samples, agent.temperature, agent.stop_after_correct) == (4, 0.7, 2)
     refused = CliRunner().invoke(app, ["collect", "--temperature", "0"])
     assert refused.exit_code == 2 and "--samples 1" in refused.output
+
+
+def test_a_study_killed_with_sigterm_still_writes_the_wall_time_of_its_cell(tmp_path):
+    """Regression: `kill` (SIGTERM) ended a study at once, so its cell's wall time was never written and the
+    cost per minute of that cell could not be computed. `study run` now turns SIGTERM into an interrupt."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+    import time
+
+    study_file = tmp_path / "study.yaml"
+    study_file.write_text(
+        json.dumps(
+            {
+                "name": "killed",
+                "out": str(tmp_path / "study"),
+                "concurrency": 1,
+                "conditions": {"greedy": GREEDY},
+                "cells": [{"suite": "math", "split": "train", "n": 40, "condition": "greedy"}],
+            }
+        )
+    )
+    script = textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {os.path.dirname(__file__)!r})
+        from conftest import ScriptedModel
+        from agentdistill.cli.common import interrupt_on_sigterm
+        from agentdistill.llm.base import Completion
+        from agentdistill.pipeline.study import StudyConfig, run_cell
+
+        class Slow(ScriptedModel):
+            def complete_batch(self, conversations, params=None):
+                time.sleep(0.2)
+                return [[Completion(text="Thought: t\\n```python\\nfinal_answer(1)\\n```")] for _ in conversations]
+
+        interrupt_on_sigterm()
+        study = StudyConfig.from_file({str(study_file)!r})
+        run_cell(study, study.cells[0], Slow(model_id="slow", outputs=[], seen=[]))
+    """)
+    process = subprocess.Popen([sys.executable, "-c", script])
+    store = tmp_path / "study" / "episodes" / "math-train-greedy.jsonl"
+    deadline = time.time() + 60
+    while time.time() < deadline and (not store.exists() or store.read_text().count("\n") < 3):
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGTERM)
+    process.wait(30)
+    runs = [json.loads(line) for line in store.with_suffix(".runs.jsonl").read_text().splitlines()]
+    assert len(runs) == 1 and 3 <= runs[0]["episodes"] < 40 and runs[0]["seconds"] > 0

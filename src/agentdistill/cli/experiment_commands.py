@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from agentdistill.cli.common import console, quiet_libraries
+from agentdistill.cli.common import console, interrupt_on_sigterm, quiet_libraries
 
 experiment_app = typer.Typer(
     help="The paper's comparison from one config file (see pipeline/experiment_config.py), resumably.",
@@ -29,6 +29,7 @@ def run(
     if unknown := set(stage) - set(STAGES):
         raise typer.BadParameter(f"unknown stages {sorted(unknown)}; choose from {', '.join(STAGES)}")
     quiet_libraries()
+    interrupt_on_sigterm()  # a killed run closes its stores and engine leases as Ctrl-C does
 
     def progress(record, summary) -> None:
         if summary.done % 10 == 0:
