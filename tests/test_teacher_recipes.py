@@ -437,12 +437,14 @@ def test_a_study_killed_with_sigterm_still_writes_the_wall_time_of_its_cell(tmp_
         study = StudyConfig.from_file({str(study_file)!r})
         run_cell(study, study.cells[0], Slow(model_id="slow", outputs=[], seen=[]))
     """)
-    process = subprocess.Popen([sys.executable, "-c", script])
+    process = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)
     store = tmp_path / "study" / "episodes" / "math-train-greedy.jsonl"
     deadline = time.time() + 60
     while time.time() < deadline and (not store.exists() or store.read_text().count("\n") < 3):
         time.sleep(0.05)
     os.kill(process.pid, signal.SIGTERM)
-    process.wait(30)
-    runs = [json.loads(line) for line in store.with_suffix(".runs.jsonl").read_text().splitlines()]
-    assert len(runs) == 1 and 3 <= runs[0]["episodes"] < 40 and runs[0]["seconds"] > 0
+    _, stderr = process.communicate(timeout=60)
+    runs_file = store.with_suffix(".runs.jsonl")
+    assert runs_file.is_file(), f"no wall time written; the process said: {stderr[-2000:]}"
+    runs = [json.loads(line) for line in runs_file.read_text().splitlines()]
+    assert len(runs) == 1 and 3 <= runs[0]["episodes"] < 40 and runs[0]["seconds"] > 0, runs
