@@ -53,7 +53,6 @@ class JsonSchemaProcessor:
         self.matchers = [llguidance.LLMatcher(ll_tokenizer, grammar) for _ in range(rows)]
         if self.matchers and self.matchers[0].is_error():
             raise UnsupportedRequest(f"the JSON schema cannot be enforced: {self.matchers[0].get_error()}")
-        self.vocab_size = vocab_size
         self.bitmask = np.full((rows, (vocab_size + 31) // 32), -1, dtype=np.int32)
         self._started = False
 
@@ -77,7 +76,3 @@ class JsonSchemaProcessor:
         llnp.apply_token_bitmask_inplace(rows, self.bitmask[live])
         full[live] = torch.from_numpy(rows)
         return full.to(scores.dtype)
-
-    def errors(self) -> list[str]:
-        """What went wrong in rows whose matcher failed (a token the grammar refused)."""
-        return [m.get_error() for m in self.matchers if m.is_error()]
