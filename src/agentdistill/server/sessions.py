@@ -102,7 +102,7 @@ class SessionPool:
         return self._store.count()
 
     def __contains__(self, session_id: str) -> bool:
-        return self._store.load(session_id) is not None
+        return self._store.exists(session_id)
 
     def _busy(self) -> set[str]:
         return {i for i, loaded in self._loaded.items() if loaded.busy}

@@ -133,6 +133,13 @@ class SessionStore:
             turns=[TurnResult.model_validate_json(text) for (text,) in turns],
         )
 
+    def exists(self, session_id: str) -> bool:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM sessions WHERE id = ? AND catalog = ?", (session_id, self.catalog)
+            ).fetchone()
+        return row is not None
+
     def touch(self, session_id: str) -> None:
         with self._lock:
             self._db.execute("UPDATE sessions SET last_used = ? WHERE id = ?", (self.clock(), session_id))
