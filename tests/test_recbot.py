@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from pydantic import Field
 
+from agentdistill.agents.structured import canonical_json
 from agentdistill.llm.base import AgentChatModel, Completion
 from agentdistill.pipeline.recbot import RecbotConfig, collect_recbot, evaluate_recbot, session_number
 from agentdistill.pipeline.report import load_any_summary, markdown_table
-from agentdistill.recsys.agents import ParserAgent, PlannerAgent
+from agentdistill.recsys.agents import ParserAgent, Plan, PlannerAgent, plan_schema
 from agentdistill.recsys.catalog import (
     Attribute,
     Catalog,
@@ -22,6 +23,7 @@ from agentdistill.recsys.catalog import (
     load_table,
     open_catalog,
 )
+from agentdistill.recsys.feed_tools import ToolCall, default_plan
 from agentdistill.recsys.preferences import (
     Constraint,
     Preferences,
@@ -233,6 +235,66 @@ def test_an_invalid_plan_falls_back_to_the_default_chain(services, catalog, scri
     assert all(i.attributes["colour"] == "black" for i in result.feed)
 
 
+def test_answers_are_kept_in_their_shortest_form(services, catalog, scripted):
+    """A model may write every default out, and give a tool arguments it does not read; the conversation (the
+    student's training target) keeps the shortest equivalent answer, so the student learns to write less."""
+    wordy_plan = [
+        {"tool": "filter", "text": "red", "weight": 1.0, "alpha": 0.3, "k": 100},
+        {"tool": "match", "text": "evening", "weight": 1.5, "alpha": 0.3, "k": 100},
+        {"tool": "rerank", "text": None, "weight": 1.0, "alpha": 0.2, "k": 100},
+    ]
+    session, _ = session_with(
+        services,
+        catalog,
+        scripted,
+        as_json(update(("colour", "==", "red"), soft=[("evening", True)])),  # every key, defaults included
+        json.dumps({"chain": wordy_plan}),
+    )
+    result = session.command("red, for the evening")
+    parsed, planned = result.parser_messages[-1]["content"], result.planner_messages[-1]["content"]
+    assert parsed == (
+        '{"add_constraints": [{"attribute": "colour", "op": "==", "value": "red"}], "add_soft": [{"text": "evening"}]}'
+    )
+    assert planned == (
+        '{"chain": [{"tool": "filter"}, {"tool": "match", "text": "evening", "weight": 1.5}, '
+        '{"tool": "rerank", "alpha": 0.2}]}'
+    )
+    assert PreferenceUpdate.model_validate_json(parsed) == result.update
+    assert Plan.model_validate_json(planned).chain == result.plan
+
+
+def test_a_tool_call_keeps_only_the_arguments_its_tool_reads():
+    assert ToolCall(tool="filter", text="red", weight=2.0) == ToolCall(tool="filter")
+    assert ToolCall(tool="rerank", text="x", alpha=0.5).model_dump(exclude_defaults=True) == {
+        "tool": "rerank",
+        "alpha": 0.5,
+    }
+    assert ToolCall(tool="search", text="space", k=7, alpha=0.9).model_dump(exclude_defaults=True) == {
+        "tool": "search",
+        "text": "space",
+        "k": 7,
+    }
+
+
+def test_the_plan_schema_gives_each_tool_only_its_own_arguments():
+    jsonschema = pytest.importorskip("jsonschema")
+    check = jsonschema.Draft202012Validator(plan_schema())
+    preferences = Preferences(
+        constraints=[Constraint(attribute="colour", op="==", value="red")],
+        soft=[SoftPreference(text="denim"), SoftPreference(text="floral", positive=False)],
+    )
+    assert check.is_valid(json.loads(canonical_json(Plan(chain=default_plan(preferences)))))
+    assert check.is_valid({"chain": [{"tool": "search", "text": "space", "k": 50}, {"tool": "rerank"}]})
+    for bad in (
+        {"chain": []},
+        {"chain": [{"tool": "filter", "text": "red"}]},  # filter reads the constraints, not a text
+        {"chain": [{"tool": "match", "weight": 2}]},  # match without its text
+        {"chain": [{"tool": "rerank", "k": 5}]},
+        {"chain": [{"tool": "explode"}]},
+    ):
+        assert not check.is_valid(bad), bad
+
+
 # -- simulator, evaluation, collection ------------------------------------------------------------------
 def test_judge_recall_and_ndcg():
     assert judge([5, 1, 9], {1, 9}).model_dump() == pytest.approx(
@@ -424,6 +486,9 @@ def test_a_real_small_model_under_the_schema_writes_no_malformed_json(services, 
     assert all(r.constrained for r in results)
     assert sum(r.malformed_outputs() for r in results) == 0
     assert all(a.problem != "malformed" for r in results for a in r.parser_attempts + r.planner_attempts)
+    jsonschema = pytest.importorskip("jsonschema")
+    plans = [json.loads(a.text) for r in results for a in r.planner_attempts]
+    assert plans and all(jsonschema.Draft202012Validator(plan_schema()).is_valid(p) for p in plans)
     for r in results:
         if r.update is not None:
             validate_update(r.update, catalog)

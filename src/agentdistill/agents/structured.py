@@ -45,13 +45,25 @@ class StructuredOutputError(AgentDistillError, ValueError):
 
 
 class Structured(BaseModel, Generic[M]):
-    """A validated answer, the conversation that produced it (its last assistant turn is the answer as JSON),
-    every attempt, and whether decoding was constrained to the schema."""
+    """A validated answer, the conversation that produced it (its last assistant turn is the answer as
+    `canonical_json`), every attempt, and whether decoding was constrained to the schema."""
 
     value: M
     conversation: list[ChatMessage]
     attempts: list[Attempt]
     constrained: bool
+
+
+def schema_enforced(model: AgentChatModel, constrained: bool = True) -> bool:
+    """Whether `ask_structured` will decode under the JSON schema with this model (asked, and the backend can)."""
+    return constrained and model.capabilities.json_schema
+
+
+def canonical_json(value: BaseModel) -> str:
+    """The answer as the conversation keeps it, and so as a student learns it: the shortest equivalent JSON (keys
+    left at their defaults left out) in the layout the grammar enforces. Every token a reply need not write is
+    decode time saved on every command."""
+    return json.dumps(value.model_dump(mode="json", exclude_defaults=True))
 
 
 def extract_json(text: str) -> object:
@@ -78,7 +90,7 @@ def ask_structured(
 ) -> Structured[M]:
     """Ask, validate, repair once. With `constrained` (the default) and a backend that can, decoding follows
     `json_schema` (default: `schema`'s own JSON schema)."""
-    enforce = constrained and model.capabilities.json_schema
+    enforce = schema_enforced(model, constrained)
     params = SamplingParams(
         max_new_tokens=max_new_tokens,
         temperature=temperature,
@@ -99,7 +111,7 @@ def ask_structured(
                 attempts.append(Attempt(text=text, problem="domain", error=_describe(problem)))
             else:
                 attempts.append(Attempt(text=text))
-                answer = {"role": "assistant", "content": json.dumps(value.model_dump(mode="json"))}
+                answer = {"role": "assistant", "content": canonical_json(value)}
                 return Structured[schema](  # type: ignore[valid-type]
                     value=value, conversation=[*conversation, answer], attempts=attempts, constrained=enforce
                 )

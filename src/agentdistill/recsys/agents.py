@@ -5,14 +5,15 @@ backend can, unless `constrained=False`), validate it, and repair once."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentdistill.agents.prompts import load_templates, render
-from agentdistill.agents.structured import Structured, ask_structured
+from agentdistill.agents.structured import Structured, ask_structured, schema_enforced
 from agentdistill.llm import AgentChatModel, ChatMessage, load_chat_model
 from agentdistill.recsys.catalog import Catalog
-from agentdistill.recsys.feed_tools import ToolCall
+from agentdistill.recsys.feed_tools import ToolCall, tool_call_schema
 from agentdistill.recsys.preferences import (
     Preferences,
     PreferenceUpdate,
@@ -30,6 +31,16 @@ class Plan(BaseModel):
     chain: list[ToolCall] = Field(min_length=1, max_length=12)
 
 
+def plan_schema() -> dict[str, Any]:
+    """`Plan`'s JSON schema for constrained decoding, each call with only its tool's arguments."""
+    return {
+        "type": "object",
+        "properties": {"chain": {"type": "array", "items": tool_call_schema(), "minItems": 1, "maxItems": 12}},
+        "required": ["chain"],
+        "additionalProperties": False,
+    }
+
+
 def _model(model: AgentChatModel | str) -> AgentChatModel:
     return load_chat_model(model) if isinstance(model, str) else model
 
@@ -45,6 +56,11 @@ class ParserAgent:
         examples_key = f"examples_{catalog.name}"
         examples = render(_PROMPTS, examples_key) if examples_key in load_templates(_PROMPTS) else ""
         self.system = render(_PROMPTS, "parser_system", schema=catalog.describe(), examples=examples)
+
+    @property
+    def schema_enforced(self) -> bool:
+        """Whether this parser's replies are decoded under its JSON schema."""
+        return schema_enforced(self.model, self.constrained)
 
     def messages(self, command: str, memory: Preferences, feed_titles: list[str]) -> list[ChatMessage]:
         return [
@@ -88,7 +104,7 @@ class PlannerAgent:
                     _PROMPTS,
                     "planner_user",
                     command=command,
-                    preferences=json.dumps(preferences.model_dump(mode="json")),
+                    preferences=json.dumps(preferences.model_dump(mode="json", exclude_defaults=True)),
                 ),
             },
         ]
@@ -100,4 +116,5 @@ class PlannerAgent:
             Plan,
             max_new_tokens=self.max_new_tokens,
             constrained=self.constrained,
+            json_schema=plan_schema(),
         )

@@ -3,16 +3,31 @@ effect (what entered and left the top of the feed) so the user can see why the f
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agentdistill.recsys.catalog import Catalog
 from agentdistill.recsys.preferences import Preferences
 from agentdistill.recsys.recommender import ItemEmbeddings, ItemKNN
 
 FEED_SIZE = 10
+Tool = Literal["filter", "match", "attenuate", "rerank", "search"]
+# the arguments each tool reads (a text, where a tool reads one, is required)
+TOOL_ARGUMENTS: dict[str, tuple[str, ...]] = {
+    "filter": (),
+    "match": ("text", "weight"),
+    "attenuate": ("text", "weight"),
+    "search": ("text", "k"),
+    "rerank": ("alpha",),
+}
+_ARGUMENT_SCHEMAS: dict[str, dict[str, Any]] = {
+    "text": {"type": "string", "minLength": 1, "maxLength": 200},
+    "weight": {"type": "number"},
+    "alpha": {"type": "number"},
+    "k": {"type": "integer"},
+}
 
 
 class ToolCall(BaseModel):
@@ -20,11 +35,36 @@ class ToolCall(BaseModel):
 
     model_config = ConfigDict(extra="forbid")  # a key the model invents is an error, not ignored
 
-    tool: Literal["filter", "match", "attenuate", "rerank", "search"]
+    tool: Tool
     text: str | None = Field(None, max_length=200, description="Phrase for match/attenuate, query for search.")
     weight: float = Field(1.0, ge=0.0, le=5.0, description="Strength of match/attenuate.")
     alpha: float = Field(0.3, ge=0.0, le=1.0, description="rerank: share of the base recommender's score.")
     k: int = Field(100, ge=1, le=5000, description="search: how many items to recall.")
+
+    @model_validator(mode="after")
+    def _only_its_own_arguments(self) -> ToolCall:
+        """An argument the tool does not read goes back to its default, so that a call has one written form (the
+        canonical JSON leaves defaults out) and a filter that carries a stray text trains no one to write it."""
+        for name, field in type(self).model_fields.items():
+            if name != "tool" and name not in TOOL_ARGUMENTS[self.tool]:
+                setattr(self, name, field.default)
+        return self
+
+
+def tool_call_schema() -> dict[str, Any]:
+    """JSON schema of one call for constrained decoding: per tool, only the arguments it reads (the pydantic
+    model's own schema would let every tool carry every argument, which a model then fills in)."""
+    return {
+        "anyOf": [
+            {
+                "type": "object",
+                "properties": {"tool": {"const": tool}, **{a: _ARGUMENT_SCHEMAS[a] for a in arguments}},
+                "required": ["tool", "text"] if "text" in arguments else ["tool"],
+                "additionalProperties": False,
+            }
+            for tool, arguments in TOOL_ARGUMENTS.items()
+        ]
+    }
 
 
 class ToolEffect(BaseModel):

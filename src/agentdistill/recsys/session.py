@@ -214,7 +214,7 @@ class FeedSession:
             "parser_attempts": state.get("parser_attempts", []),
             "planner_attempts": state.get("planner_attempts", []),
             "models": {"parser": self.parser.model.model_id, "planner": self.planner.model.model_id},
-            "constrained": self.parser.constrained and self.parser.model.capabilities.json_schema,
+            "constrained": self.parser.schema_enforced,
             "seconds": state.get("seconds", {}),
         }
         if state.get("error"):
