@@ -4,8 +4,12 @@ teacher on simulated train sessions -> keep the turns it got right (each labelle
 the student (LoRA) -> evaluate the prompted student, the distilled student without and with constrained
 decoding, and the teacher on the same simulated test sessions.
 
-    python examples/recbot_distill.py --teacher qwen2.5-coder-1.5b --student qwen2.5-coder-0.5b \
-        --train-sessions 100 --test-sessions 50 --paraphrase-model qwen2.5-coder-1.5b --out runs/recbot
+    python examples/recbot_distill.py --catalog default --train-sessions 100 --test-sessions 50 \
+        --paraphrase-model qwen2.5-coder-1.5b --out runs/recbot-fashion --results results/recbot-fashion
+
+Every stage resumes: rerun the same command to continue. The teacher's records, the export and the student live
+under --out; each evaluated row's sessions.jsonl and summary.json, and report.md, under --results (small enough
+to commit; the README's RecBot table is that report.md).
 """
 
 from __future__ import annotations
@@ -29,12 +33,15 @@ def main() -> None:
     parser.add_argument("--catalog", default="default")
     parser.add_argument("--train-sessions", type=int, default=8)
     parser.add_argument("--test-sessions", type=int, default=5)
-    parser.add_argument("--max-turns", type=int, default=4)
+    parser.add_argument("--max-turns", type=int, default=5)
     parser.add_argument("--epochs", type=float, default=2.0)
     parser.add_argument("--paraphrase-model", default=None, help="Paraphrases half the sessions' commands.")
-    parser.add_argument("--out", default="runs/recbot")
+    parser.add_argument("--out", default="runs/recbot", help="Teacher records, export and student.")
+    parser.add_argument("--results", default=None, help="Evaluations and report.md (default: OUT/results).")
+    parser.add_argument("--only", choices=["collect", "distill"], help="Stop after this stage.")
     args = parser.parse_args()
     out = Path(args.out)
+    results = Path(args.results) if args.results else out / "results"
 
     teacher_store = out / "teacher.jsonl"
     print(f"> teacher collects {args.train_sessions} simulated train sessions")
@@ -48,8 +55,11 @@ def main() -> None:
             out=str(teacher_store),
             paraphrase_model=args.paraphrase_model,
             paraphrase_share=0.5,
-        )
+        ),
+        on_session=lambda log: print(f"  {log.id}: passed {log.passed}, Recall@10 {log.recall:.2f}", flush=True),
     )
+    if args.only == "collect":
+        return
     kept, stats = filter_records(TrajectoryStore(teacher_store), FilterConfig())
     print(f"> filter: {dict(stats)}")
     export_dataset(kept, out / "export")
@@ -57,6 +67,8 @@ def main() -> None:
     if not (student_dir / "model" / STUDENT_MARKER).exists():
         print(f"> distill {len(kept)} parser/planner turns into {args.student}")
         distill(DistillConfig(data=str(out / "export"), student=args.student, out=str(student_dir), epochs=args.epochs))
+    if args.only == "distill":
+        return
     runs = [  # (label, parser/planner model, constrained decoding)
         ("student prompted", args.student, True),
         ("student distilled, unconstrained", f"hf:{student_dir / 'model'}", False),
@@ -73,7 +85,7 @@ def main() -> None:
                     parser_model=model,
                     sessions=args.test_sessions,
                     max_turns=args.max_turns,
-                    out=str(out / "eval" / label.replace(" ", "-").replace(",", "")),
+                    out=str(results / label.replace(" ", "-").replace(",", "")),
                     label=label,
                     constrained=constrained,
                     paraphrase_model=args.paraphrase_model,
@@ -81,7 +93,7 @@ def main() -> None:
                 )
             )
         )
-    write_report(summaries, out / "report")
+    write_report(summaries, results / "report")
     print(markdown_table(summaries))
 
 
