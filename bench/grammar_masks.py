@@ -61,13 +61,13 @@ def walk_llguidance(tokenizer, end_tokens, vocab, schema, tokens) -> dict:
     import llguidance
     import llguidance.numpy as llnp
 
-    from agentdistill.llm.grammar import _grammar, tokenizer_for
+    from agentdistill.llm.grammar import json_schema_grammar, tokenizer_for
 
     started = time.perf_counter()
     ll = tokenizer_for(tokenizer, end_tokens, vocab)
     setup = time.perf_counter() - started
     started = time.perf_counter()
-    matcher = llguidance.LLMatcher(ll, _grammar(json.dumps(schema)))
+    matcher = llguidance.LLMatcher(ll, json_schema_grammar(schema))
     compile_s = time.perf_counter() - started
     bitmask = np.full((1, (vocab + 31) // 32), -1, dtype=np.int32)
     steps = []
@@ -110,7 +110,7 @@ def main() -> None:
     args = parser.parse_args()
     model = load_chat_model(args.model, backend="transformers")
     tokenizer, vocab = model.tokenizer, int(model.model.config.get_text_config().vocab_size)
-    ends = sorted(model._end_tokens())
+    ends = sorted(model.end_tokens())
     header = {"cpu": cpu_hardware().name, "model": args.model}
     results = load_results(args.out, header, ("cpu", "model"))
     catalogs = {"fashion": fashion_catalog()}

@@ -21,8 +21,8 @@ def test_random_logits_under_the_schema_make_valid_json_then_only_an_end(smollm,
     """Whatever the model's scores, the masked argmax walks to a document valid under the schema, and once it
     is complete only an end token is left."""
     jsonschema = pytest.importorskip("jsonschema")
-    vocab = int(smollm._model.config.get_text_config().vocab_size)
-    ends = smollm._end_tokens()
+    vocab = int(smollm.model.config.get_text_config().vocab_size)
+    ends = smollm.end_tokens()
     generator = torch.Generator().manual_seed(0)
     for row_seed in range(3):
         processor = smollm._schema_processor(SCHEMA, rows=1)
@@ -42,7 +42,7 @@ def test_random_logits_under_the_schema_make_valid_json_then_only_an_end(smollm,
             ids = torch.cat([ids, torch.tensor([[token]])], dim=1)
         else:
             pytest.fail("no end token within 40 steps")
-        document = json.loads(smollm._tokenizer.decode(tokens))
+        document = json.loads(smollm.tokenizer.decode(tokens))
         assert jsonschema.Draft202012Validator(SCHEMA).is_valid(document), document
         assert set(torch.nonzero(allowed).flatten().tolist()) <= ends  # complete: nothing but an end
 

@@ -28,6 +28,12 @@ from agentdistill.llm.base import UnsupportedRequest
 _LAYOUT = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
 
 
+def json_schema_grammar(schema: dict[str, Any]) -> str:
+    """llguidance's grammar for `schema`, in the compact layout; the schema's property order is kept (the
+    grammar writes properties in that order, and the training data has them so)."""
+    return _grammar(json.dumps(schema))
+
+
 @functools.lru_cache(maxsize=8)
 def _grammar(schema_json: str) -> str:
     import llguidance
@@ -49,7 +55,7 @@ class JsonSchemaProcessor:
     def __init__(self, ll_tokenizer: Any, schema: dict[str, Any], rows: int, vocab_size: int) -> None:
         import llguidance
 
-        grammar = _grammar(json.dumps(schema))  # not sorted: the grammar keeps the schema's property order
+        grammar = json_schema_grammar(schema)
         self.matchers = [llguidance.LLMatcher(ll_tokenizer, grammar) for _ in range(rows)]
         if self.matchers and self.matchers[0].is_error():
             raise UnsupportedRequest(f"the JSON schema cannot be enforced: {self.matchers[0].get_error()}")

@@ -164,7 +164,7 @@ class HFChatModel(AgentChatModel):
     def _schema_processor(self, schema: dict[str, Any], rows: int) -> JsonSchemaProcessor:
         vocab = int(self._model.config.get_text_config().vocab_size)
         if self._ll_tokenizer is None:
-            self._ll_tokenizer = tokenizer_for(self._tokenizer, sorted(self._end_tokens()), vocab)
+            self._ll_tokenizer = tokenizer_for(self._tokenizer, sorted(self.end_tokens()), vocab)
         return JsonSchemaProcessor(self._ll_tokenizer, schema, rows, vocab)
 
     def _pad_after_prefix(self, rows: list[list[int]], shared: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -242,7 +242,8 @@ class HFChatModel(AgentChatModel):
             self._cache = cache
             self._cache_ids = out.sequences[0, : cache.get_seq_length()].tolist()
 
-    def _end_tokens(self) -> set[int]:
+    def end_tokens(self) -> set[int]:
+        """The token ids that end a reply (the generation config's and the tokenizer's end and padding tokens)."""
         eos = self._model.generation_config.eos_token_id
         ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
         return ids | {self._tokenizer.eos_token_id, self._tokenizer.pad_token_id} - {None}
@@ -250,7 +251,7 @@ class HFChatModel(AgentChatModel):
     def _decode(
         self, tokens: torch.Tensor, logprobs: torch.Tensor | None, p: SamplingParams, prompt_len: int
     ) -> Completion:
-        ends = self._end_tokens()
+        ends = self.end_tokens()
         token_list = tokens.tolist()
         length = next((i + 1 for i, t in enumerate(token_list) if t in ends), len(token_list))
         hit_end = length < len(token_list) or (token_list and token_list[-1] in ends)
