@@ -35,7 +35,7 @@ from agentdistill.recsys.preferences import (
 )
 from agentdistill.recsys.recommender import ItemKNN
 from agentdistill.recsys.session import FeedServices, FeedSession
-from agentdistill.recsys.simulator import SimulatedUser, draw_target, judge
+from agentdistill.recsys.simulator import SimulatedUser, draw_target, judge, paraphrase_line
 from agentdistill.trajectories.export import export_dataset
 from agentdistill.trajectories.store import TrajectoryStore
 
@@ -463,6 +463,13 @@ def test_half_the_sessions_are_paraphrased_and_the_summary_splits_them(catalog, 
     assert logs[1].turns[0].command == "say it again" and logs[0].turns[0].command != "say it again"
     summary = summarize_sessions(logs, config)
     assert set(summary.recall_by_commands) == {"template", "paraphrased"}
+
+
+def test_a_paraphrase_is_the_sentence_not_the_models_preamble():
+    reply = 'Sure, here\'s a short sentence for a shopper to type into a chat box:\n\n"Any brown coats?"\n'
+    assert paraphrase_line(reply) == "Any brown coats?"
+    assert paraphrase_line("Show me red dresses under $80.") == "Show me red dresses under $80."
+    assert paraphrase_line("Here it is:\n\n") is None  # nothing usable: the template command stays
 
 
 def test_simulated_user_reveals_one_constraint_per_turn(catalog):

@@ -34,6 +34,16 @@ class Judgement(BaseModel):
     passed: bool
 
 
+def paraphrase_line(reply: str) -> str | None:
+    """The paraphrased command in a model's reply: its first line that is not a preamble ("Sure, here is...:")
+    nor empty, unquoted; None when there is none (the caller keeps the template command)."""
+    for line in reply.splitlines():
+        line = line.strip().strip('"').strip()
+        if line and not line.endswith(":") and len(line) <= 200:
+            return line
+    return None
+
+
 def judge(feed: list[int], targets: set[int], k: int = FEED_SIZE) -> Judgement:
     """Recall@k and NDCG@k with binary relevance; passed when at least half the reachable targets are shown."""
     relevant = [1.0 if i in targets else 0.0 for i in feed[:k]]
@@ -144,8 +154,8 @@ class SimulatedUser:
     def _paraphrase(self, text: str) -> str:
         assert self.paraphraser is not None
         prompt = [{"role": "user", "content": render("recbot", "paraphrase", command=text)}]
-        said = self.paraphraser.complete(prompt, SamplingParams(max_new_tokens=40))[0].text.strip().strip('"')
-        return said.splitlines()[0] if said else text
+        said = self.paraphraser.complete(prompt, SamplingParams(max_new_tokens=48))[0].text
+        return paraphrase_line(said) or text
 
     def judge(self, feed: list[int]) -> Judgement:
         return judge(feed, self.targets)
