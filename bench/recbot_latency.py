@@ -63,7 +63,9 @@ def commands(catalog, count: int) -> list[tuple[int, str]]:
 def measure(model_name: str, backend: str, catalog_spec: str, count: int) -> dict:
     catalog = open_catalog(catalog_spec)
     services = FeedServices(catalog)
-    model = Recording(model_id=model_name, inner=load_chat_model(model_name, backend=backend))
+    engine, _, variant = backend.partition("+")
+    options = {"engine_args": VARIANTS[variant]} if variant else {}
+    model = Recording(model_id=model_name, inner=load_chat_model(model_name, backend=engine, **options))
     parser, planner = ParserAgent(model, catalog), PlannerAgent(model)
     sessions: dict[int, FeedSession] = {}
     FeedSession(services, parser, planner).command("show me red dresses")  # warm-up, not counted
@@ -97,6 +99,15 @@ def measure(model_name: str, backend: str, catalog_spec: str, count: int) -> dic
     return {"commands": rows}
 
 
+# engine variants: `engine+NAME` runs the engine with these extra llama-server flags
+VARIANTS = {
+    # n-gram speculation: drafts the tokens that followed the last n-gram where it occurred before in the
+    # context (the schema's keys and the prompt's examples repeat), verified in one batch; greedy output is
+    # unchanged
+    "ngram": ("--spec-type", "ngram-simple"),
+}
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -107,7 +118,12 @@ def main() -> None:
     parser.add_argument("--model", default="qwen2.5-coder-0.5b", help="Parser/planner model (a name or hf:PATH).")
     parser.add_argument("--catalog", default="default")
     parser.add_argument("--commands", type=int, default=12)
-    parser.add_argument("--backends", nargs="+", default=["engine", "transformers"])
+    parser.add_argument(
+        "--backends",
+        nargs="+",
+        default=["engine", "transformers"],
+        help=f"engine, transformers, or engine+VARIANT ({', '.join(VARIANTS)}).",
+    )
     parser.add_argument("--out", type=Path, help="Result file (JSON); backends already in it are not run again.")
     args = parser.parse_args()
     header = {"cpu": cpu_hardware().name, "model": args.model, "catalog": args.catalog, "commands": args.commands}
@@ -146,6 +162,8 @@ def render(results: dict) -> str:
         )
     if {"engine", "transformers"} <= set(p50):
         lines += ["", f"p50 transformers / engine: {p50['transformers'] / p50['engine']:.1f}x"]
+    for variant in (b for b in p50 if b.startswith("engine+") and "engine" in p50):
+        lines += ["", f"p50 engine / {variant}: {p50['engine'] / p50[variant]:.2f}x"]
     return "\n".join(lines)
 
 

@@ -32,9 +32,13 @@ class EngineChatModel(OpenAIChatModel):
     _restart_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     @classmethod
-    def start(cls, gguf: str | Path, parallel: int = DEFAULT_SLOTS, **fields: Any) -> EngineChatModel:
+    def start(
+        cls, gguf: str | Path, parallel: int = DEFAULT_SLOTS, engine_args: tuple[str, ...] = (), **fields: Any
+    ) -> EngineChatModel:
+        """Join (or start) the server for `gguf`; `engine_args` are extra `llama-server` flags, and a server
+        started with other flags is another server."""
         gguf = Path(gguf)
-        server = EngineServer(gguf, parallel=parallel).acquire()
+        server = EngineServer(gguf, parallel=parallel, extra_args=engine_args).acquire()
         fields.setdefault("model_id", f"engine:{gguf.name}")
         # requests queue for a free slot on a saturated local server: minutes are normal, not a failure
         fields.setdefault("timeout_s", 1800.0)
