@@ -9,6 +9,7 @@ import pytest
 from pydantic import Field
 
 from agentdistill.agents.structured import canonical_json
+from agentdistill.distill.distill_config import STUDENT_MARKER
 from agentdistill.llm.base import AgentChatModel, Completion
 from agentdistill.pipeline.recbot import RecbotConfig, collect_recbot, evaluate_recbot, session_number
 from agentdistill.pipeline.report import load_any_summary, markdown_table
@@ -378,10 +379,28 @@ def test_collected_turns_train_with_their_own_prompts(catalog, scripted, tmp_pat
     assert {r.trajectory.metadata["agent"] for r in records} == {"recbot-parser", "recbot-planner"}
     assert collect_recbot(config, teacher=scripted()) == 0  # resumed
     export_dataset(records, tmp_path / "export")
-    row = json.loads((tmp_path / "export" / "train.jsonl").read_text().splitlines()[0])
-    assert [m["role"] for m in row["messages"]] == ["system", "user", "assistant"]
-    assert "Catalogue attributes" in row["messages"][0]["content"]
-    PreferenceUpdate.model_validate_json(row["messages"][2]["content"])
+    rows = [json.loads(line) for line in (tmp_path / "export" / "train.jsonl").read_text().splitlines()]
+    assert all([m["role"] for m in row["messages"]] == ["system", "user", "assistant"] for row in rows)
+    parser_row, planner_row = rows[0], rows[1]
+    # the student learns the short prompts: the catalogue stays, the rules and examples go (it learns them)
+    short = ParserAgent(scripted(), catalog, prompt_style="short").system
+    assert parser_row["messages"][0]["content"] == short and "Catalogue attributes" in short
+    assert "Examples" in records[0].messages[0]["content"] and "Examples" not in short
+    assert planner_row["messages"][0]["content"] == PlannerAgent(scripted(), prompt_style="short").system
+    PreferenceUpdate.model_validate_json(parser_row["messages"][2]["content"])
+    export_dataset(records, tmp_path / "kept", system="keep")  # the prompts the teacher ran with, on request
+    kept = json.loads((tmp_path / "kept" / "train.jsonl").read_text().splitlines()[0])
+    assert kept["messages"][0]["content"] == records[0].messages[0]["content"]
+
+
+def test_a_distilled_student_runs_with_the_short_prompts_it_learned(tmp_path):
+    student = tmp_path / "student"
+    student.mkdir()
+    (student / STUDENT_MARKER).write_text("{}")
+    config = RecbotConfig(parser_model=f"hf:{student}", planner_model="qwen2.5-coder-0.5b")
+    assert config.prompt_style_for(config.parser_model) == "short"
+    assert config.prompt_style_for("qwen2.5-coder-0.5b") == "full"  # a prompted model gets rules and examples
+    assert RecbotConfig(parser_model=f"hf:{student}", prompt_style="full").prompt_style_for(f"hf:{student}") == "full"
 
 
 class ForgetfulTeacher(OracleModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
@@ -17,6 +18,12 @@ from agentdistill.config import (
 from agentdistill.llm.gguf_convert import GgufType
 
 STUDENT_MARKER = "agentdistill_student.json"  # written next to a student's weights: how it was trained
+
+
+def is_student(spec: str) -> bool:
+    """Whether a model spec is a student `distill` trained (an `hf:` folder with the marker): it learned the
+    short system prompts, and should be run with them."""
+    return spec.startswith("hf:") and (Path(spec[3:]).expanduser() / STUDENT_MARKER).exists()
 
 
 class DistillConfig(DtypeSettings, CommandConfig):

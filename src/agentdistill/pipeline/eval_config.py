@@ -9,7 +9,7 @@ from pydantic import Field
 
 from agentdistill.agents.memory import PromptStyle
 from agentdistill.config import DEFAULT_STUDENT, CommandConfig, ModelSpec, cli
-from agentdistill.distill.distill_config import STUDENT_MARKER
+from agentdistill.distill.distill_config import is_student
 from agentdistill.pipeline.collect_config import CollectConfig, EpisodeSettings
 from agentdistill.tasks import Split
 
@@ -34,8 +34,7 @@ class EvalConfig(EpisodeSettings, CommandConfig):
     def resolved_prompt_style(self) -> PromptStyle:
         if self.prompt_style != "auto":
             return self.prompt_style
-        path = Path(self.model[3:]).expanduser() if self.model.startswith("hf:") else None
-        return "short" if path is not None and (path / STUDENT_MARKER).exists() else "full"
+        return "short" if is_student(self.model) else "full"
 
     def to_collect_config(self) -> CollectConfig:
         """Evaluation runs episodes exactly like collection does, on the chosen split, without a prefix."""

@@ -27,12 +27,13 @@ from agentdistill.config import (
     ModelSpec,
     cli,
 )
+from agentdistill.distill.distill_config import is_student
 from agentdistill.errors import OutputExistsError
 from agentdistill.llm import AgentChatModel, load_chat_model
 from agentdistill.llm.precision import Precision, describe_precisions
 from agentdistill.pipeline.stats import bootstrap_interval
 from agentdistill.recsys.agents import ParserAgent, PlannerAgent
-from agentdistill.recsys.catalog import open_catalog
+from agentdistill.recsys.catalog import Catalog, open_catalog
 from agentdistill.recsys.session import FeedServices, FeedSession
 from agentdistill.recsys.simulator import SimulatedUser, Target, draw_target
 from agentdistill.trajectories.record import TrajectoryRecord
@@ -41,8 +42,8 @@ from agentdistill.trajectories.store import TrajectoryStore
 _TRAIN_OFFSET = 100_000  # train sessions are numbered from here; test sessions from 0
 
 
-class RecbotConfig(ModelSettings, CommandConfig):
-    """Settings of `recbot eval` (see `agentdistill recbot eval --help`); `RecbotCollectConfig` for collection."""
+class FeedAgentSettings(BaseModel):
+    """The feed's catalogue and parser/planner pair, as `recbot eval`, `recbot collect` and `serve` set them."""
 
     catalog: str = Field(
         "default", description="default (the embedded fashion catalogue), movielens:PATH, csv:PATH or jsonl:PATH."
@@ -51,6 +52,40 @@ class RecbotConfig(ModelSettings, CommandConfig):
         DEFAULT_STUDENT, description="Model of the parser agent.", json_schema_extra=cli("-m")
     )
     planner_model: ModelSpec | None = Field(None, description="Model of the planner agent (default: the parser's).")
+    constrained: bool = Field(
+        True, description="Decode the parser's and planner's JSON under their schemas (where the backend can)."
+    )
+    prompt_style: Literal["auto", "full", "short"] = Field(
+        "auto",
+        description="System prompts: full (rules and examples), short (what distilled students learn), or auto: "
+        "short for a student `distill` trained, else full.",
+    )
+
+    def prompt_style_for(self, spec: str) -> Literal["full", "short"]:
+        """The system prompts to run model `spec` with."""
+        if self.prompt_style != "auto":
+            return self.prompt_style
+        return "short" if is_student(spec) else "full"
+
+    def agents(
+        self, catalog: Catalog, parser_model: AgentChatModel, planner_model: AgentChatModel
+    ) -> tuple[ParserAgent, PlannerAgent]:
+        """The parser and planner over `catalog`, each with the prompts its model runs with."""
+        planner_spec = self.planner_model or self.parser_model
+        return (
+            ParserAgent(
+                parser_model,
+                catalog,
+                constrained=self.constrained,
+                prompt_style=self.prompt_style_for(self.parser_model),
+            ),
+            PlannerAgent(planner_model, constrained=self.constrained, prompt_style=self.prompt_style_for(planner_spec)),
+        )
+
+
+class RecbotConfig(FeedAgentSettings, ModelSettings, CommandConfig):
+    """Settings of `recbot eval` (see `agentdistill recbot eval --help`); `RecbotCollectConfig` for collection."""
+
     sessions: int = Field(20, ge=1, description="Simulated sessions.", json_schema_extra=cli("-n"))
     max_turns: int = Field(5, ge=1, description="Commands per simulated session.")
     split: Literal["train", "test"] = Field("test", description="train or test sessions (they never overlap).")
@@ -69,9 +104,6 @@ class RecbotConfig(ModelSettings, CommandConfig):
     )
     label: str | None = Field(None, description="Name of this run in reports (default: the parser model).")
     resume: bool = Field(True, description="Keep the sessions already in the output (else it must be empty).")
-    constrained: bool = Field(
-        True, description="Decode the parser's and planner's JSON under their schemas (where the backend can)."
-    )
 
 
 class RecbotCollectConfig(RecbotConfig):
@@ -198,8 +230,7 @@ class SessionRunner:
         load = partial(load_chat_model, dtype=config.dtype, backend=config.backend)
         parser_model = parser_model or load(config.parser_model)
         planner_model = planner_model or (load(config.planner_model) if config.planner_model else parser_model)
-        self.parser = ParserAgent(parser_model, self.catalog, constrained=config.constrained)
-        self.planner = PlannerAgent(planner_model, constrained=config.constrained)
+        self.parser, self.planner = config.agents(self.catalog, parser_model, planner_model)
         self.paraphraser = paraphraser or (load(config.paraphrase_model) if config.paraphrase_model else None)
         matrix_users = max((u for u, _ in self.catalog.interactions), default=-1) + 1
         self._histories: list[list[int]] = [[] for _ in range(matrix_users)]
@@ -355,6 +386,7 @@ def collect_recbot(
             continue
         runner = runner or SessionRunner(config, teacher, teacher)
         log, session = runner.run(number)
+        student = {"parser": runner.parser.student_system, "planner": runner.planner.student_system}
         for turn_index, (turn, judged) in enumerate(zip(session.turns, log.turns, strict=True), 1):
             for role, messages, right in (
                 ("parser", turn.parser_messages, judged.parse_right),
@@ -380,7 +412,7 @@ def collect_recbot(
                             final_answer=clean[-1]["content"],
                             termination="final_answer",
                             messages=clean,
-                            metadata={"agent": f"recbot-{role}", "tools": []},
+                            metadata={"agent": f"recbot-{role}", "tools": [], "student_system": student[role]},
                         ),
                         score=judged.recall,
                         correct=right,

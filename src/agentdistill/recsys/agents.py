@@ -5,7 +5,7 @@ backend can, unless `constrained=False`), validate it, and repair once."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,6 +22,7 @@ from agentdistill.recsys.preferences import (
 )
 
 _PROMPTS = "recbot"
+PromptStyle = Literal["full", "short"]  # full: rules and examples (prompted models); short: distilled students
 
 
 class Plan(BaseModel):
@@ -49,13 +50,24 @@ class ParserAgent:
     """Turns a command into a preference update that is valid for `catalog` (or raises StructuredOutputError)."""
 
     def __init__(
-        self, model: AgentChatModel | str, catalog: Catalog, max_new_tokens: int = 200, constrained: bool = True
+        self,
+        model: AgentChatModel | str,
+        catalog: Catalog,
+        max_new_tokens: int = 200,
+        constrained: bool = True,
+        prompt_style: PromptStyle = "full",
     ) -> None:
         self.model, self.catalog, self.max_new_tokens = _model(model), catalog, max_new_tokens
         self.constrained, self.schema = constrained, update_schema(catalog)
-        examples_key = f"examples_{catalog.name}"
+        self.system, self.student_system = self.system_prompt(prompt_style), self.system_prompt("short")
+
+    def system_prompt(self, style: PromptStyle) -> str:
+        """The system prompt in a style; `student_system` is the short one a distilled student learns."""
+        if style == "short":
+            return render(_PROMPTS, "parser_system_short", schema=self.catalog.describe())
+        examples_key = f"examples_{self.catalog.name}"
         examples = render(_PROMPTS, examples_key) if examples_key in load_templates(_PROMPTS) else ""
-        self.system = render(_PROMPTS, "parser_system", schema=catalog.describe(), examples=examples)
+        return render(_PROMPTS, "parser_system", schema=self.catalog.describe(), examples=examples)
 
     @property
     def schema_enforced(self) -> bool:
@@ -92,12 +104,20 @@ class ParserAgent:
 class PlannerAgent:
     """Turns preferences into a chain of feed tools (or raises StructuredOutputError)."""
 
-    def __init__(self, model: AgentChatModel | str, max_new_tokens: int = 160, constrained: bool = True) -> None:
+    def __init__(
+        self,
+        model: AgentChatModel | str,
+        max_new_tokens: int = 160,
+        constrained: bool = True,
+        prompt_style: PromptStyle = "full",
+    ) -> None:
         self.model, self.max_new_tokens, self.constrained = _model(model), max_new_tokens, constrained
+        self.system = render(_PROMPTS, "planner_system" if prompt_style == "full" else "planner_system_short")
+        self.student_system = render(_PROMPTS, "planner_system_short")
 
     def messages(self, preferences: Preferences, command: str) -> list[ChatMessage]:
         return [
-            {"role": "system", "content": render(_PROMPTS, "planner_system")},
+            {"role": "system", "content": self.system},
             {
                 "role": "user",
                 "content": render(

@@ -27,15 +27,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from agentdistill.config import (
-    DEFAULT_STUDENT,
     CommandConfig,
     ModelSettings,
-    ModelSpec,
-    cli,
 )
 from agentdistill.llm import AgentChatModel, load_chat_model
 from agentdistill.paths import cache_dir
-from agentdistill.recsys.agents import ParserAgent, PlannerAgent
+from agentdistill.pipeline.recbot import FeedAgentSettings
 from agentdistill.recsys.catalog import Catalog, Item, open_catalog
 from agentdistill.recsys.session import FeedServices, FeedSession, TurnResult
 from agentdistill.server.limits import (
@@ -49,17 +46,9 @@ from agentdistill.server.sessions import SessionPool
 from agentdistill.server.store import SessionStore
 
 
-class ServerConfig(ModelSettings, CommandConfig):
+class ServerConfig(FeedAgentSettings, ModelSettings, CommandConfig):
     """Settings of `serve` (see `agentdistill serve --help`)."""
 
-    catalog: str = Field("default", description="default (embedded fashion), movielens:PATH, csv:PATH or jsonl:PATH.")
-    parser_model: ModelSpec = Field(
-        DEFAULT_STUDENT, description="Model of the parser agent.", json_schema_extra=cli("-m")
-    )
-    planner_model: ModelSpec | None = Field(None, description="Model of the planner agent (default: the parser's).")
-    constrained: bool = Field(
-        True, description="Decode the parser's and planner's JSON under their schemas (where the backend can)."
-    )
     host: str = Field("127.0.0.1", description="Interface to listen on (0.0.0.0 for every interface).")
     port: int = Field(8000, ge=1, le=65535, description="Port to listen on.")
     sessions_db: str | None = Field(
@@ -120,8 +109,7 @@ def create_app(
         if config.planner_model
         else parser_model
     )
-    parser = ParserAgent(parser_model, catalog, constrained=config.constrained)
-    planner = PlannerAgent(planner_model, constrained=config.constrained)
+    parser, planner = config.agents(catalog, parser_model, planner_model)
     store = SessionStore(config.sessions_db or cache_dir() / "feed-sessions.sqlite", catalog.name)
     pool = SessionPool(
         lambda: FeedSession(services, parser, planner),

@@ -21,11 +21,16 @@ def _short_prompt(tool_names: tuple[str, ...]) -> str:
 
 def student_messages(record: TrajectoryRecord, system: Literal["short", "keep"] = "short") -> list[dict[str, str]]:
     """The conversation to train on. Students learn with the short system prompt (no few-shot examples), as
-    in the reference: they learn the format from the data instead."""
+    in the reference: they learn the format from the data instead. The code agent's is rebuilt from its tools;
+    another agent states its own in the record (`metadata["student_system"]`), or keeps the prompt it ran with."""
     messages = [dict(m) for m in record.messages]
-    code_agent = record.trajectory.metadata.get("agent", "code") == "code"  # other agents keep their own prompt
-    if system == "short" and code_agent and messages and messages[0]["role"] == "system":
-        messages[0]["content"] = _short_prompt(tuple(record.trajectory.metadata.get("tools", [])))
+    if system != "short" or not messages or messages[0]["role"] != "system":
+        return messages
+    metadata = record.trajectory.metadata
+    if metadata.get("agent", "code") == "code":
+        messages[0]["content"] = _short_prompt(tuple(metadata.get("tools", [])))
+    elif metadata.get("student_system"):
+        messages[0]["content"] = metadata["student_system"]
     return messages
 
 
