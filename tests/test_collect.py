@@ -103,6 +103,31 @@ def test_collect_with_prefix_records_the_span(scripted, tmp_path):
     assert first[start:end] == "Thought: First multiply the boxes by the pencils per box to get the total."
 
 
+def test_every_sample_of_a_task_starts_from_one_chain_of_thought(scripted, tmp_path):
+    """Best-of-k with a prefix: the greedy chain of thought is generated once per task, not once per sample, and
+    a resumed run takes it from the store."""
+    config = CollectConfig(
+        suite="math",
+        n=1,
+        out=str(tmp_path / "p.jsonl"),
+        prefix=True,
+        prefix_style="substantive",
+        samples=3,
+        temperature=0.7,
+        stop_after_correct=None,
+    )
+    thought = "First multiply the boxes by the pencils per box to get the total.\n\nThen subtract."
+    episode = " I finish.\n```python\nfinal_answer(1)\n```"  # continues the prefixed first thought
+    model = scripted(thought, episode, episode)
+    Collector(config.model_copy(update={"samples": 2}), model=model).run()
+    resumed = scripted(episode)
+    Collector(config, model=resumed).run()
+    records = sorted(TrajectoryStore(config.out), key=lambda r: r.sample)
+    assert [r.sample for r in records] == [0, 1, 2]
+    assert {r.prefix.chain_of_thought for r in records} == {thought}
+    assert len(model.seen) == 3 and len(resumed.seen) == 1  # one thought, then one call per episode
+
+
 def test_filter_and_export(scripted, tmp_path):
     config = CollectConfig(**GREEDY, suite="math", n=4, out=str(tmp_path / "t.jsonl"))
     tasks = load_suite("math", "train", 4, 0)

@@ -97,6 +97,7 @@ class Collector:
         )
         self._agents: dict[tuple[tuple[str, ...], int], CodeAgent | ClosedBookAgent] = {}
         self._lock = threading.Lock()
+        self._thoughts: dict[str, str] | None = None  # task id -> its greedy chain of thought (the prefix's source)
 
     def close(self) -> None:
         """Stop the batching thread and release the model if this collector loaded it."""
@@ -149,7 +150,7 @@ class Collector:
     def episode(self, task: Task, sample: int) -> TrajectoryRecord:
         prefix = cot = None
         if self.config.prefix:
-            cot = chains_of_thought(self.model, [task.question])[0]
+            cot = self.chain_of_thought(task)
             prefix = cut_prefix(cot, self.config.prefix_style)
         agent = self.agent_for(task, sample)
         trajectory = agent.run(task.question, prefix=prefix)
@@ -172,6 +173,19 @@ class Collector:
             score=score,
             correct=correct,
         )
+
+    def chain_of_thought(self, task: Task) -> str:
+        """The task's greedy chain of thought, generated once: every sample of a task starts from the same first
+        thought (rounds go sample by sample, and a resumed run reads the stored ones back)."""
+        with self._lock:
+            if self._thoughts is None:
+                self._thoughts = {r.task_id: r.prefix.chain_of_thought for r in self.store if r.prefix is not None}
+            known = self._thoughts.get(task.id)
+        if known is None:
+            thought = chains_of_thought(self.model, [task.question])[0]
+            with self._lock:
+                known = self._thoughts.setdefault(task.id, thought)
+        return known
 
     def run(
         self,
