@@ -23,11 +23,10 @@ from typing import Any
 from pydantic import Field
 
 from _results import load_results, save_results
-from agentdistill.distill.distill_config import is_student
 from agentdistill.llm import load_chat_model
 from agentdistill.llm.base import AgentChatModel, Capabilities, Completion, SamplingParams
 from agentdistill.llm.precision import cpu_hardware
-from agentdistill.recsys.agents import ParserAgent, PlannerAgent
+from agentdistill.pipeline.recbot import FeedAgentSettings
 from agentdistill.recsys.catalog import open_catalog
 from agentdistill.recsys.session import FeedServices, FeedSession
 from agentdistill.recsys.simulator import SimulatedUser, draw_target
@@ -67,8 +66,8 @@ def measure(model_name: str, backend: str, catalog_spec: str, count: int) -> dic
     engine, _, variant = backend.partition("+")
     options = {"engine_args": VARIANTS[variant]} if variant else {}
     model = Recording(model_id=model_name, inner=load_chat_model(model_name, backend=engine, **options))
-    style = "short" if is_student(model_name) else "full"  # a distilled student runs with the prompts it learned
-    parser, planner = ParserAgent(model, catalog, prompt_style=style), PlannerAgent(model, prompt_style=style)
+    # as `recbot eval` and `serve` build them: a distilled student runs with the short prompts it learned
+    parser, planner = FeedAgentSettings(parser_model=model_name).agents(catalog, model, model)
     sessions: dict[int, FeedSession] = {}
     FeedSession(services, parser, planner).command("show me red dresses")  # warm-up, not counted
     rows = []

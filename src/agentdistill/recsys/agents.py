@@ -59,10 +59,15 @@ class ParserAgent:
     ) -> None:
         self.model, self.catalog, self.max_new_tokens = _model(model), catalog, max_new_tokens
         self.constrained, self.schema = constrained, update_schema(catalog)
-        self.system, self.student_system = self.system_prompt(prompt_style), self.system_prompt("short")
+        self.system = self.system_prompt(prompt_style)
+
+    @property
+    def student_system(self) -> str:
+        """The short system prompt a distilled student learns (and runs with)."""
+        return self.system_prompt("short")
 
     def system_prompt(self, style: PromptStyle) -> str:
-        """The system prompt in a style; `student_system` is the short one a distilled student learns."""
+        """The system prompt in a style."""
         if style == "short":
             return render(_PROMPTS, "parser_system_short", schema=self.catalog.describe())
         examples_key = f"examples_{self.catalog.name}"
@@ -113,7 +118,11 @@ class PlannerAgent:
     ) -> None:
         self.model, self.max_new_tokens, self.constrained = _model(model), max_new_tokens, constrained
         self.system = render(_PROMPTS, "planner_system" if prompt_style == "full" else "planner_system_short")
-        self.student_system = render(_PROMPTS, "planner_system_short")
+
+    @property
+    def student_system(self) -> str:
+        """The short system prompt a distilled student learns (and runs with)."""
+        return render(_PROMPTS, "planner_system_short")
 
     def messages(self, preferences: Preferences, command: str) -> list[ChatMessage]:
         return [
