@@ -35,6 +35,11 @@ def measure(
         out=str(work / f"{teacher}-{concurrency}.jsonl"),
         concurrency=concurrency,
         max_steps=max_steps,
+        # one greedy episode per task, so that backends and concurrency compare on the same work
+        temperature=0.0,
+        samples=1,
+        stop_after_correct=None,
+        prefix=False,
     )
     summary = Collector(config, model=model).run()
     return {

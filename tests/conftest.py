@@ -38,8 +38,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.slow)
 
 
-# collect's default is the best-of-k recipe; tests of one greedy trajectory per task say so
-GREEDY = {"temperature": 0.0, "samples": 1, "stop_after_correct": None}
+# collect's default is the recipe (first-thought prefix, then best-of-4); tests of one plain greedy trajectory
+# per task say so
+GREEDY = {"temperature": 0.0, "samples": 1, "stop_after_correct": None, "prefix": False}
 
 
 class ScriptedModel(AgentChatModel):

@@ -72,6 +72,7 @@ def test_the_configs_sampling_reaches_a_given_model_and_the_record_says_what_ran
         top_p=0.9,
         seed=5,
         stop_after_correct=None,
+        prefix=False,
         out=str(tmp_path / "s.jsonl"),
     )
     tasks = load_suite("math", "train", 1, 0)
@@ -88,7 +89,7 @@ def test_the_configs_sampling_reaches_a_given_model_and_the_record_says_what_ran
 
 def test_collect_with_prefix_records_the_span(scripted, tmp_path):
     config = CollectConfig(
-        **GREEDY, suite="math", n=1, out=str(tmp_path / "p.jsonl"), prefix=True, prefix_style="substantive"
+        **{**GREEDY, "prefix": True}, suite="math", n=1, out=str(tmp_path / "p.jsonl"), prefix_style="substantive"
     )
     model = scripted(
         "First multiply the boxes by the pencils per box to get the total.\n\nThen subtract.",
@@ -179,7 +180,7 @@ def test_store_survives_kill_9_and_resume_duplicates_nothing(tmp_path):
                 return [[__import__("agentdistill.llm.base", fromlist=["Completion"]).Completion(
                     text="Thought: t\\n```python\\nfinal_answer(1)\\n```")] for _ in conversations]
 
-        config = CollectConfig(suite="math", n=12, samples=1, temperature=0.0, out={str(out)!r})
+        config = CollectConfig(suite="math", n=12, samples=1, temperature=0.0, prefix=False, out={str(out)!r})
         Collector(config, model=Slow(model_id="slow", outputs=[], seen=[])).run()
     """)
     process = subprocess.Popen([sys.executable, "-c", script])

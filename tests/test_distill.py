@@ -115,3 +115,49 @@ def test_lora_distillation_trains_saves_and_loads(tmp_path):
         assert student.complete([{"role": "user", "content": "Hi"}])[0].completion_tokens > 0
     finally:
         student.close()
+
+
+@pytest.mark.slow
+@pytest.mark.model
+def test_a_stopped_distillation_resumes_from_its_last_checkpoint_and_trains_alike(tmp_path):
+    """Hours of CPU training must survive a stop: a run killed right after its step-4 checkpoint, rerun, continues
+    from step 4 with the same data order and optimizer state (its later losses match an uninterrupted run), and
+    a rerun with other settings is refused before any model loads, instead of mixing into the stopped run."""
+    tokenizer_of("smollm2-135m")
+    from transformers import TrainerCallback
+
+    from agentdistill.distill import distill
+    from agentdistill.errors import InputFileError
+
+    class KilledAfterCheckpoint(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            if state.global_step == 4:
+                raise KeyboardInterrupt
+
+    rows = [{"id": f"t{i}", "messages": CONVERSATION} for i in range(4)]
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "train.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+
+    def config(out: str, **changes) -> DistillConfig:
+        settings = {"epochs": 2, "grad_accum": 1, "learning_rate": 1e-3, "checkpoint_steps": 2, "gguf": "none"}
+        return DistillConfig(
+            data=str(tmp_path / "data"), student="smollm2-135m", out=str(tmp_path / out), **settings | changes
+        )
+
+    whole = distill(config("whole"))
+    with pytest.raises(KeyboardInterrupt):
+        distill(config("stopped"), callbacks=[KilledAfterCheckpoint()])
+    assert (tmp_path / "stopped" / "checkpoints" / "checkpoint-4").is_dir()
+    with pytest.raises(InputFileError, match=r"other settings \(learning_rate\)"):
+        distill(config("stopped", learning_rate=5e-4))
+    resumed = distill(config("stopped"))
+    assert resumed.resumed_from_step == 4 and whole.resumed_from_step == 0
+    assert not (tmp_path / "stopped" / "checkpoints").exists()  # removed once the student is saved
+
+    def losses(name: str) -> list[float]:
+        lines = (tmp_path / name / "train_log.jsonl").read_text().splitlines()
+        return [json.loads(line)["loss"] for line in lines]
+
+    assert len(losses("stopped")) == len(losses("whole")) == 8
+    assert losses("stopped") == pytest.approx(losses("whole"), abs=1e-3)
+    assert resumed.train_tokens == pytest.approx(whole.train_tokens / 2, rel=0.01)  # this run's half only

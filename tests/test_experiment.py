@@ -25,7 +25,9 @@ def _values(tmp_path, **changes):
         "suites": ["math"],
         "test_tasks": 2,
         "episode": {"concurrency": 1, "max_steps": 3},
-        "teacher_runs": [{"name": "agent", "train_tasks": 2, "settings": {"samples": 2, "temperature": 0.7}}],
+        "teacher_runs": [
+            {"name": "agent", "train_tasks": 2, "settings": {"samples": 2, "temperature": 0.7, "prefix": False}}
+        ],
         "students": [{"name": "agent-distilled", "data": ["agent"], "max_per_task": 1}],
         "rows": [
             {"name": "student prompted", "model": "student"},
@@ -75,7 +77,11 @@ def test_an_experiment_config_fails_at_load_on_what_could_not_run(tmp_path):
         ({"rows": [{"name": "a b", "model": "student"}, {"name": "a-b", "model": "teacher"}]}, "two rows are named"),
         ({"compare": [["student prompted", "nobody"]]}, "both must be rows"),
         (
-            {"teacher_runs": [{"name": "agent", "train_tasks": 2, "settings": {"samples": 3, "temperature": 0.0}}]},
+            {
+                "teacher_runs": [
+                    {"name": "agent", "train_tasks": 2, "settings": {"samples": 3, "temperature": 0.0, "prefix": False}}
+                ]
+            },
             "temperature",
         ),
         ({"suites": ["no_such_suite"]}, "unknown suite"),

@@ -195,7 +195,10 @@ def _study(tmp_path, **changes):
         "out": str(tmp_path / "study"),
         "concurrency": 2,
         "ks": [1, 2],
-        "conditions": {"greedy": GREEDY, "sample-k2": {"temperature": 0.7, "samples": 2, "stop_after_correct": None}},
+        "conditions": {
+            "greedy": GREEDY,
+            "sample-k2": {"temperature": 0.7, "samples": 2, "stop_after_correct": None, "prefix": False},
+        },
         "cells": [
             {"suite": "math", "split": "train", "n": 2, "condition": "greedy"},
             {"suite": "math", "split": "train", "n": 2, "condition": "sample-k2"},
@@ -276,7 +279,7 @@ def test_collect_best_of_k_from_the_command_line_prints_the_yield(tmp_path, monk
     model = oracle(tasks, right=True, wrong_for={tasks[1].id})
     monkeypatch.setattr(collect_module, "load_chat_model", lambda *a, **k: model)
     out = tmp_path / "bok.jsonl"
-    args = ["collect", "-n", "2", "--samples", "3", "--temperature", "0.7", "--stop-after-correct", "1"]
+    args = ["collect", "-n", "2", "--samples", "3", "--temperature", "0.7", "--stop-after-correct", "1", "--no-prefix"]
     result = CliRunner().invoke(app, [*args, "--out", str(out)], env={"COLUMNS": "160"})
     assert result.exit_code == 0, result.output
     assert len(list(TrajectoryStore(out))) == 1 + 3  # the solved task stopped after its first sample
@@ -335,7 +338,10 @@ def test_study_run_reads_the_file_again_before_each_cell(tmp_path, monkeypatch):
         "name": "cli",
         "out": str(tmp_path / "out"),
         "concurrency": 1,
-        "conditions": {"greedy": GREEDY, "sample-k2": {"temperature": 0.7, "samples": 2, "stop_after_correct": None}},
+        "conditions": {
+            "greedy": GREEDY,
+            "sample-k2": {"temperature": 0.7, "samples": 2, "stop_after_correct": None, "prefix": False},
+        },
         "cells": [{"suite": "math", "split": "train", "n": 2, "condition": "greedy"}],
     }
     file.write_text(yaml.safe_dump(values))
@@ -362,7 +368,7 @@ def test_a_stopped_best_of_k_cell_reports_the_rounds_every_task_drew(tmp_path):
     study = _study(
         tmp_path,
         ks=[1, 2, 4],
-        conditions={"sample-k4": {"temperature": 0.7, "samples": 4, "stop_after_correct": None}},
+        conditions={"sample-k4": {"temperature": 0.7, "samples": 4, "stop_after_correct": None, "prefix": False}},
         cells=[{"suite": "math", "split": "train", "n": 2, "condition": "sample-k4"}],
     )
     cell = study.cells[0]
@@ -379,21 +385,32 @@ def test_a_stopped_best_of_k_cell_reports_the_rounds_every_task_drew(tmp_path):
     assert [y.k for y in summary.yields] == [1, 2] and [(s.k, s.enough) for s in summary.early_stop] == [(2, 1), (2, 2)]
 
 
-def test_collects_default_is_the_chosen_recipe_and_greedy_is_one_flag_pair_away():
-    """The study's choice (best-of-4 at T=0.7, a task stops at 2 distinct correct) is collect's default; the
-    experiment inherits it; evaluation and the quickstart still run one greedy episode per task."""
+def test_collects_default_is_the_chosen_recipe_and_greedy_is_one_flag_set_away():
+    """The study's choice (`prefix-k4`: the teacher's own first thought, then best-of-4 at T=0.7, a task stops at 2
+    distinct correct) is collect's default; closed-book collection takes no prefix by default and refuses an
+    explicit one; the experiment states the prefix per run; evaluation runs one greedy episode without a prefix."""
     from agentdistill.pipeline.eval_config import EvalConfig
     from agentdistill.pipeline.experiment_config import ExperimentConfig
+    from agentdistill.pipeline.study import StudyConfig
 
     recipe = CollectConfig()
-    assert (recipe.samples, recipe.temperature, recipe.stop_after_correct) == (4, 0.7, 2)
+    assert (recipe.samples, recipe.temperature, recipe.stop_after_correct, recipe.prefix) == (4, 0.7, 2, True)
+    study = StudyConfig.from_file("experiments/teacher-recipes.yaml")
+    measured = study.conditions["prefix-k4"]
+    assert {k: getattr(recipe, k) for k in measured} == measured
     with pytest.raises(ConfigError, match="for greedy collection pass --samples 1"):
         CollectConfig.build(temperature=0.0)
-    assert CollectConfig.build(temperature=0.0, samples=1).sampling().temperature == 0.0
-    assert EvalConfig().to_collect_config().samples == 1
+    greedy = CollectConfig.build(temperature=0.0, samples=1, prefix=False)
+    assert (greedy.sampling().temperature, greedy.prefix) == (0.0, False)
+    assert not CollectConfig.build(closed_book=True, reasoning=True).prefix
+    with pytest.raises(ConfigError, match="takes no --prefix"):
+        CollectConfig.build(closed_book=True, prefix=True)
+    evaluation = EvalConfig().to_collect_config()
+    assert (evaluation.samples, evaluation.prefix) == (1, False)
     table = ExperimentConfig.from_file("experiments/distill-table.yaml")
-    agent = table.collect_config(table.teacher_runs[0], "math")
-    assert (agent.samples, agent.temperature, agent.stop_after_correct) == (4, 0.7, 2)
+    runs = {run.name: table.collect_config(run, "math") for run in table.teacher_runs}
+    assert {name: run.prefix for name, run in runs.items()} == {"agent": False, "agent-prefix": True, "cot": False}
+    assert {(r.samples, r.temperature, r.stop_after_correct) for r in runs.values()} == {(4, 0.7, 2)}
     refused = CliRunner().invoke(app, ["collect", "--temperature", "0"])
     assert refused.exit_code == 2 and "--samples 1" in refused.output
 

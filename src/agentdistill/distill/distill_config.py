@@ -54,6 +54,12 @@ class DistillConfig(DtypeSettings, CommandConfig):
     gradient_checkpointing: bool = Field(False, description="Trade compute for memory.")
     seed: int = Field(0, description="Seed of data order and adapter initialisation.")
     logging_steps: int = Field(1, ge=1, description="Optimizer steps between loss records.")
+    checkpoint_steps: int = Field(
+        20,
+        ge=0,
+        description="Optimizer steps between resumable checkpoints in OUT/checkpoints (0: none); rerunning with "
+        "the same data and settings continues from the last one.",
+    )
     merge: bool = Field(True, description="Also save a merged, standalone model.")
     gguf: Literal["none", GgufType] = Field(
         "q8_0", description="Also write the merged model as model-<type>.gguf for the engine (none: do not)."

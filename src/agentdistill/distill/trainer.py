@@ -6,6 +6,12 @@ Output folder:
     train_log.jsonl   one line per logged step (loss, learning rate, grad norm, ...)
     loss.png          the loss curve
     summary.json      config, precision, examples, tokens, seconds, tokens/s
+    checkpoints/      while training: the last resumable checkpoint (every --checkpoint-steps optimizer steps),
+                      removed once the student is saved
+
+A stopped run resumes: rerunning `distill` with the same data, student and training settings continues from the
+last checkpoint (the data order, optimizer and scheduler state included); other settings or other data are refused
+rather than mixed into the old run.
 
 Precision (`--dtype`, resolved by `llm.precision.training_precision`): fp32, or bf16/fp16 mixed precision in
 which what is trained stays fp32 (LoRA adapters over a frozen low-precision base; fp32 master weights for
@@ -18,7 +24,9 @@ distributed setup from the environment that accelerate prepares.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 import time
 import warnings
 from dataclasses import dataclass
@@ -46,6 +54,7 @@ class DistillResult:
     last_loss: float | None
     precision: TrainingPrecision
     gguf: Path | None = None  # the merged student as GGUF, for the engine
+    resumed_from_step: int = 0  # a stopped run continued from this optimizer step; seconds and tokens are this run's
 
     @property
     def tokens_per_second(self) -> float:
@@ -69,6 +78,7 @@ def distill(
     rows = load_training_rows(config.data)
     if not rows:
         raise InputFileError(f"{config.data} holds no training examples (did the filter keep any trajectory?)")
+    resume_from = _checkpoint_to_resume(out, _run_fingerprint(config, precision, rows))  # before loading a model
     path = local_model_path(config.student)
     tokenizer = AutoTokenizer.from_pretrained(path)
     if tokenizer.pad_token is None:
@@ -84,14 +94,18 @@ def distill(
         callbacks=callbacks,
     )
     started = time.perf_counter()
-    trainer.train()
+    trainer.train(resume_from_checkpoint=resume_from)
     seconds = time.perf_counter() - started
     model_dir = _save(trainer, tokenizer, out, config)
+    shutil.rmtree(out / "checkpoints", ignore_errors=True)
     gguf = _export_gguf(model_dir, config)
     history = [h for h in trainer.state.log_history if "loss" in h]
     _write_log(out, history)
     plot_loss(history, out / "loss.png", title=f"{config.student} ({'full' if config.full else 'LoRA'})")
-    train_tokens = int(sum(len(ids) for ids in dataset["input_ids"]) * config.epochs)
+    # tokens trained by this process only, so that a resumed run's tokens/s is not inflated by earlier work
+    steps = trainer.state.max_steps or 1
+    done_here = (trainer.state.global_step - _checkpoint_step(resume_from)) / steps
+    train_tokens = int(sum(len(ids) for ids in dataset["input_ids"]) * config.epochs * done_here)
     result = DistillResult(
         out=out,
         model_dir=model_dir,
@@ -103,6 +117,7 @@ def distill(
         last_loss=history[-1]["loss"] if history else None,
         precision=precision,
         gguf=model_dir / gguf if gguf else None,
+        resumed_from_step=_checkpoint_step(resume_from),
     )
     _write_summary(out, config, result, gguf)
     return result
@@ -123,12 +138,54 @@ def _sft_config(config: DistillConfig, precision: TrainingPrecision, out: Path):
         logging_steps=config.logging_steps,
         lr_scheduler_type="cosine",
         warmup_steps=0.1,
-        save_strategy="no",
+        save_strategy="steps" if config.checkpoint_steps else "no",
+        save_steps=config.checkpoint_steps or 500,
+        save_total_limit=1,
         report_to="none",
         seed=config.seed,
         dataloader_num_workers=0,
         disable_tqdm=False,
     )
+
+
+def _run_fingerprint(config: DistillConfig, precision: TrainingPrecision, rows: list[dict]) -> dict:
+    """What must not change between a run and its resumption: the data, the student, the training settings."""
+    settings = config.to_dict()
+    for after_training in ("out", "data", "merge", "gguf", "checkpoint_steps", "logging_steps"):
+        settings.pop(after_training, None)
+    digest = hashlib.sha256(json.dumps(rows, sort_keys=True).encode("utf-8")).hexdigest()
+    return {"settings": settings, "precision": precision.model_dump(mode="json"), "data_sha256": digest}
+
+
+def _checkpoint_to_resume(out: Path, fingerprint: dict) -> str | None:
+    """The last checkpoint of a stopped run with the same fingerprint, if any; the fingerprint is written for the
+    next resumption. A checkpoint of another run is refused, not overwritten: it may be hours of training."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    folder = out / "checkpoints"
+    stamp = folder / "run.json"
+    last = get_last_checkpoint(str(folder)) if folder.is_dir() else None
+    if last is not None:
+        stored = json.loads(stamp.read_text(encoding="utf-8")) if stamp.exists() else {}
+        if stored != fingerprint:
+            raise InputFileError(
+                f"{folder} holds a stopped run with other {_differences(stored, fingerprint)}: rerun with those, "
+                "or delete the folder or choose another --out to start afresh"
+            )
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(json.dumps(fingerprint, indent=2), encoding="utf-8")
+    return last
+
+
+def _differences(stored: dict, fingerprint: dict) -> str:
+    settings = stored.get("settings", {})
+    changed = [key for key, value in fingerprint["settings"].items() if settings.get(key) != value]
+    changed += [name for name in ("precision", "data_sha256") if stored.get(name) != fingerprint[name]]
+    return "settings (" + ", ".join(changed).replace("data_sha256", "training data") + ")"
+
+
+def _checkpoint_step(checkpoint: str | None) -> int:
+    return int(Path(checkpoint).name.rsplit("-", 1)[1]) if checkpoint else 0
 
 
 def _write_summary(out: Path, config: DistillConfig, result: DistillResult, gguf: str | None) -> None:
@@ -139,6 +196,7 @@ def _write_summary(out: Path, config: DistillConfig, result: DistillResult, gguf
         "train_tokens": result.train_tokens,
         "seconds": round(result.seconds, 1),
         "tokens_per_second": round(result.tokens_per_second, 1),
+        "resumed_from_step": result.resumed_from_step,
         "precision": result.precision.model_dump(),
         "saved_dtype": "fp32",
         "gguf": gguf,

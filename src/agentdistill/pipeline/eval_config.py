@@ -46,4 +46,5 @@ class EvalConfig(EpisodeSettings, CommandConfig):
             prompt_style=self.resolved_prompt_style,
             samples=1,  # one episode per task, at the evaluation's own temperature
             stop_after_correct=None,
+            prefix=False,  # a prefix is a collection recipe; the evaluated model starts on its own
         )
