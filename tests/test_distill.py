@@ -161,3 +161,27 @@ def test_a_stopped_distillation_resumes_from_its_last_checkpoint_and_trains_alik
     assert len(losses("stopped")) == len(losses("whole")) == 8
     assert losses("stopped") == pytest.approx(losses("whole"), abs=1e-3)
     assert resumed.train_tokens == pytest.approx(whole.train_tokens / 2, rel=0.01)  # this run's half only
+
+
+@pytest.mark.slow
+@pytest.mark.model
+def test_packed_examples_do_not_see_each_other(tmp_path):
+    """With --packing, four copies of one conversation share one sequence. If a copy could attend to the copies
+    before it, it would predict them almost perfectly and the first loss would drop far below an unpacked run's;
+    isolated, each copy has the same loss as alone."""
+    tokenizer_of("smollm2-135m")
+    from agentdistill.distill import distill
+
+    rows = [{"id": f"t{i}", "messages": CONVERSATION} for i in range(4)]
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "train.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+
+    def first_loss(packing: bool) -> float:
+        out = tmp_path / ("packed" if packing else "unpacked")
+        config = DistillConfig(
+            data=str(tmp_path / "data"), student="smollm2-135m", out=str(out), epochs=1, grad_accum=1,
+            packing=packing, lora_dropout=0.0, gguf="none",
+        )  # fmt: skip
+        return distill(config).first_loss
+
+    assert first_loss(packing=True) == pytest.approx(first_loss(packing=False), rel=0.02)

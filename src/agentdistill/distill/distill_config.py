@@ -47,11 +47,19 @@ class DistillConfig(DtypeSettings, CommandConfig):
     batch_size: int = Field(1, ge=1, description="Examples per device step.")
     grad_accum: int = Field(4, ge=1, description="Steps per optimizer update.")
     max_length: int = Field(2048, ge=64, description="Longer conversations are cut.")
+    packing: bool = Field(
+        False,
+        description="Pack several examples into each --max-length sequence (best fit, padding-free; each example "
+        "attends only to itself): fewer, fuller steps, so lower --grad-accum to keep the examples per update.",
+    )
     mask_prefix: bool = Field(False, description="No loss on first-thought prefix tokens.")
     dtype: Dtype = Field(
         "auto", description="Training precision: auto, fp32, bf16 (mixed) or fp16 (mixed, GPU); see llm.precision."
     )  # parsed as in DtypeSettings
     gradient_checkpointing: bool = Field(False, description="Trade compute for memory.")
+    torch_compile: bool = Field(
+        False, description="Compile the model with torch.compile first (see bench/train_throughput.py for its gain)."
+    )
     seed: int = Field(0, description="Seed of data order and adapter initialisation.")
     logging_steps: int = Field(1, ge=1, description="Optimizer steps between loss records.")
     checkpoint_steps: int = Field(

@@ -133,6 +133,8 @@ def _sft_config(config: DistillConfig, precision: TrainingPrecision, out: Path):
         per_device_train_batch_size=config.batch_size,
         gradient_accumulation_steps=config.grad_accum,
         max_length=config.max_length,
+        packing=config.packing,
+        torch_compile=config.torch_compile,
         **precision.trainer_flags(),
         gradient_checkpointing=config.gradient_checkpointing,
         logging_steps=config.logging_steps,
