@@ -273,11 +273,10 @@ def test_a_trajectory_says_when_it_started_not_when_it_ended(tmp_path):
 
 
 def test_collect_best_of_k_from_the_command_line_prints_the_yield(tmp_path, monkeypatch):
-    import agentdistill.pipeline.collect as collect_module
 
     tasks = load_suite("math", "train", 2)
     model = oracle(tasks, right=True, wrong_for={tasks[1].id})
-    monkeypatch.setattr(collect_module, "load_chat_model", lambda *a, **k: model)
+    monkeypatch.setattr("agentdistill.llm.load_chat_model", lambda *a, **k: model)
     out = tmp_path / "bok.jsonl"
     args = ["collect", "-n", "2", "--samples", "3", "--temperature", "0.7", "--stop-after-correct", "1", "--no-prefix"]
     result = CliRunner().invoke(app, [*args, "--out", str(out)], env={"COLUMNS": "160"})

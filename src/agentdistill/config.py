@@ -162,6 +162,12 @@ class ModelSettings(DtypeSettings):
 
         return parse_backend(value) if isinstance(value, str) else value
 
+    def load_model(self, spec: str) -> Any:
+        """Model `spec` (an `AgentChatModel`) on this config's backend, in its precision."""
+        from agentdistill.llm import load_chat_model
+
+        return load_chat_model(spec, dtype=self.dtype, backend=self.backend)
+
 
 class SamplingSettings(BaseModel):
     """How the model samples: the one route from a config to every model call (`sampling()`)."""

@@ -71,7 +71,6 @@ def build_agent(config: RunConfig) -> CodeAgent:
     """The CodeAgent `config` describes: its tools first (a missing corpus or store fails in a second), then its
     model."""
     from agentdistill.agents.code_agent import CodeAgent
-    from agentdistill.llm import load_chat_model
 
     tools: list[Any] = list(config.tools)
     if config.agent == "materials":
@@ -83,7 +82,7 @@ def build_agent(config: RunConfig) -> CodeAgent:
         from agentdistill.tools.retriever import Retriever
 
         tools = [t for t in config.tools if t != "retrieve"] + [Retriever.load(config.corpus).as_tool()]
-    model = load_chat_model(config.model, dtype=config.dtype, backend=config.backend)  # last: the slow part
+    model = config.load_model(config.model)  # last: the slow part
     return CodeAgent(
         model,
         tools=tools,

@@ -18,7 +18,7 @@ from agentdistill.agents.closed_book import ClosedBookAgent
 from agentdistill.agents.code_agent import CodeAgent
 from agentdistill.agents.first_thought import chains_of_thought, cut_prefix
 from agentdistill.errors import OutputExistsError
-from agentdistill.llm import AgentChatModel, load_chat_model
+from agentdistill.llm import AgentChatModel
 from agentdistill.llm.batching import BatchingChatModel
 from agentdistill.pipeline.collect_config import CollectConfig
 from agentdistill.tasks import Task, load_suite, score_task
@@ -89,7 +89,7 @@ class Collector:
         self._jobs: tuple[list[tuple[Task, int]], int] | None = self.jobs()
         self.store.check_writable()
         self._owned = model is None  # a model it loads itself, it closes (an engine lease, a batching thread)
-        base = model or load_chat_model(config.teacher, dtype=config.dtype, backend=config.backend)
+        base = model or config.load_model(config.teacher)
         self._base = base
         batched = base.capabilities.batched_generate and config.concurrency > 1
         self.model = (

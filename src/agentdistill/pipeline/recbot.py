@@ -12,7 +12,6 @@ import json
 import random
 import statistics
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 from typing import Literal
 
@@ -29,7 +28,7 @@ from agentdistill.config import (
 )
 from agentdistill.distill.distill_config import is_student
 from agentdistill.errors import OutputExistsError
-from agentdistill.llm import AgentChatModel, load_chat_model
+from agentdistill.llm import AgentChatModel
 from agentdistill.llm.precision import Precision, describe_precisions
 from agentdistill.pipeline.stats import bootstrap_interval
 from agentdistill.recsys.agents import ParserAgent, PlannerAgent
@@ -42,7 +41,7 @@ from agentdistill.trajectories.store import TrajectoryStore
 _TRAIN_OFFSET = 100_000  # train sessions are numbered from here; test sessions from 0
 
 
-class FeedAgentSettings(BaseModel):
+class FeedAgentSettings(ModelSettings):
     """The feed's catalogue and parser/planner pair, as `recbot eval`, `recbot collect` and `serve` set them."""
 
     catalog: str = Field(
@@ -68,10 +67,13 @@ class FeedAgentSettings(BaseModel):
         return "short" if is_student(spec) else "full"
 
     def agents(
-        self, catalog: Catalog, parser_model: AgentChatModel, planner_model: AgentChatModel
+        self, catalog: Catalog, parser_model: AgentChatModel | None = None, planner_model: AgentChatModel | None = None
     ) -> tuple[ParserAgent, PlannerAgent]:
-        """The parser and planner over `catalog`, each with the prompts its model runs with."""
+        """The parser and planner over `catalog`, each with the prompts its model runs with; a model not passed in
+        is loaded from its spec (the planner shares the parser's unless it has its own)."""
         planner_spec = self.planner_model or self.parser_model
+        parser_model = parser_model or self.load_model(self.parser_model)
+        planner_model = planner_model or (self.load_model(self.planner_model) if self.planner_model else parser_model)
         return (
             ParserAgent(
                 parser_model,
@@ -83,7 +85,7 @@ class FeedAgentSettings(BaseModel):
         )
 
 
-class RecbotConfig(FeedAgentSettings, ModelSettings, CommandConfig):
+class RecbotConfig(FeedAgentSettings, CommandConfig):
     """Settings of `recbot eval` (see `agentdistill recbot eval --help`); `RecbotCollectConfig` for collection."""
 
     sessions: int = Field(20, ge=1, description="Simulated sessions.", json_schema_extra=cli("-n"))
@@ -227,11 +229,9 @@ class SessionRunner:
         self.config = config
         self.catalog = open_catalog(config.catalog)
         self.services = FeedServices(self.catalog)
-        load = partial(load_chat_model, dtype=config.dtype, backend=config.backend)
-        parser_model = parser_model or load(config.parser_model)
-        planner_model = planner_model or (load(config.planner_model) if config.planner_model else parser_model)
         self.parser, self.planner = config.agents(self.catalog, parser_model, planner_model)
-        self.paraphraser = paraphraser or (load(config.paraphrase_model) if config.paraphrase_model else None)
+        spec = config.paraphrase_model
+        self.paraphraser = paraphraser or (config.load_model(spec) if spec else None)
         matrix_users = max((u for u, _ in self.catalog.interactions), default=-1) + 1
         self._histories: list[list[int]] = [[] for _ in range(matrix_users)]
         for user, item in self.catalog.interactions:

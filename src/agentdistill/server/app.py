@@ -28,9 +28,8 @@ from pydantic import BaseModel, Field
 
 from agentdistill.config import (
     CommandConfig,
-    ModelSettings,
 )
-from agentdistill.llm import AgentChatModel, load_chat_model
+from agentdistill.llm import AgentChatModel
 from agentdistill.paths import cache_dir
 from agentdistill.pipeline.recbot import FeedAgentSettings
 from agentdistill.recsys.catalog import Catalog, Item, open_catalog
@@ -46,7 +45,7 @@ from agentdistill.server.sessions import SessionPool
 from agentdistill.server.store import SessionStore
 
 
-class ServerConfig(FeedAgentSettings, ModelSettings, CommandConfig):
+class ServerConfig(FeedAgentSettings, CommandConfig):
     """Settings of `serve` (see `agentdistill serve --help`)."""
 
     host: str = Field("127.0.0.1", description="Interface to listen on (0.0.0.0 for every interface).")
@@ -103,12 +102,6 @@ def create_app(
     share or fake them)."""
     catalog = catalog or open_catalog(config.catalog)
     services = FeedServices(catalog)
-    parser_model = parser_model or load_chat_model(config.parser_model, dtype=config.dtype, backend=config.backend)
-    planner_model = planner_model or (
-        load_chat_model(config.planner_model, dtype=config.dtype, backend=config.backend)
-        if config.planner_model
-        else parser_model
-    )
     parser, planner = config.agents(catalog, parser_model, planner_model)
     store = SessionStore(config.sessions_db or cache_dir() / "feed-sessions.sqlite", catalog.name)
     pool = SessionPool(
