@@ -96,6 +96,13 @@ def measure(variant: str, student: str, data: Path, work: Path, pack_length: int
     }
 
 
+def _repo_path(path: Path) -> str:
+    """`path` as seen from the repository root, so that result files read the same from wherever it ran."""
+    root = Path(__file__).resolve().parent.parent
+    resolved = path.resolve()
+    return str(resolved.relative_to(root)) if resolved.is_relative_to(root) else str(path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--student", default="qwen2.5-coder-0.5b")
@@ -117,7 +124,7 @@ def main() -> None:
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "student": args.student,
-        "data": str(args.data or "bench/precision.py math rows"),
+        "data": _repo_path(args.data) if args.data else "bench/precision.py math rows",
         "examples": len(rows),
         "mean_tokens": statistics.fmean(lengths),
         "pack_length": pack_length,

@@ -168,7 +168,10 @@ def _checkpoint_to_resume(out: Path, fingerprint: dict) -> str | None:
     stamp = folder / "run.json"
     last = get_last_checkpoint(str(folder)) if folder.is_dir() else None
     if last is not None:
-        stored = json.loads(stamp.read_text(encoding="utf-8")) if stamp.exists() else {}
+        try:
+            stored = json.loads(stamp.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            stored = {}  # missing or cut short: nothing says the checkpoint belongs to this run
         if stored != fingerprint:
             raise InputFileError(
                 f"{folder} holds a stopped run with other {_differences(stored, fingerprint)}: rerun with those, "
