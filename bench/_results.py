@@ -20,3 +20,20 @@ def save_results(path: Path | None, results: dict) -> None:
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(results, indent=2) + "\n")
+
+
+def training_machine() -> dict:
+    """Where a training benchmark ran: the CPU, whether it has native bf16, torch, its threads, and what `auto`
+    trains in there (the header fields the training benchmarks share)."""
+    import torch
+
+    from agentdistill.llm.precision import detect_hardware, training_precision
+
+    hw = detect_hardware()
+    return {
+        "cpu": hw.name,
+        "native_bf16": hw.native_bf16,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "auto": str(training_precision("auto")),
+    }

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from _results import load_results, save_results
+from _results import load_results, save_results, training_machine
 from agentdistill.distill import DistillConfig, distill
 from agentdistill.llm import registry
 from agentdistill.llm.precision import detect_hardware, training_precision
@@ -102,15 +102,8 @@ def main() -> None:
         help="Result file (JSON): rows already in it for this CPU are kept, not measured again.",
     )
     args = parser.parse_args()
+    header = {**training_machine(), "capability": torch.backends.cpu.get_cpu_capability()}
     hw = detect_hardware()
-    header = {
-        "cpu": hw.name,
-        "native_bf16": hw.native_bf16,
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "capability": torch.backends.cpu.get_cpu_capability(),
-        "auto": str(training_precision("auto")),
-    }
     print(
         f"torch {header['torch']}, {header['threads']} threads, CPU capability {header['capability']}; "
         f"{hw.device}: {hw.name}, native bf16: {hw.native_bf16}\nauto trains in: {header['auto']}"

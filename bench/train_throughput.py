@@ -28,10 +28,9 @@ from pathlib import Path
 
 import torch
 
-from _results import load_results, save_results
+from _results import load_results, save_results, training_machine
 from agentdistill.distill import DistillConfig, distill, load_training_rows, tokenize_example, training_template
 from agentdistill.llm import registry
-from agentdistill.llm.precision import detect_hardware, training_precision
 from precision import conversations
 
 EXAMPLES_PER_UPDATE = 4
@@ -117,19 +116,14 @@ def main() -> None:
     lengths = example_lengths(rows, args.student)
     pack_length = 64 * math.ceil(EXAMPLES_PER_UPDATE * statistics.fmean(lengths) / 64)
     params, hidden, mlp = matmul_parameters(args.student)
-    hw = detect_hardware()
     header = {
-        "cpu": hw.name,
-        "native_bf16": hw.native_bf16,
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
+        **training_machine(),
         "student": args.student,
         "data": _repo_path(args.data) if args.data else "bench/precision.py math rows",
         "examples": len(rows),
         "mean_tokens": statistics.fmean(lengths),
         "pack_length": pack_length,
         "matmul_params": params,
-        "auto": str(training_precision("auto")),
     }
     print(json.dumps(header, indent=1))
     results = load_results(args.out, header, ("cpu", "torch", "threads", "student", "data", "examples"))
