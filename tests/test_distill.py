@@ -104,6 +104,7 @@ def test_lora_distillation_trains_saves_and_loads(tmp_path):
             epochs=2,
             grad_accum=2,
             learning_rate=1e-3,
+            gradient_checkpointing=True,  # its path proven too: the loss must still fall
         )
     )
     assert result.examples == 4 and result.last_loss < result.first_loss
@@ -165,10 +166,12 @@ def test_a_stopped_distillation_resumes_from_its_last_checkpoint_and_trains_alik
 
 @pytest.mark.slow
 @pytest.mark.model
-def test_packed_examples_do_not_see_each_other(tmp_path):
+@pytest.mark.parametrize("dtype, tolerance", [("fp32", 0.02), ("bf16", 0.05)])
+def test_packed_examples_do_not_see_each_other(dtype, tolerance, tmp_path):
     """With --packing, four copies of one conversation share one sequence. If a copy could attend to the copies
-    before it, it would predict them almost perfectly and the first loss would drop far below an unpacked run's;
-    isolated, each copy has the same loss as alone."""
+    before it, it would predict them almost perfectly and the first loss would drop far below an unpacked run's
+    (2.20 to 1.27 with the mask broken on purpose); isolated, each copy has the same loss as alone. Both
+    precisions `auto` can pick are forced, so that each is proven on every machine, whatever its CPU."""
     tokenizer_of("smollm2-135m")
     from agentdistill.distill import distill
 
@@ -180,8 +183,8 @@ def test_packed_examples_do_not_see_each_other(tmp_path):
         out = tmp_path / ("packed" if packing else "unpacked")
         config = DistillConfig(
             data=str(tmp_path / "data"), student="smollm2-135m", out=str(out), epochs=1, grad_accum=1,
-            packing=packing, lora_dropout=0.0, gguf="none",
+            packing=packing, lora_dropout=0.0, gguf="none", dtype=dtype,
         )  # fmt: skip
         return distill(config).first_loss
 
-    assert first_loss(packing=True) == pytest.approx(first_loss(packing=False), rel=0.02)
+    assert first_loss(packing=True) == pytest.approx(first_loss(packing=False), rel=tolerance)

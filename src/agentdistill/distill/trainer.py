@@ -137,17 +137,23 @@ def _sft_config(config: DistillConfig, precision: TrainingPrecision, out: Path):
         torch_compile=config.torch_compile,
         **precision.trainer_flags(),
         gradient_checkpointing=config.gradient_checkpointing,
+        # the non-reentrant variant: torch deprecates the reentrant default and warns on every step
+        gradient_checkpointing_kwargs={"use_reentrant": False} if config.gradient_checkpointing else None,
         logging_steps=config.logging_steps,
         lr_scheduler_type="cosine",
         warmup_steps=0.1,
-        save_strategy="steps" if config.checkpoint_steps else "no",
-        save_steps=config.checkpoint_steps or 500,
-        save_total_limit=1,
+        **_checkpoint_flags(config),
         report_to="none",
         seed=config.seed,
         dataloader_num_workers=0,
         disable_tqdm=False,
     )
+
+
+def _checkpoint_flags(config: DistillConfig) -> dict:
+    if not config.checkpoint_steps:
+        return {"save_strategy": "no"}
+    return {"save_strategy": "steps", "save_steps": config.checkpoint_steps, "save_total_limit": 1}
 
 
 def _run_fingerprint(config: DistillConfig, precision: TrainingPrecision, rows: list[dict]) -> dict:
