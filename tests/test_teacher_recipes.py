@@ -228,6 +228,9 @@ def test_a_study_runs_each_cell_once_and_reports_yield_cost_and_failures(tmp_pat
     assert greedy.failures == {"wrong plan": 1} and greedy.wall_seconds > 0
     report = (study.folder / "report.md").read_text()
     assert "| math | train | greedy | 1/2 (50%;" in report and "until 1 distinct correct" in report
+    # every table names the split: a suite's train and test cells of one condition are otherwise two equal rows
+    assert "| math | train | greedy | 1 | 2 | 1/2 (50%;" in report  # yield: k = 1, 2 episodes
+    assert "| math | train | greedy | 1 | 0 | 0 | 0 | 0 | 0 | 1 |" in report  # failures: one wrong plan
     payload = json.loads((study.folder / "summary.json").read_text())
     assert [c["cell"]["condition"] for c in payload["cells"]] == ["greedy", "sample-k2"]
     calls = sum(model.attempts.values())
@@ -319,7 +322,8 @@ def test_the_study_report_pairs_each_condition_with_greedy(tmp_path):
     model.plans[tasks[1].question] = ["-1", tasks[1].answers[0]]  # greedy (attempt 0) wrong, the next right
     run_study(study, model=model)
     report = (study.folder / "report.md").read_text()
-    row = next(line for line in report.splitlines() if line.startswith("| math | train | sample-k2 | 2 |"))
+    paired_lines = [line for line in report.splitlines() if line.endswith(" points | 1.00 |")]
+    row = next(line for line in paired_lines if line.startswith("| math | train | sample-k2 | 2 |"))
     assert row.split("|")[5:9] == [" 1 ", " 1 ", " 0 ", " +50 points "], row
 
 

@@ -50,6 +50,7 @@ def yield_rows(summaries: list[CellSummary]) -> list[list[str]]:
             rows.append(
                 [
                     s.cell.suite,
+                    s.cell.split,
                     s.cell.condition + _status(s),
                     str(y.k),
                     str(y.episodes),
@@ -64,6 +65,7 @@ def yield_rows(summaries: list[CellSummary]) -> list[list[str]]:
             rows.append(
                 [
                     s.cell.suite,
+                    s.cell.split,
                     f"{s.cell.condition}, until {stop.enough} distinct correct",
                     f"≤{stop.k}",
                     str(stop.episodes),
@@ -78,7 +80,7 @@ def yield_rows(summaries: list[CellSummary]) -> list[list[str]]:
 
 def failure_rows(summaries: list[CellSummary]) -> list[list[str]]:
     return [
-        [s.cell.suite, s.cell.condition + _status(s), str(s.tasks - s.correct_first)]
+        [s.cell.suite, s.cell.split, s.cell.condition + _status(s), str(s.tasks - s.correct_first)]
         + [str(s.failures.get(kind, 0)) for kind in FAILURE_KINDS]
         for s in summaries
         if s.tasks
@@ -136,7 +138,17 @@ def render_report(study: StudyConfig, summaries: list[CellSummary]) -> str:
         "time in proportion to episodes.",
         "",
         _table(
-            ["suite", "condition", "k", "episodes", "tasks solved", "distinct correct", "per task", "per wall min"],
+            [
+                "suite",
+                "split",
+                "condition",
+                "k",
+                "episodes",
+                "tasks solved",
+                "distinct correct",
+                "per task",
+                "per wall min",
+            ],
             yield_rows(summaries),
         ),
         "",
@@ -150,6 +162,6 @@ def render_report(study: StudyConfig, summaries: list[CellSummary]) -> str:
         "",
         "Failures of the first samples, by kind (`pipeline/failures.py`).",
         "",
-        _table(["suite", "condition", "wrong", *FAILURE_KINDS], failure_rows(summaries)),
+        _table(["suite", "split", "condition", "wrong", *FAILURE_KINDS], failure_rows(summaries)),
     ]
     return "\n".join(parts) + "\n"
