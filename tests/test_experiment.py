@@ -13,7 +13,8 @@ from agentdistill.errors import ConfigError
 from agentdistill.pipeline import experiment as experiment_module
 from agentdistill.pipeline.experiment import run_experiment
 from agentdistill.pipeline.experiment_config import ExperimentConfig
-from agentdistill.pipeline.stats import bootstrap_interval
+from agentdistill.pipeline.experiment_report import write_experiment_report
+from agentdistill.pipeline.stats import bootstrap_interval, stated
 from agentdistill.tasks import load_suite
 from conftest import GREEDY
 
@@ -120,6 +121,9 @@ def test_an_experiment_runs_its_stages_resumes_and_reports(tmp_path, monkeypatch
     assert {spec: sum(model.attempts.values()) for spec, model in models.loaded.items()} == calls
 
     grown = ExperimentConfig.build(**_values(tmp_path, test_tasks=3))  # the file grew: one more test task each
+    # below the claim floor, a running cell is only counted: no accuracy, no mean, no comparison
+    report = write_experiment_report(grown).read_text()
+    assert "| student prompted | running, 2/3 | - |" in report and "Paired on the same tasks" not in report
     run_experiment(grown, stages=["evaluate", "report"], models=FakeModels(load_suite("math", "test", 3)))
     summary = json.loads((folder / "summary.json").read_text())
     assert [c["tasks"] for c in summary["cells"]] == [3, 3, 3]
@@ -137,6 +141,11 @@ def test_the_experiment_command_checks_its_file_and_stages(tmp_path):
     file.write_text(yaml.safe_dump(_values(tmp_path)))
     result = runner.invoke(app, ["experiment", "report", str(file)])
     assert result.exit_code == 0 and "| student prompted | - |" in result.output
+
+
+def test_an_accuracy_is_stated_on_a_finished_cell_or_from_the_claim_floor_on():
+    assert stated(2, 2) and stated(50, 100) and stated(120, 100)
+    assert not stated(49, 100) and not stated(0, 0)
 
 
 def test_bootstrap_interval():

@@ -13,6 +13,7 @@ from agentdistill.pipeline.collect import Collector
 from agentdistill.pipeline.collect_config import CollectConfig
 from agentdistill.pipeline.failures import failure_kind
 from agentdistill.pipeline.study import StudyConfig, run_study, summarize_cell
+from agentdistill.pipeline.study_report import render_report
 from agentdistill.pipeline.yields import early_stop_cost, yield_at
 from agentdistill.tasks import load_suite, score_task
 from agentdistill.tasks.gym_suites import GYM_SUITES
@@ -365,6 +366,16 @@ def test_study_run_reads_the_file_again_before_each_cell(tmp_path, monkeypatch):
     file.write_text("name: broken\nconditions: {}\ncells: [{suite: math, n: 1, condition: greedy}]\n")
     result = CliRunner().invoke(app, ["study", "run", str(file)])
     assert result.exit_code == 1 and "no condition 'greedy'" in result.output, result.output
+
+
+def test_a_running_cell_below_the_claim_floor_is_named_without_an_accuracy(tmp_path):
+    study = _study(tmp_path)
+    tasks = load_suite("math", "train", 2)
+    run_study(study, model=oracle(tasks, right=True, wrong_for={tasks[1].id}))
+    grown = _study(tmp_path, cells=[{"suite": "math", "split": "train", "n": 100, "condition": "greedy"}])
+    report = render_report(grown, [summarize_cell(grown, cell) for cell in grown.cells])
+    assert "1/2 (50%" not in report and "| math | train | greedy" not in report
+    assert "(no accuracy stated yet): math train greedy (2/100)." in report
 
 
 def test_a_stopped_best_of_k_cell_reports_the_rounds_every_task_drew(tmp_path):

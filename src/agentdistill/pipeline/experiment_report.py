@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from agentdistill.pipeline.experiment_config import ExperimentConfig, Row
 from agentdistill.pipeline.failures import FAILURE_KINDS, failure_counts
-from agentdistill.pipeline.stats import PairedComparison, bootstrap_interval, paired
+from agentdistill.pipeline.stats import PairedComparison, bootstrap_interval, paired, stated
 from agentdistill.trajectories.store import TrajectoryStore
 
 
@@ -28,6 +28,11 @@ class Cell(BaseModel):
     failures: dict[str, int]
     mae: dict[str, dict] = Field(default_factory=dict, description="Regression-style templates: MAE (LLaMP-style).")
     per_task: dict[str, bool] = Field(description="Task id -> correct.")
+
+    @property
+    def stated(self) -> bool:
+        """Whether the report states this cell's accuracy (see `stats.stated`)."""
+        return stated(self.tasks, self.planned)
 
     @property
     def accuracy(self) -> float:
@@ -64,6 +69,8 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 def _accuracy(cell: Cell) -> str:
     if not cell.tasks:
         return "-"
+    if not cell.stated:
+        return f"running, {cell.tasks}/{cell.planned}"
     done = "" if cell.tasks >= cell.planned else f", {cell.tasks}/{cell.planned} run"
     low, high = cell.interval
     return f"{100 * cell.accuracy:.1f} ({100 * low:.0f}–{100 * high:.0f}{done})"
@@ -74,7 +81,7 @@ def accuracy_table(config: ExperimentConfig, cells: list[Cell]) -> str:
     rows = []
     for row in config.rows:
         mine = {c.suite: c for c in cells if c.row == row.name}
-        scored = [mine[s] for s in suites if s in mine and mine[s].tasks]
+        scored = [mine[s] for s in suites if s in mine and mine[s].stated]
         mean = f"{100 * sum(c.accuracy for c in scored) / len(scored):.1f}" if scored else "-"
         rows.append([row.name, *(_accuracy(mine[s]) if s in mine else "n/a" for s in suites), mean])
     return _table(["row", *suites, "mean"], rows)
@@ -86,7 +93,7 @@ def comparisons(config: ExperimentConfig, cells: list[Cell]) -> list[tuple[str, 
         for suite in config.suites:
             first = next((c for c in cells if c.row == a and c.suite == suite), None)
             second = next((c for c in cells if c.row == b and c.suite == suite), None)
-            if first and second and first.tasks and second.tasks:
+            if first and second and first.stated and second.stated:
                 found.append((a, b, suite, paired(first.per_task, second.per_task)))
     return found
 
@@ -123,12 +130,13 @@ def write_experiment_report(config: ExperimentConfig) -> Path:
     failure_rows = [
         [c.row, c.suite, str(c.tasks - c.correct), *(str(c.failures.get(k, 0)) for k in FAILURE_KINDS)]
         for c in cells
-        if c.tasks
+        if c.stated
     ]
     parts += ["", "Failures by kind:", "", _table(["row", "suite", "wrong", *FAILURE_KINDS], failure_rows)]
     mae_rows = [
         [c.row, c.suite, name, f"{e['mae']:.3g} {e['unit']}", f"{e['answered']}/{e['tasks']}"]
         for c in cells
+        if c.stated
         for name, e in c.mae.items()
     ]
     if mae_rows:
@@ -172,7 +180,7 @@ def plot_cells(cells: list[Cell], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    scored = [c for c in cells if c.tasks]
+    scored = [c for c in cells if c.stated]
     suites = list(dict.fromkeys(c.suite for c in scored))
     rows = list(dict.fromkeys(c.row for c in scored))
     width = 0.8 / max(len(rows), 1)
@@ -200,7 +208,7 @@ def plot_examples(config: ExperimentConfig, cells: list[Cell], training: dict[st
     points = []
     for row in config.rows:
         examples = training.get(row.model, {}).get("examples")
-        scored = [c for c in cells if c.row == row.name and c.tasks]
+        scored = [c for c in cells if c.row == row.name and c.stated]
         if examples and scored:
             points.append((examples, 100 * sum(c.accuracy for c in scored) / len(scored), row.name))
     if len({p[0] for p in points}) < 2:

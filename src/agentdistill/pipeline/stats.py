@@ -10,6 +10,14 @@ from math import comb
 
 from pydantic import BaseModel
 
+CLAIM_FLOOR = 50
+"""The fewest tasks an accuracy is stated on while its cell is still running (the project's rule for claims)."""
+
+
+def stated(tasks: int, planned: int) -> bool:
+    """Whether a report states a cell's accuracy: it ran all the tasks it planned, or at least `CLAIM_FLOOR`."""
+    return tasks > 0 and (tasks >= planned or tasks >= CLAIM_FLOOR)
+
 
 def mcnemar_exact(only_a: int, only_b: int) -> float:
     """Two-sided exact McNemar p-value from the discordant counts."""

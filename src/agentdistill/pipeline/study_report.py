@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from agentdistill.pipeline.failures import FAILURE_KINDS
-from agentdistill.pipeline.stats import paired
+from agentdistill.pipeline.stats import CLAIM_FLOOR, paired, stated
 
 if TYPE_CHECKING:
     from agentdistill.pipeline.study import CellSummary, StudyConfig
@@ -119,6 +119,9 @@ def paired_rows(summaries: list[CellSummary], baseline: str = "greedy") -> list[
 
 
 def render_report(study: StudyConfig, summaries: list[CellSummary]) -> str:
+    """The report of the cells with an accuracy to state; running cells below the claim floor are only named."""
+    waiting = [s for s in summaries if s.tasks and not stated(s.tasks, s.cell.n)]
+    summaries = [s for s in summaries if stated(s.tasks, s.cell.n)]
     hardware = sorted({h for s in summaries for h in s.hardware}) or ["-"]
     parts = [
         f"Study `{study.name}`: teacher `{study.teacher}`, {study.concurrency} episodes at once, on "
@@ -164,4 +167,7 @@ def render_report(study: StudyConfig, summaries: list[CellSummary]) -> str:
         "",
         _table(["suite", "split", "condition", "wrong", *FAILURE_KINDS], failure_rows(summaries)),
     ]
+    if waiting:
+        names = ", ".join(f"{s.cell.suite} {s.cell.split} {s.cell.condition} ({s.tasks}/{s.cell.n})" for s in waiting)
+        parts += ["", f"Running, with fewer than {CLAIM_FLOOR} tasks so far (no accuracy stated yet): {names}."]
     return "\n".join(parts) + "\n"
