@@ -45,6 +45,15 @@ def test_cut_prefix_styles():
     assert cut_prefix(cot, "substantive") == "Thought: Multiply 23 12 to get the pencils."
     assert cut_prefix(cot, "substantive+code").endswith("pencils.\n```python\n")
     assert cut_prefix("", "paragraph") is None
+    # the plan without its worked-out results: the code computes them
+    assert cut_prefix(cot, "no-results+code") == "Thought: Multiply 23 * 12 to get the pencils.\n```python\n"
+    chain = "Steps:\n\n1. **Add the first two numbers:** 423906 + 143510 = 567416, then $567416 - 943663 = -376247$."
+    assert cut_prefix(chain, "no-results+code").splitlines()[0] == (
+        "Thought: Add the first two numbers: 423906 + 143510, then 567416 - 943663."
+    )
+    assert cut_prefix("If x <= 5 and y >= 2, two tickets cost 2 * 3.50 = 7.00 dollars.", "no-results+code") == (
+        "Thought: If x <= 5 and y >= 2, two tickets cost 2 * 3.50 dollars.\n```python\n"
+    )
 
 
 def test_collect_scores_stores_and_resumes(scripted, tmp_path):

@@ -7,6 +7,10 @@ Styles of cutting the prefix from the chain of thought:
   with LaTeX and markdown stripped so that the prefix reads as a plain thought.
 - `substantive+code`: the same, then an opened ```python fence, so the continuation starts with code
   instead of more prose (a prose prefix kept small models reasoning in prose on math).
+- `no-results+code`: the same, with the results the chain of thought worked out (`423906 + 143510 = 567416`)
+  cut back to their expressions: the thought keeps the plan and leaves the arithmetic to code. With the results
+  kept, the teacher typed them into its code as given (`result = 567416`) and inherited the chain of thought's
+  arithmetic slips: on `chain_sum` that recipe solved fewer tasks than greedy without any prefix.
 """
 
 from __future__ import annotations
@@ -17,10 +21,13 @@ from typing import Literal, get_args
 from agentdistill.agents.prompts import render
 from agentdistill.llm import AgentChatModel, ChatMessage, SamplingParams
 
-PrefixStyle = Literal["paragraph", "substantive", "substantive+code"]
+PrefixStyle = Literal["paragraph", "substantive", "substantive+code", "no-results+code"]
 PREFIX_STYLES: tuple[str, ...] = get_args(PrefixStyle)
 _LATEX = re.compile(r"\\\(|\\\)|\\\[|\\\]|\$+|\\(?:text|mathrm|boxed)\{([^{}]*)\}|\\times|\\cdot|\\div")
 _MARKDOWN = re.compile(r"\*\*|__|^#+\s*|^\s*[-*]\s+|^\s*\d+\.\s+", re.M)
+_OPERATORS = {"\\times": " * ", "\\cdot": " * ", "\\div": " / "}
+# `= 567416`, `= $1,234.50`, `= -3.5`: a result worked out in the chain of thought (not a comparison like `<=`)
+_WORKED_RESULT = re.compile(r"(?<![<>!=])\s*=\s*-?\$?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
 
 
 def cot_conversation(question: str) -> list[ChatMessage]:
@@ -57,5 +64,12 @@ def cut_prefix(chain_of_thought: str, style: PrefixStyle = "substantive+code") -
     chosen = next((p for p in paragraphs if not p.rstrip().endswith(":") and len(p.split()) >= 6), None)
     if chosen is None:
         return None
-    thought = f"Thought: {_clean(chosen)}"
-    return thought + "\n```python\n" if style == "substantive+code" else thought
+    if style == "no-results+code":
+        # the expressions stay, so their operators must too (the older styles drop them, as measured)
+        for latex, operator in _OPERATORS.items():
+            chosen = chosen.replace(latex, operator)
+        text = _WORKED_RESULT.sub("", _clean(chosen))
+    else:
+        text = _clean(chosen)
+    thought = f"Thought: {text}"
+    return thought if style == "substantive" else thought + "\n```python\n"
