@@ -5,6 +5,9 @@
     evaluate  each row on the test split of its suites                 out/eval/ROW-SUITE/
     report    accuracy with 95% intervals, paired tests, failures      out/summary.json, out/report.md, out/*.png
 
+Every run of a stage's part that did some work appends its wall time to out/stages.jsonl, so the report can
+give what each stage cost across resumed runs.
+
 Collection and evaluation resume task by task, a trained student is reused, so an interrupted experiment is
 continued by running it again; the config file can grow between runs (more tasks, another row).
 """
@@ -20,6 +23,7 @@ from agentdistill.pipeline.collect import Collector
 from agentdistill.pipeline.evaluate import EvalSummary, evaluate
 from agentdistill.pipeline.experiment_config import ExperimentConfig, StudentRun
 from agentdistill.pipeline.models import ModelCache
+from agentdistill.pipeline.wall_time import counting_episodes, timed_run
 from agentdistill.trajectories.filters import FilterConfig, filter_records
 from agentdistill.trajectories.record import TrajectoryRecord
 from agentdistill.trajectories.store import TrajectoryStore
@@ -64,8 +68,11 @@ def collect_teacher(config: ExperimentConfig, models: ModelCache, announce: Anno
         for suite in config.suites_of(run):
             collect_config = config.collect_config(run, suite)
             announce(f"teacher run {run.name}: {run.train_tasks} {suite} train tasks")
-            with Collector(collect_config, model=models(config.teacher)) as collector:
-                collector.run(on_record=progress)
+            with (
+                timed_run(config.stage_log, "episodes", stage="collect", name=run.name, suite=suite) as timed,
+                Collector(collect_config, model=models(config.teacher)) as collector,
+            ):
+                collector.run(on_record=counting_episodes(timed, progress))
 
 
 def training_records(config: ExperimentConfig, student: StudentRun) -> tuple[list[TrajectoryRecord], dict[str, Any]]:
@@ -96,8 +103,10 @@ def train_student(config: ExperimentConfig, student: StudentRun, announce: Annou
     if not kept:
         raise AgentDistillError(f"student {student.name}: the filter kept no trajectory ({stats}); collect first")
     announce(f"student {student.name}: distill {len(kept)} trajectories into {config.student}")
-    export_dataset(kept, folder / "export")
-    distill(config.distill_config(student))
+    with timed_run(config.stage_log, "examples", stage="train", name=student.name) as timed:
+        timed["examples"] = len(kept)  # a stopped training resumes from its checkpoint: its time counts
+        export_dataset(kept, folder / "export")
+        distill(config.distill_config(student))
 
 
 def evaluate_rows(config: ExperimentConfig, models: ModelCache, announce: Announce, progress=None) -> list[EvalSummary]:
@@ -106,5 +115,7 @@ def evaluate_rows(config: ExperimentConfig, models: ModelCache, announce: Announ
         for suite in config.suites_of(row):
             eval_config = config.eval_config(row, suite)
             announce(f"evaluate {row.name} on {config.test_tasks} {suite} test tasks")
-            summaries.append(evaluate(eval_config, model=models(eval_config.model), on_record=progress))
+            with timed_run(config.stage_log, "episodes", stage="evaluate", name=row.name, suite=suite) as timed:
+                model = models(eval_config.model)
+                summaries.append(evaluate(eval_config, model=model, on_record=counting_episodes(timed, progress)))
     return summaries

@@ -115,6 +115,11 @@ class ExperimentConfig(CommandConfig):
     def folder(self) -> Path:
         return Path(self.out or f"results/{self.name}")
 
+    @property
+    def stage_log(self) -> Path:
+        """The wall time of every stage run that did some work (`pipeline/wall_time.py`)."""
+        return self.folder / "stages.jsonl"
+
     def suites_of(self, item: TeacherRun | Row) -> list[str]:
         return item.suites or self.suites
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from agentdistill.pipeline.experiment_config import ExperimentConfig, Row
 from agentdistill.pipeline.failures import FAILURE_KINDS, failure_counts
 from agentdistill.pipeline.stats import PairedComparison, bootstrap_interval, paired, stated
+from agentdistill.pipeline.wall_time import read_runs
 from agentdistill.trajectories.store import TrajectoryStore
 
 
@@ -98,6 +99,28 @@ def comparisons(config: ExperimentConfig, cells: list[Cell]) -> list[tuple[str, 
     return found
 
 
+def stage_times(config: ExperimentConfig) -> dict[str, dict[str, float]]:
+    """Per stage: logged runs, work done (episodes or examples) and wall seconds, summed over resumed runs."""
+    times: dict[str, dict[str, float]] = {}
+    for run in read_runs(config.stage_log):
+        stage = times.setdefault(run["stage"], {"runs": 0, "work": 0, "seconds": 0.0})
+        stage["runs"] += 1
+        stage["work"] += run.get("episodes", run.get("examples", 0))
+        stage["seconds"] += run["seconds"]
+    return times
+
+
+def stage_table(times: dict[str, dict[str, float]]) -> str:
+    unit = {"train": "examples"}
+    rows = [
+        [stage, str(int(t["runs"])), f"{int(t['work'])} {unit.get(stage, 'episodes')}", f"{t['seconds'] / 3600:.2f}"]
+        for stage, t in times.items()
+    ]
+    runs, seconds = sum(int(t["runs"]) for t in times.values()), sum(t["seconds"] for t in times.values())
+    rows.append(["all", str(runs), "", f"{seconds / 3600:.2f}"])
+    return _table(["stage", "runs", "work", "wall hours"], rows)
+
+
 def write_experiment_report(config: ExperimentConfig) -> Path:
     """`summary.json`, `report.md` and `accuracy.png` in the experiment folder; returns the report's path."""
     cells = [read_cell(config, row, suite) for row in config.rows for suite in config.suites_of(row)]
@@ -105,11 +128,13 @@ def write_experiment_report(config: ExperimentConfig) -> Path:
     training = {s.name: _training_summary(config.student_path(s)) for s in config.students}
     folder = config.folder
     folder.mkdir(parents=True, exist_ok=True)
+    stages = stage_times(config)
     summary = {
         "experiment": config.name,
         "cells": [c.model_dump(mode="json") for c in cells],
         "comparisons": [{"a": a, "b": b, "suite": s, **c.model_dump(), "p": c.p_value} for a, b, s, c in compared],
         "training": training,
+        "stages": stages,
     }
     (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     parts = [
@@ -159,6 +184,9 @@ def write_experiment_report(config: ExperimentConfig) -> Path:
             "",
             _table(["student", "examples", "tokens/s", "last loss"], rows),
         ]
+    if stages:
+        title = "Wall time of each stage, summed over resumed runs (`stages.jsonl`):"
+        parts += ["", title, "", stage_table(stages)]
     report = folder / "report.md"
     report.write_text("\n".join(parts) + "\n", encoding="utf-8")
     plot_cells(cells, folder / "accuracy.png")

@@ -12,7 +12,6 @@ so the cost of a cell is known across sessions.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Self
@@ -22,10 +21,10 @@ from pydantic import BaseModel, Field, model_validator
 from agentdistill.config import DEFAULT_TEACHER, CommandConfig, ModelSpec
 from agentdistill.errors import AgentDistillError
 from agentdistill.llm import AgentChatModel, load_chat_model
-from agentdistill.llm.precision import cpu_hardware
 from agentdistill.pipeline.collect import Collector
 from agentdistill.pipeline.collect_config import CollectConfig
 from agentdistill.pipeline.failures import failure_counts
+from agentdistill.pipeline.wall_time import counting_episodes, read_runs, timed_run
 from agentdistill.pipeline.yields import EarlyStopCost, YieldAtK, early_stop_cost, yield_table
 from agentdistill.tasks import Split, load_suite
 from agentdistill.tasks.metrics import wilson_interval
@@ -116,13 +115,6 @@ def _runs_path(store: Path) -> Path:
     return store.with_suffix(".runs.jsonl")
 
 
-def _read_runs(store: Path) -> list[dict[str, Any]]:
-    path = _runs_path(store)
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
 def _complete(records: list[TrajectoryRecord], n: int, config: CollectConfig) -> bool:
     """Every task drew all its samples, or (best-of-k with early stop) has enough distinct correct ones."""
     by_task: dict[str, list[TrajectoryRecord]] = {}
@@ -153,7 +145,7 @@ def summarize_cell(study: StudyConfig, cell: StudyCell) -> CellSummary:
     stored: list[TrajectoryRecord] = list(TrajectoryStore(store)) if store.is_file() else []
     records = [r for r in stored if r.task_id in tasks]
     first = [r for r in records if r.sample == 0]
-    runs = _read_runs(store)
+    runs = read_runs(_runs_path(store))
     correct = sum(r.correct for r in first)
     # a best-of-k cell draws round by round: report k only where every task has drawn it (an early-stopping
     # cell, only once complete)
@@ -181,28 +173,12 @@ def summarize_cell(study: StudyConfig, cell: StudyCell) -> CellSummary:
 def run_cell(study: StudyConfig, cell: StudyCell, model: AgentChatModel, on_record: Callable | None = None) -> None:
     """Collect what the cell still lacks, and append the run's wall time beside its store, also when the run is
     interrupted (Ctrl-C), so the cost of a cell adds up across sessions."""
-    done = 0
-
-    def counted(record, summary) -> None:
-        nonlocal done
-        done = summary.done
-        if on_record:
-            on_record(record, summary)
-
-    started = time.perf_counter()
-    try:
-        with Collector(study.collect_config(cell), model=model) as collector:
-            collector.run(on_record=counted)
-    finally:
-        if done:
-            run = {
-                "episodes": done,
-                "seconds": round(time.perf_counter() - started, 1),
-                "hardware": cpu_hardware().name,
-                "concurrency": study.concurrency,
-            }
-            with _runs_path(study.store_path(cell)).open("a", encoding="utf-8") as log:
-                log.write(json.dumps(run) + "\n")
+    log = _runs_path(study.store_path(cell))
+    with (
+        timed_run(log, "episodes", concurrency=study.concurrency) as run,
+        Collector(study.collect_config(cell), model=model) as collector,
+    ):
+        collector.run(on_record=counting_episodes(run, on_record))
 
 
 def run_study(
