@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from agentdistill.pipeline.experiment_config import ExperimentConfig, Row
 from agentdistill.pipeline.failures import FAILURE_KINDS, failure_counts
+from agentdistill.pipeline.markdown import markdown_rows
 from agentdistill.pipeline.stats import PairedComparison, bootstrap_interval, paired, stated
 from agentdistill.pipeline.wall_time import read_runs
 from agentdistill.trajectories.store import TrajectoryStore
@@ -62,11 +63,6 @@ def read_cell(config: ExperimentConfig, row: Row, suite: str) -> Cell:
     )
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join([*lines, *("| " + " | ".join(r) + " |" for r in rows)])
-
-
 def _accuracy(cell: Cell) -> str:
     if not cell.tasks:
         return "-"
@@ -85,7 +81,7 @@ def accuracy_table(config: ExperimentConfig, cells: list[Cell]) -> str:
         scored = [mine[s] for s in suites if s in mine and mine[s].stated]
         mean = f"{100 * sum(c.accuracy for c in scored) / len(scored):.1f}" if scored else "-"
         rows.append([row.name, *(_accuracy(mine[s]) if s in mine else "n/a" for s in suites), mean])
-    return _table(["row", *suites, "mean"], rows)
+    return markdown_rows(["row", *suites, "mean"], rows)
 
 
 def comparisons(config: ExperimentConfig, cells: list[Cell]) -> list[tuple[str, str, str, PairedComparison]]:
@@ -118,7 +114,7 @@ def stage_table(times: dict[str, dict[str, float]]) -> str:
     ]
     runs, seconds = sum(int(t["runs"]) for t in times.values()), sum(t["seconds"] for t in times.values())
     rows.append(["all", str(runs), "", f"{seconds / 3600:.2f}"])
-    return _table(["stage", "runs", "work", "wall hours"], rows)
+    return markdown_rows(["stage", "runs", "work", "wall hours"], rows)
 
 
 def write_experiment_report(config: ExperimentConfig) -> Path:
@@ -151,13 +147,13 @@ def write_experiment_report(config: ExperimentConfig) -> Path:
             for a, b, s, c in compared
         ]
         header = ["A", "B", "suite", "tasks", "only A", "only B", "B - A (points)", "McNemar p"]
-        parts += ["", "Paired on the same tasks (exact McNemar):", "", _table(header, rows)]
+        parts += ["", "Paired on the same tasks (exact McNemar):", "", markdown_rows(header, rows)]
     failure_rows = [
         [c.row, c.suite, str(c.tasks - c.correct), *(str(c.failures.get(k, 0)) for k in FAILURE_KINDS)]
         for c in cells
         if c.stated
     ]
-    parts += ["", "Failures by kind:", "", _table(["row", "suite", "wrong", *FAILURE_KINDS], failure_rows)]
+    parts += ["", "Failures by kind:", "", markdown_rows(["row", "suite", "wrong", *FAILURE_KINDS], failure_rows)]
     mae_rows = [
         [c.row, c.suite, name, f"{e['mae']:.3g} {e['unit']}", f"{e['answered']}/{e['tasks']}"]
         for c in cells
@@ -170,7 +166,7 @@ def write_experiment_report(config: ExperimentConfig) -> Path:
             "",
             "Mean absolute error on regression-style tasks (agent vs closed-book):",
             "",
-            _table(header, mae_rows),
+            markdown_rows(header, mae_rows),
         ]
     if any(training.values()):
         rows = [
@@ -182,7 +178,7 @@ def write_experiment_report(config: ExperimentConfig) -> Path:
             "",
             "Students (loss curves: students/NAME/loss.png):",
             "",
-            _table(["student", "examples", "tokens/s", "last loss"], rows),
+            markdown_rows(["student", "examples", "tokens/s", "last loss"], rows),
         ]
     if stages:
         title = "Wall time of each stage, summed over resumed runs (`stages.jsonl`):"

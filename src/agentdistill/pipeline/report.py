@@ -9,6 +9,7 @@ from pathlib import Path
 
 from agentdistill.errors import InputFileError, MissingFileError
 from agentdistill.pipeline.evaluate import SUMMARY_COLUMNS, EvalSummary, load_summary
+from agentdistill.pipeline.markdown import markdown_rows
 from agentdistill.pipeline.recbot import RECBOT_COLUMNS, RecbotSummary
 
 Summary = EvalSummary | RecbotSummary
@@ -37,8 +38,7 @@ def markdown_table(summaries: Sequence[Summary]) -> str:
     for columns, kind in ((SUMMARY_COLUMNS, EvalSummary), (RECBOT_COLUMNS, RecbotSummary)):
         rows = [s for s in summaries if isinstance(s, kind)]
         if rows:
-            lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-            tables.append("\n".join(lines + ["| " + " | ".join(s.row()) + " |" for s in rows]))
+            tables.append(markdown_rows(columns, (s.row() for s in rows)))
     return "\n\n".join(tables)
 
 

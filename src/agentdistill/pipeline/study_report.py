@@ -5,15 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from agentdistill.pipeline.failures import FAILURE_KINDS
+from agentdistill.pipeline.markdown import markdown_rows
 from agentdistill.pipeline.stats import CLAIM_FLOOR, paired, stated
 
 if TYPE_CHECKING:
     from agentdistill.pipeline.study import CellSummary, StudyConfig
-
-
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join([*lines, *("| " + " | ".join(row) + " |" for row in rows)])
 
 
 def _rate(hits: int, total: int, interval: tuple[float, float]) -> str:
@@ -131,7 +127,7 @@ def render_report(study: StudyConfig, summaries: list[CellSummary]) -> str:
         "Accuracy of one episode per task (the first sample), 95% Wilson interval; wall minutes of the runs; "
         "distinct correct trajectories per wall minute (at the largest k the cell drew).",
         "",
-        _table(
+        markdown_rows(
             ["suite", "split", "condition", "correct (first sample)", "episodes", "wall min", "correct/min"],
             accuracy_rows(summaries),
         ),
@@ -140,7 +136,7 @@ def render_report(study: StudyConfig, summaries: list[CellSummary]) -> str:
         "interval) and distinct correct trajectories (near-identical ones dropped); per minute uses the cell's wall "
         "time in proportion to episodes.",
         "",
-        _table(
+        markdown_rows(
             [
                 "suite",
                 "split",
@@ -158,14 +154,14 @@ def render_report(study: StudyConfig, summaries: list[CellSummary]) -> str:
         "Each condition against greedy on the same tasks (first samples): solved by both, only by the condition, "
         "only by greedy; exact McNemar p.",
         "",
-        _table(
+        markdown_rows(
             ["suite", "split", "condition", "tasks", "both", "only it", "only greedy", "difference", "p"],
             paired_rows(summaries),
         ),
         "",
         "Failures of the first samples, by kind (`pipeline/failures.py`).",
         "",
-        _table(["suite", "split", "condition", "wrong", *FAILURE_KINDS], failure_rows(summaries)),
+        markdown_rows(["suite", "split", "condition", "wrong", *FAILURE_KINDS], failure_rows(summaries)),
     ]
     if waiting:
         names = ", ".join(f"{s.cell.suite} {s.cell.split} {s.cell.condition} ({s.tasks}/{s.cell.n})" for s in waiting)
