@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -12,7 +13,7 @@ from agentdistill.pipeline.experiment_config import ExperimentConfig, Row
 from agentdistill.pipeline.failures import FAILURE_KINDS, failure_counts
 from agentdistill.pipeline.markdown import markdown_rows
 from agentdistill.pipeline.stats import PairedComparison, bootstrap_interval, paired, stated
-from agentdistill.pipeline.wall_time import read_runs
+from agentdistill.pipeline.wall_time import read_runs, work_done
 from agentdistill.trajectories.store import TrajectoryStore
 
 
@@ -95,24 +96,24 @@ def comparisons(config: ExperimentConfig, cells: list[Cell]) -> list[tuple[str, 
     return found
 
 
-def stage_times(config: ExperimentConfig) -> dict[str, dict[str, float]]:
-    """Per stage: logged runs, work done (episodes or examples) and wall seconds, summed over resumed runs."""
-    times: dict[str, dict[str, float]] = {}
+def stage_times(config: ExperimentConfig) -> dict[str, dict[str, Any]]:
+    """Per stage: logged runs, work done and its unit (episodes, examples), and wall seconds, summed over resumed
+    runs."""
+    times: dict[str, dict[str, Any]] = {}
     for run in read_runs(config.stage_log):
-        stage = times.setdefault(run["stage"], {"runs": 0, "work": 0, "seconds": 0.0})
+        count, unit = work_done(run)
+        stage = times.setdefault(run["stage"], {"runs": 0, "work": 0, "unit": unit, "seconds": 0.0})
         stage["runs"] += 1
-        stage["work"] += run.get("episodes", run.get("examples", 0))
+        stage["work"] += count
         stage["seconds"] += run["seconds"]
     return times
 
 
-def stage_table(times: dict[str, dict[str, float]]) -> str:
-    unit = {"train": "examples"}
+def stage_table(times: dict[str, dict[str, Any]]) -> str:
     rows = [
-        [stage, str(int(t["runs"])), f"{int(t['work'])} {unit.get(stage, 'episodes')}", f"{t['seconds'] / 3600:.2f}"]
-        for stage, t in times.items()
+        [stage, str(t["runs"]), f"{t['work']} {t['unit']}", f"{t['seconds'] / 3600:.2f}"] for stage, t in times.items()
     ]
-    runs, seconds = sum(int(t["runs"]) for t in times.values()), sum(t["seconds"] for t in times.values())
+    runs, seconds = sum(t["runs"] for t in times.values()), sum(t["seconds"] for t in times.values())
     rows.append(["all", str(runs), "", f"{seconds / 3600:.2f}"])
     return markdown_rows(["stage", "runs", "work", "wall hours"], rows)
 

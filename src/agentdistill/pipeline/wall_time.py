@@ -21,9 +21,10 @@ from agentdistill.llm.precision import cpu_hardware
 
 @contextmanager
 def timed_run(log: Path, work: str, **fields: Any) -> Iterator[dict[str, Any]]:
-    """Time the block; on exit append `{**fields, work: count, "seconds", "hardware"}` to `log` if the block set
-    `run[work]` to a positive count (the CLI turns SIGTERM into KeyboardInterrupt, so a killed run is logged)."""
-    run: dict[str, Any] = {**fields, work: 0}
+    """Time the block; on exit append `{**fields, work: count, "unit": work, "seconds", "hardware"}` to `log` if
+    the block set `run[work]` to a positive count (the CLI turns SIGTERM into KeyboardInterrupt, so a killed run is
+    logged). The unit names the count, so that a reader sums runs without knowing what each stage does."""
+    run: dict[str, Any] = {**fields, work: 0, "unit": work}
     started = time.perf_counter()
     try:
         yield run
@@ -33,6 +34,12 @@ def timed_run(log: Path, work: str, **fields: Any) -> Iterator[dict[str, Any]]:
             log.parent.mkdir(parents=True, exist_ok=True)
             with log.open("a", encoding="utf-8") as f:
                 f.write(json.dumps(run) + "\n")
+
+
+def work_done(run: dict[str, Any]) -> tuple[int, str]:
+    """(count, unit) of a logged run; lines written before the unit was logged counted episodes."""
+    unit = run.get("unit", "episodes")
+    return run.get(unit, 0), unit
 
 
 def read_runs(log: Path) -> list[dict[str, Any]]:
