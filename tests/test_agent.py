@@ -88,6 +88,15 @@ def test_short_prompt_has_no_examples(scripted):
     assert "retrieve(" not in full  # the retrieval example appears only when the tool exists
 
 
+@pytest.mark.parametrize(("style", "rule"), [("plan", "one Python line per quantity"), ("exact", "as it stands")])
+def test_prompt_variants_are_the_few_shot_prompt_plus_one_rule_and_its_example(scripted, style, rule):
+    full = CodeAgent(scripted()).system_prompt()
+    variant = CodeAgent(scripted(), prompt_style=style).system_prompt()
+    assert rule in variant and rule not in full
+    # the shared examples are kept, and the variant's own worked example comes last, before the real task
+    assert "Solved examples" in variant and variant.count("Task:") == full.count("Task:") + 1
+
+
 @pytest.mark.model
 def test_real_small_model_computes_in_the_sandbox(qwen05):
     trajectory = CodeAgent(qwen05, max_steps=3, max_new_tokens=96).run("What is 1234 * 5678?")

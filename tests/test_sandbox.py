@@ -55,6 +55,18 @@ def test_errors_are_observations(box):
     )
 
 
+def test_a_variable_named_like_a_tool_does_not_break_the_next_step(box):
+    """Seen on chain_sum: `final_answer = step7 + 38279` in one step, then `final_answer(-154752)` failed with
+    "'int' object is not callable" and the right answer was lost."""
+    assert box.run("final_answer = 2 + 3\nprint(final_answer)").output.strip() == "5"
+    result = box.run("final_answer(5)")
+    assert result.is_final and result.final_answer == 5
+    # within one step the assignment still holds, and the error says what happened
+    same_step = box.run("lookup = 'x'\nlookup('peru')").error
+    assert same_step.startswith("TypeError (line 2)") and "assigned a value to the tool 'lookup'" in same_step
+    assert box.run("print(lookup('Peru'))").output.strip() == "Lima"
+
+
 def test_infinite_loop_is_stopped_and_state_survives(box):
     box.run("kept = 7")
     result = box.run("while True:\n    pass")

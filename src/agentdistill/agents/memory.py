@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 Termination = Literal["final_answer", "extracted", "max_steps", "error"]
 # system prompts of the code agent (keys `system_<style>` of prompts/code_agent.yaml): `full` and `plan` are
 # few-shot prompts for prompted models and teachers, `short` is the distilled students' prompt
-PromptStyle = Literal["full", "plan", "short"]
+PromptStyle = Literal["full", "plan", "exact", "short"]
 
 
 class Candidate(BaseModel):

@@ -91,7 +91,9 @@ class CollectConfig(EpisodeSettings, CommandConfig):
         "(null in a file: draw all --samples).",
     )
     prompt_style: PromptStyle = Field(
-        "full", description="System prompt: full or plan (few-shot; plan names every quantity first) or short."
+        "full",
+        description="System prompt: full, plan or exact (few-shot; plan names every quantity first, exact copies "
+        "the task's expression as written) or short.",
     )
 
     @model_validator(mode="before")

@@ -26,8 +26,9 @@ class EvalConfig(EpisodeSettings, CommandConfig):
         "runs/eval", description="Output folder: episodes.jsonl and summary.json.", json_schema_extra=cli("-o")
     )
     label: str | None = Field(None, description="Name of this run in reports (default: the model).")
-    prompt_style: Literal["auto", "full", "plan", "short"] = Field(
-        "auto", description="auto (short for students made by `distill`, which trained on it), full, plan or short."
+    prompt_style: Literal["auto", "full", "plan", "exact", "short"] = Field(
+        "auto",
+        description="auto (short for students made by `distill`, which trained on it), full, plan, exact or short.",
     )
 
     @property

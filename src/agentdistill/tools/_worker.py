@@ -137,7 +137,10 @@ def confine() -> list[str]:
     return active
 
 
-def run(code: str, namespace: dict, limits: dict) -> dict:
+def run(code: str, namespace: dict, tools: dict, limits: dict) -> dict:
+    # The tools belong to the harness: a step that named a variable `final_answer` (seen on long sums:
+    # `final_answer = step7 + 38279`) must not leave the next step's `final_answer(...)` calling an int.
+    namespace.update(tools)
     output = BoundedOutput(limits["max_output_chars"])
     result: dict[str, Any] = {
         "op": "result",
@@ -180,7 +183,7 @@ def run(code: str, namespace: dict, limits: dict) -> dict:
     except BaseException as error:
         frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename == "<code>"]
         where = f" (line {frames[-1].lineno})" if frames else ""
-        result["error"] = f"{type(error).__name__}{where}: {error}" + _suggestion(error, namespace)
+        result["error"] = f"{type(error).__name__}{where}: {error}" + _suggestion(error, namespace, tools)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
@@ -199,10 +202,14 @@ def _cap(text: str | None, limit: int) -> str | None:
     return text[:limit] + f"...[truncated: {len(text) - limit} more characters]"
 
 
-def _suggestion(error: BaseException, namespace: dict) -> str:
-    """A hint for the two slips models make with tools: a misspelt name (Python's "Did you mean", which
-    str(NameError) leaves out: Final_answer(...)) and importing a tool from an invented module
-    (`from knowledge_base import retrieve`, seen under a code-opening first-thought prefix)."""
+def _suggestion(error: BaseException, namespace: dict, tools: dict) -> str:
+    """A hint for the three slips models make with tools: a misspelt name (Python's "Did you mean", which
+    str(NameError) leaves out: Final_answer(...)), importing a tool from an invented module (`from knowledge_base
+    import retrieve`, seen under a code-opening first-thought prefix), and calling a tool after assigning a value
+    to its name in the same code."""
+    shadowed = [name for name, function in tools.items() if namespace.get(name) is not function]
+    if isinstance(error, TypeError) and shadowed:
+        return f". The code assigned a value to the tool {shadowed[0]!r}: give that variable another name"
     name = getattr(error, "name", None)
     if isinstance(error, ModuleNotFoundError):
         tools = ["final_answer", *(tool["name"] for tool in CONFIG["tools"])]
@@ -255,16 +262,17 @@ def main() -> None:
     seed_randomness(0)
     signal.signal(signal.SIGALRM, on_alarm)
     signal.signal(signal.SIGXCPU, on_cpu_limit)
-    namespace = {"__name__": "__main__", "final_answer": final_answer}
+    tools = {"final_answer": final_answer}
     for tool in CONFIG["tools"]:
-        namespace[tool["name"]] = make_tool_stub(tool["name"], tool["description"])
+        tools[tool["name"]] = make_tool_stub(tool["name"], tool["description"])
+    namespace = {"__name__": "__main__", **tools}
     send({"op": "ready", "isolation": isolation, "pid": os.getpid()})
     while True:
         command = receive()
         if command.get("op") == "run":
             started, clock = time.perf_counter(), command.pop("clock", None)
             with frozen_clock(clock) as now:
-                reply = {"nonce": command.pop("nonce"), **run(command.pop("code"), namespace, CONFIG["limits"])}
+                reply = {"nonce": command.pop("nonce"), **run(command.pop("code"), namespace, tools, CONFIG["limits"])}
             reply["duration_s"], reply["clock"] = time.perf_counter() - started, now
             send(reply)
 
