@@ -113,6 +113,16 @@ def test_collect_with_prefix_records_the_span(scripted, tmp_path):
     assert first[start:end] == "Thought: First multiply the boxes by the pencils per box to get the total."
 
 
+def test_the_default_prefix_leaves_bare_expressions_alone(scripted, tmp_path):
+    """`auto`: a chain_sum task (declared `first_thought: false`) runs without asking for a chain of thought;
+    the scripted model holds only the episode's replies, so a prefix request would fail the run."""
+    config = CollectConfig(**{**GREEDY, "prefix": None}, suite="chain_sum", n=1, out=str(tmp_path / "c.jsonl"))
+    task = load_suite("chain_sum", "train", 1, 0)[0]
+    Collector(config, model=_Solver()(scripted, [task])).run()
+    record = next(iter(TrajectoryStore(config.out)))
+    assert record.correct and not record.used_prefix and record.prefix is None
+
+
 def test_every_sample_of_a_task_starts_from_one_chain_of_thought(scripted, tmp_path):
     """Best-of-k with a prefix: the greedy chain of thought is generated once per task, not once per sample, and
     a resumed run takes it from the store."""

@@ -408,22 +408,29 @@ def test_collects_default_is_the_chosen_recipe_and_greedy_is_one_flag_set_away()
     from agentdistill.pipeline.study import StudyConfig
 
     recipe = CollectConfig()
-    assert (recipe.samples, recipe.temperature, recipe.stop_after_correct, recipe.prefix) == (4, 0.7, 2, True)
+    assert (recipe.samples, recipe.temperature, recipe.stop_after_correct, recipe.prefix) == (4, 0.7, 2, None)
     study = StudyConfig.from_file("experiments/teacher-recipes.yaml")
     measured = study.conditions["prefix-k4"]
-    assert {k: getattr(recipe, k) for k in measured} == measured
+    sampling = {k: v for k, v in measured.items() if k != "prefix"}
+    assert {k: getattr(recipe, k) for k in sampling} == sampling
+    # auto: the prefix where the study measured it helps (word problems), not on bare expressions
+    word_problem, expression = load_suite("gsm_symbolic", "train", 1)[0], load_suite("chain_sum", "train", 1)[0]
+    assert recipe.prefix_for(word_problem) and not recipe.prefix_for(expression)
+    assert CollectConfig.build(prefix=True).prefix_for(expression)  # an explicit setting holds (study cells)
     with pytest.raises(ConfigError, match="for greedy collection pass --samples 1"):
         CollectConfig.build(temperature=0.0)
     greedy = CollectConfig.build(temperature=0.0, samples=1, prefix=False)
-    assert (greedy.sampling().temperature, greedy.prefix) == (0.0, False)
-    assert not CollectConfig.build(closed_book=True, reasoning=True).prefix
+    assert (greedy.sampling().temperature, greedy.prefix_for(word_problem)) == (0.0, False)
+    assert not CollectConfig.build(closed_book=True, reasoning=True).prefix_for(word_problem)
     with pytest.raises(ConfigError, match="takes no --prefix"):
         CollectConfig.build(closed_book=True, prefix=True)
     evaluation = EvalConfig().to_collect_config()
     assert (evaluation.samples, evaluation.prefix) == (1, False)
     table = ExperimentConfig.from_file("experiments/distill-table.yaml")
     runs = {run.name: table.collect_config(run, "math") for run in table.teacher_runs}
-    assert {name: run.prefix for name, run in runs.items()} == {"agent": False, "agent-prefix": True, "cot": False}
+    math_task = load_suite("math", "train", 1)[0]
+    prefixed = {name: run.prefix_for(math_task) for name, run in runs.items()}
+    assert prefixed == {"agent": False, "agent-prefix": True, "cot": False}
     assert {(r.samples, r.temperature, r.stop_after_correct) for r in runs.values()} == {(4, 0.7, 2)}
     refused = CliRunner().invoke(app, ["collect", "--temperature", "0"])
     assert refused.exit_code == 2 and "--samples 1" in refused.output

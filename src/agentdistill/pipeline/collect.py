@@ -149,7 +149,7 @@ class Collector:
 
     def episode(self, task: Task, sample: int) -> TrajectoryRecord:
         prefix = cot = None
-        if self.config.prefix:
+        if self.config.prefix_for(task):
             cot = self.chain_of_thought(task)
             prefix = cut_prefix(cot, self.config.prefix_style)
         agent = self.agent_for(task, sample)

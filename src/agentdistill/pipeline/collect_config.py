@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Self
+from typing import Self
 
 from pydantic import Field, field_validator, model_validator
 
@@ -19,7 +19,7 @@ from agentdistill.config import (
     SamplingSettings,
     cli,
 )
-from agentdistill.tasks import SUITES, Split
+from agentdistill.tasks import SUITES, Split, Task
 
 
 class EpisodeSettings(ModelSettings, SamplingSettings):
@@ -73,13 +73,15 @@ class CollectConfig(EpisodeSettings, CommandConfig):
     )
     # The default recipe (`prefix-k4` in experiments/teacher-recipes.yaml): the teacher's own greedy chain of
     # thought, cut to its first thought, starts every agent episode, then best-of-4 at T=0.7 stops a task at 2
-    # distinct correct trajectories. On 50 gsm_symbolic train tasks it gave as many distinct correct trajectories
-    # as best-of-4 without the prefix (80 vs 79) in fewer episodes, 3.5 vs 2.2 per wall minute, and 2.7x greedy's
-    # (results/teacher-recipes/report.md). Plain greedy collection: --samples 1 --temperature 0 --no-prefix.
-    prefix: bool = Field(
-        True,
-        description="Seed each agent episode with a first-thought prefix from the teacher's own chain of thought "
-        "(closed-book episodes take none).",
+    # distinct correct trajectories. On 100 gsm_symbolic train tasks it gave 2.8x greedy's distinct correct
+    # trajectories, 1.8x per wall minute (results/teacher-recipes/report.md). `auto` leaves the prefix out where
+    # a task is a bare arithmetic expression (its metadata says `first_thought: false`): there the chain of thought
+    # adds the terms in prose and the agent follows it step by step (chain_sum: 25 of 100 with it, 73 without).
+    # Plain greedy collection: --samples 1 --temperature 0 --no-prefix.
+    prefix: bool | None = Field(
+        None,
+        description="Seed each agent episode with a first-thought prefix from the teacher's own chain of thought; "
+        "unset (auto): on, except on tasks that declare `first_thought: false` and on closed-book episodes.",
     )
     prefix_style: PrefixStyle = Field("substantive+code", description="Where the prefix is cut.")
     temperature: float = Field(0.7, ge=0.0, description="Sampling temperature (0 = greedy; the recipe: 0.7).")
@@ -96,15 +98,6 @@ class CollectConfig(EpisodeSettings, CommandConfig):
         "the task's expression as written) or short.",
     )
 
-    @model_validator(mode="before")
-    @classmethod
-    def _closed_book_takes_no_default_prefix(cls, data: Any) -> Any:
-        """The prefix is on by default for agent episodes; a closed-book answer has no first step to seed, so
-        there the default is off (an explicit --prefix with --closed-book is still refused below)."""
-        if isinstance(data, dict) and data.get("closed_book") and "prefix" not in data:
-            return {**data, "prefix": False}
-        return data
-
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         if self.samples > 1 and self.temperature == 0:
@@ -115,3 +108,10 @@ class CollectConfig(EpisodeSettings, CommandConfig):
         if self.closed_book and self.prefix:
             raise ValueError("closed-book answers in one reply: it takes no --prefix")
         return self
+
+    def prefix_for(self, task: Task) -> bool:
+        """Whether `task`'s episodes start from a first-thought prefix: as set, or (auto) unless closed-book or
+        the task declares `first_thought: false`."""
+        if self.prefix is not None:
+            return self.prefix
+        return not self.closed_book and task.metadata.get("first_thought", True)

@@ -212,7 +212,6 @@ def _suggestion(error: BaseException, namespace: dict, tools: dict) -> str:
         return f". The code assigned a value to the tool {shadowed[0]!r}: give that variable another name"
     name = getattr(error, "name", None)
     if isinstance(error, ModuleNotFoundError):
-        tools = ["final_answer", *(tool["name"] for tool in CONFIG["tools"])]
         return f". Only installed packages import; the tools are already defined functions: {', '.join(tools)}"
     if not isinstance(error, NameError) or not name:
         return ""
