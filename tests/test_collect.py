@@ -113,14 +113,16 @@ def test_collect_with_prefix_records_the_span(scripted, tmp_path):
     assert first[start:end] == "Thought: First multiply the boxes by the pencils per box to get the total."
 
 
-def test_the_default_prefix_leaves_bare_expressions_alone(scripted, tmp_path):
-    """`auto`: a chain_sum task (declared `first_thought: false`) runs without asking for a chain of thought;
-    the scripted model holds only the episode's replies, so a prefix request would fail the run."""
-    config = CollectConfig(**{**GREEDY, "prefix": None}, suite="chain_sum", n=1, out=str(tmp_path / "c.jsonl"))
+def test_the_default_recipe_treats_bare_expressions_apart(scripted, tmp_path):
+    """`auto`: a chain_sum task (a bare expression) runs with the `exact` prompt and without asking for a chain of
+    thought; the scripted model holds only the episode's replies, so a prefix request would fail the run."""
+    auto = {**GREEDY, "prefix": None, "prompt_style": "auto"}
+    config = CollectConfig(**auto, suite="chain_sum", n=1, out=str(tmp_path / "c.jsonl"))
     task = load_suite("chain_sum", "train", 1, 0)[0]
     Collector(config, model=_Solver()(scripted, [task])).run()
     record = next(iter(TrajectoryStore(config.out)))
     assert record.correct and not record.used_prefix and record.prefix is None
+    assert record.trajectory.prompt_style == "exact" and "as it stands" in record.messages[0]["content"]
 
 
 def test_every_sample_of_a_task_starts_from_one_chain_of_thought(scripted, tmp_path):

@@ -411,12 +411,16 @@ def test_collects_default_is_the_chosen_recipe_and_greedy_is_one_flag_set_away()
     assert (recipe.samples, recipe.temperature, recipe.stop_after_correct, recipe.prefix) == (4, 0.7, 2, None)
     study = StudyConfig.from_file("experiments/teacher-recipes.yaml")
     measured = study.conditions["prefix-k4"]
-    sampling = {k: v for k, v in measured.items() if k != "prefix"}
+    sampling = {k: v for k, v in measured.items() if k not in ("prefix", "prompt_style")}
     assert {k: getattr(recipe, k) for k in sampling} == sampling
-    # auto: the prefix where the study measured it helps (word problems), not on bare expressions
+    # auto: the prefix and few-shot prompt on word problems (as measured), on a bare expression no prefix and the
+    # prompt that copies it into code
     word_problem, expression = load_suite("gsm_symbolic", "train", 1)[0], load_suite("chain_sum", "train", 1)[0]
-    assert recipe.prefix_for(word_problem) and not recipe.prefix_for(expression)
-    assert CollectConfig.build(prefix=True).prefix_for(expression)  # an explicit setting holds (study cells)
+    assert (recipe.prefix_for(word_problem), recipe.prompt_for(word_problem)) == (True, measured["prompt_style"])
+    assert (recipe.prefix_for(expression), recipe.prompt_for(expression)) == (False, "exact")
+    assert not load_suite("gsm_symbolic", "train", 1)[0].is_expression
+    explicit = CollectConfig.build(prefix=True, prompt_style="full")  # an explicit setting holds (study cells)
+    assert (explicit.prefix_for(expression), explicit.prompt_for(expression)) == (True, "full")
     with pytest.raises(ConfigError, match="for greedy collection pass --samples 1"):
         CollectConfig.build(temperature=0.0)
     greedy = CollectConfig.build(temperature=0.0, samples=1, prefix=False)

@@ -95,7 +95,7 @@ class Collector:
         self.model = (
             BatchingChatModel(inner=base, model_id=base.model_id, max_batch=config.concurrency) if batched else base
         )
-        self._agents: dict[tuple[tuple[str, ...], int], CodeAgent | ClosedBookAgent] = {}
+        self._agents: dict[tuple[tuple[str, ...], str, int], CodeAgent | ClosedBookAgent] = {}
         self._lock = threading.Lock()
         self._thoughts: dict[str, str] | None = None  # task id -> its greedy chain of thought (the prefix's source)
 
@@ -116,12 +116,13 @@ class Collector:
         """The agent for `task`'s sample number `sample`: each sample draws with its own seed (seed + sample),
         or best-of-k would draw the same trajectory k times wherever the backend honours seeds."""
         tools = tuple(task.metadata.get("tools", []))
+        style = self.config.prompt_for(task)
         with self._lock:
-            if (tools, sample) not in self._agents:
+            if (tools, style, sample) not in self._agents:
                 c = self.config
                 sampling = c.sampling(c.sag)
                 sampling = sampling.model_copy(update={"seed": (sampling.seed or 0) + sample})
-                self._agents[tools, sample] = (
+                self._agents[tools, style, sample] = (
                     ClosedBookAgent(self.model, reasoning=c.reasoning, sampling=sampling)
                     if c.closed_book
                     else CodeAgent(
@@ -129,12 +130,12 @@ class Collector:
                         tools=list(tools),
                         max_steps=c.max_steps,
                         max_new_tokens=c.max_new_tokens,
-                        prompt_style=c.prompt_style,
+                        prompt_style=style,
                         sag=c.sag,
                         sampling=sampling,
                     )
                 )
-            return self._agents[tools, sample]
+            return self._agents[tools, style, sample]
 
     def jobs(self) -> tuple[list[tuple[Task, int]], int]:
         tasks = load_suite(self.config.suite, self.config.split, self.config.n, self.config.seed)

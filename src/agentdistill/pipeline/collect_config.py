@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
@@ -71,17 +71,17 @@ class CollectConfig(EpisodeSettings, CommandConfig):
     out: str = Field(
         "runs/teacher.jsonl", description="Trajectory store (JSONL, appended to).", json_schema_extra=cli("-o")
     )
-    # The default recipe (`prefix-k4` in experiments/teacher-recipes.yaml): the teacher's own greedy chain of
-    # thought, cut to its first thought, starts every agent episode, then best-of-4 at T=0.7 stops a task at 2
-    # distinct correct trajectories. On 100 gsm_symbolic train tasks it gave 2.8x greedy's distinct correct
-    # trajectories, 1.8x per wall minute (results/teacher-recipes/report.md). `auto` leaves the prefix out where
-    # a task is a bare arithmetic expression (its metadata says `first_thought: false`): there the chain of thought
-    # adds the terms in prose and the agent follows it step by step (chain_sum: 25 of 100 with it, 73 without).
-    # Plain greedy collection: --samples 1 --temperature 0 --no-prefix.
+    # The default recipe (experiments/teacher-recipes.yaml, results/teacher-recipes/report.md): the teacher's own
+    # greedy chain of thought, cut to its first thought, starts every agent episode, then best-of-4 at T=0.7 stops
+    # a task at 2 distinct correct trajectories (`prefix-k4`: on 100 gsm_symbolic train tasks 2.8x greedy's
+    # distinct correct trajectories, 1.8x per wall minute). `auto` treats a bare arithmetic expression
+    # (Task.is_expression) apart: no prefix, whose chain of thought adds the terms in prose for the agent to follow
+    # step by step (chain_sum: 25 of 100 with it, 73 without), and the `exact` prompt (chain_sum: 100 of 100).
+    # Plain greedy collection: --samples 1 --temperature 0 --no-prefix --prompt-style full.
     prefix: bool | None = Field(
         None,
         description="Seed each agent episode with a first-thought prefix from the teacher's own chain of thought; "
-        "unset (auto): on, except on tasks that declare `first_thought: false` and on closed-book episodes.",
+        "unset (auto): on, except on bare arithmetic expressions and closed-book episodes.",
     )
     prefix_style: PrefixStyle = Field("substantive+code", description="Where the prefix is cut.")
     temperature: float = Field(0.7, ge=0.0, description="Sampling temperature (0 = greedy; the recipe: 0.7).")
@@ -92,10 +92,10 @@ class CollectConfig(EpisodeSettings, CommandConfig):
         description="Best-of-k: stop sampling a task once it has this many distinct correct trajectories "
         "(null in a file: draw all --samples).",
     )
-    prompt_style: PromptStyle = Field(
-        "full",
+    prompt_style: Literal["auto", "full", "plan", "exact", "short"] = Field(
+        "auto",
         description="System prompt: full, plan or exact (few-shot; plan names every quantity first, exact copies "
-        "the task's expression as written) or short.",
+        "the task's expression as written) or short; auto: exact for bare arithmetic expressions, else full.",
     )
 
     @model_validator(mode="after")
@@ -111,7 +111,13 @@ class CollectConfig(EpisodeSettings, CommandConfig):
 
     def prefix_for(self, task: Task) -> bool:
         """Whether `task`'s episodes start from a first-thought prefix: as set, or (auto) unless closed-book or
-        the task declares `first_thought: false`."""
+        the task is a bare arithmetic expression."""
         if self.prefix is not None:
             return self.prefix
-        return not self.closed_book and task.metadata.get("first_thought", True)
+        return not self.closed_book and not task.is_expression
+
+    def prompt_for(self, task: Task) -> PromptStyle:
+        """The system prompt of `task`'s episodes: as set, or (auto) `exact` for a bare expression, else `full`."""
+        if self.prompt_style != "auto":
+            return self.prompt_style
+        return "exact" if task.is_expression else "full"

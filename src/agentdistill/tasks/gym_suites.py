@@ -26,10 +26,9 @@ class GymSuite:
     size: int = 800
     seed: int = 17
     split_by_template: bool = False
-    # Bare arithmetic expressions take no first-thought prefix under collect's `auto`: the teacher's chain of
-    # thought adds the terms in prose and the agent follows it step by step (chain_sum train, 100 tasks: 25
-    # correct with the prefix, 31 with its results cut out, 73 without; results/teacher-recipes/).
-    first_thought: bool = True
+    # Tasks that are one bare arithmetic expression (Task.is_expression): collect's `auto` recipe gives them no
+    # first-thought prefix and the `exact` prompt (results/teacher-recipes/).
+    expression: bool = False
 
 
 GYM_SUITES: dict[str, GymSuite] = {
@@ -44,13 +43,13 @@ GYM_SUITES: dict[str, GymSuite] = {
             "basic_arithmetic",
             "expressions of 3-6 terms with 3-5 digit numbers, + - * / and parentheses (reasoning-gym)",
             {"min_terms": 3, "max_terms": 6, "min_digits": 3, "max_digits": 5},
-            first_thought=False,
+            expression=True,
         ),
         GymSuite(
             "chain_sum",
             "long sums and differences: 6-12 terms of 3-6 digits (reasoning-gym)",
             {"min_terms": 6, "max_terms": 12, "min_digits": 3, "max_digits": 6},
-            first_thought=False,
+            expression=True,
         ),
         GymSuite(
             "family_relationships",
@@ -100,7 +99,7 @@ def tasks(name: str, split_of: Any) -> list[Task]:
             difficulty=template,
             split=split_of(f"{name}:{template}" if suite.split_by_template else task_id),
             metadata={"source": f"reasoning-gym:{suite.dataset}", "seed": suite.seed}
-            | ({} if suite.first_thought else {"first_thought": False}),
+            | ({"expression": True} if suite.expression else {}),
         )
         for task_id, question, answer, template in generate(name)
     ]

@@ -22,3 +22,9 @@ class Task(BaseModel):
     split: Literal["train", "test", "all"] = "all"
     difficulty: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def is_expression(self) -> bool:
+        """The task is one bare arithmetic expression (its metadata says `expression: true`): the teacher study
+        found such tasks solved by copying the expression into code, and hurt by a first-thought prefix."""
+        return bool(self.metadata.get("expression"))
