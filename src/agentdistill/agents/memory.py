@@ -15,6 +15,8 @@ Termination = Literal["final_answer", "extracted", "max_steps", "error"]
 # system prompts of the code agent (keys `system_<style>` of prompts/code_agent.yaml): `full` and `plan` are
 # few-shot prompts for prompted models and teachers, `short` is the distilled students' prompt
 PromptStyle = Literal["full", "plan", "exact", "short"]
+# what a command accepts: a style, or `auto` (the command picks one per model or task)
+PromptChoice = Literal["auto", "full", "plan", "exact", "short"]
 
 
 class Candidate(BaseModel):

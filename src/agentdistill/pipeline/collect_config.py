@@ -5,12 +5,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Self
+from typing import Self
 
 from pydantic import Field, field_validator, model_validator
 
 from agentdistill.agents.first_thought import PrefixStyle
-from agentdistill.agents.memory import PromptStyle
+from agentdistill.agents.memory import PromptChoice, PromptStyle
 from agentdistill.config import (
     DEFAULT_TEACHER,
     CommandConfig,
@@ -92,7 +92,7 @@ class CollectConfig(EpisodeSettings, CommandConfig):
         description="Best-of-k: stop sampling a task once it has this many distinct correct trajectories "
         "(null in a file: draw all --samples).",
     )
-    prompt_style: Literal["auto", "full", "plan", "exact", "short"] = Field(
+    prompt_style: PromptChoice = Field(
         "auto",
         description="System prompt: full, plan or exact (few-shot; plan names every quantity first, exact copies "
         "the task's expression as written) or short; auto: exact for bare arithmetic expressions, else full.",

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field
 
-from agentdistill.agents.memory import PromptStyle
+from agentdistill.agents.memory import PromptChoice, PromptStyle
 from agentdistill.config import DEFAULT_STUDENT, CommandConfig, ModelSpec, cli
 from agentdistill.distill.distill_config import is_student
 from agentdistill.pipeline.collect_config import CollectConfig, EpisodeSettings
@@ -26,7 +25,7 @@ class EvalConfig(EpisodeSettings, CommandConfig):
         "runs/eval", description="Output folder: episodes.jsonl and summary.json.", json_schema_extra=cli("-o")
     )
     label: str | None = Field(None, description="Name of this run in reports (default: the model).")
-    prompt_style: Literal["auto", "full", "plan", "exact", "short"] = Field(
+    prompt_style: PromptChoice = Field(
         "auto",
         description="auto (short for students made by `distill`, which trained on it), full, plan, exact or short.",
     )
