@@ -8,6 +8,7 @@ from agentdistill.cli import app
 from agentdistill.distill.distill_config import STUDENT_MARKER
 from agentdistill.pipeline import EvalConfig, evaluate, load_summary, markdown_table, write_report
 from agentdistill.tasks import load_suite
+from agentdistill.trajectories.store import TrajectoryStore
 
 runner = CliRunner()
 
@@ -37,8 +38,20 @@ def test_evaluate_scores_summarises_and_resumes(scripted, tmp_path):
 def test_distilled_students_get_the_short_prompt(tmp_path):
     (tmp_path / STUDENT_MARKER).write_text("{}")
     assert EvalConfig(model=f"hf:{tmp_path}").resolved_prompt_style == "short"
-    assert EvalConfig(model="qwen2.5-coder-0.5b").resolved_prompt_style == "full"
+    assert EvalConfig(model="qwen2.5-coder-0.5b").resolved_prompt_style == "auto"  # collect's choice per task
     assert EvalConfig(model=f"hf:{tmp_path}", prompt_style="full").resolved_prompt_style == "full"
+
+
+def test_prompted_models_get_collects_prompt_per_task(scripted, tmp_path):
+    """A prompted model is evaluated with the prompt its teacher collects with: `exact` on a bare expression."""
+    tasks = load_suite("chain_sum", "test", 2, 0)
+    config = EvalConfig(suite="chain_sum", n=2, model="smollm2-135m", out=str(tmp_path / "e"))
+    summary = evaluate(config, model=answers(scripted, tasks))
+    records = list(TrajectoryStore(tmp_path / "e" / "episodes.jsonl"))
+    assert {r.trajectory.prompt_style for r in records} == {"exact"} and summary.prompt_style == "exact"
+    assert "as it stands" in records[0].messages[0]["content"]
+    forced = EvalConfig(suite="chain_sum", n=2, model="smollm2-135m", out=str(tmp_path / "f"), prompt_style="full")
+    assert evaluate(forced, model=answers(scripted, tasks)).prompt_style == "full"
 
 
 def test_report_table_plot_and_cli(scripted, tmp_path):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from agentdistill.agents.memory import PromptChoice, PromptStyle
+from agentdistill.agents.memory import PromptChoice
 from agentdistill.config import DEFAULT_STUDENT, CommandConfig, ModelSpec, cli
 from agentdistill.distill.distill_config import is_student
 from agentdistill.pipeline.collect_config import CollectConfig, EpisodeSettings
@@ -27,14 +27,17 @@ class EvalConfig(EpisodeSettings, CommandConfig):
     label: str | None = Field(None, description="Name of this run in reports (default: the model).")
     prompt_style: PromptChoice = Field(
         "auto",
-        description="auto (short for students made by `distill`, which trained on it), full, plan, exact or short.",
+        description="auto: short for students made by `distill` (they trained on it), else per task as `collect` "
+        "picks it (exact on bare arithmetic expressions, full elsewhere); or full, plan, exact or short.",
     )
 
     @property
-    def resolved_prompt_style(self) -> PromptStyle:
-        if self.prompt_style != "auto":
-            return self.prompt_style
-        return "short" if is_student(self.model) else "full"
+    def resolved_prompt_style(self) -> PromptChoice:
+        """The prompt handed to the episodes: a style, or `auto` for collect's choice per task (see
+        `CollectConfig.prompt_for`), so a prompted model is evaluated with the prompt its teacher collected with."""
+        if self.prompt_style == "auto" and is_student(self.model):
+            return "short"
+        return self.prompt_style
 
     def to_collect_config(self) -> CollectConfig:
         """Evaluation runs episodes exactly like collection does, on the chosen split, without a prefix."""

@@ -116,6 +116,11 @@ def regression_errors(records: list[TrajectoryRecord], suite: str) -> dict[str, 
     }
 
 
+def prompt_styles(records: list[TrajectoryRecord]) -> str:
+    """The system prompts the episodes ran with, e.g. `full` or `exact+full` (auto picks one per task)."""
+    return "+".join(sorted({r.trajectory.prompt_style for r in records}))
+
+
 def summarize(records: list[TrajectoryRecord], config: EvalConfig) -> EvalSummary:
     """Summary over every record in the store (so a resumed run is summarised whole)."""
     n = len(records) or 1
@@ -125,7 +130,7 @@ def summarize(records: list[TrajectoryRecord], config: EvalConfig) -> EvalSummar
         model=config.model,
         suite=config.suite,
         split=config.split,
-        prompt_style=config.resolved_prompt_style,
+        prompt_style=prompt_styles(records) or config.resolved_prompt_style,
         sag=config.sag,
         tasks=len(records),
         correct=correct,
