@@ -168,6 +168,7 @@ def _record_answering(tmp_path, code_steps, question="A box holds 12 rows of 7 c
         (["print(12 * 7)", "final_answer(12 * 7)"], "dropped quantity"),
         (["print(12 + 7 + 9)", "final_answer(12 + 7 + 9)"], "wrong plan"),
         (["x = 1\nprint(x)"] * 5, "max steps"),
+        (["final_answer = 12 * 7\nfinal_answer(final_answer)", "final_answer(84)"], "shadowed a tool"),
     ],
 )
 def test_failures_are_named_by_kind(tmp_path, steps, kind):
@@ -231,7 +232,7 @@ def test_a_study_runs_each_cell_once_and_reports_yield_cost_and_failures(tmp_pat
     assert "| math | train | greedy | 1/2 (50%;" in report and "until 1 distinct correct" in report
     # every table names the split: a suite's train and test cells of one condition are otherwise two equal rows
     assert "| math | train | greedy | 1 | 2 | 1/2 (50%;" in report  # yield: k = 1, 2 episodes
-    assert "| math | train | greedy | 1 | 0 | 0 | 0 | 0 | 0 | 1 |" in report  # failures: one wrong plan
+    assert "| math | train | greedy | 1 | 0 | 0 | 0 | 0 | 0 | 0 | 1 |" in report  # failures: one wrong plan
     payload = json.loads((study.folder / "summary.json").read_text())
     assert [c["cell"]["condition"] for c in payload["cells"]] == ["greedy", "sample-k2"]
     calls = sum(model.attempts.values())

@@ -2,6 +2,8 @@
 
 Kinds, checked in this order:
 - `parse error`: no step had code that parsed, or the agent never produced an answer;
+- `shadowed a tool`: code assigned a value to a name (`final_answer = a + b`) and a later call of that name
+  failed (before the sandbox rebound its tools at each step, the call failed even one step later);
 - `max steps`: it ran out of steps (the answer came from the fallback question);
 - `copied an example`: the answer is a number of the system prompt's solved examples that neither the task nor
   any observation holds (small models copy few-shot examples verbatim);
@@ -22,10 +24,17 @@ from agentdistill.tasks.metrics import NUMBER_PATTERN, extract_number
 from agentdistill.trajectories.record import TrajectoryRecord
 
 FailureKind = Literal[
-    "parse error", "max steps", "copied an example", "arithmetic in the head", "dropped quantity", "wrong plan"
+    "parse error",
+    "shadowed a tool",
+    "max steps",
+    "copied an example",
+    "arithmetic in the head",
+    "dropped quantity",
+    "wrong plan",
 ]
 FAILURE_KINDS: tuple[FailureKind, ...] = (
     "parse error",
+    "shadowed a tool",
     "max steps",
     "copied an example",
     "arithmetic in the head",
@@ -46,6 +55,28 @@ def _numbers(text: str) -> list[float]:
 
 def _close(a: float, b: float) -> bool:
     return abs(a - b) <= max(1e-6, 1e-4 * abs(b))
+
+
+def _names(code: str | None) -> tuple[set[str], set[str]]:
+    """The names `code` assigns and the names it calls (none when it does not parse)."""
+    try:
+        tree = ast.parse(code or "")
+    except SyntaxError:
+        return set(), set()
+    assigned = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    return assigned, called
+
+
+def _shadowed_tool(record: TrajectoryRecord) -> bool:
+    """A step failed with "... is not callable" calling a name that the episode's code had assigned a value."""
+    assigned: set[str] = set()
+    for step in record.trajectory.steps:
+        step_assigned, called = _names(step.code)
+        assigned |= step_assigned
+        if "is not callable" in (step.error or "") and called & assigned:
+            return True
+    return False
 
 
 def _literal_answer(code: str | None) -> bool:
@@ -104,6 +135,8 @@ def failure_kind(record: TrajectoryRecord) -> FailureKind | None:
     ran = [s for s in trajectory.steps if s.code and not (s.error or "").startswith("SyntaxError")]
     if trajectory.final_answer is None or not ran:
         return "parse error"
+    if _shadowed_tool(record):
+        return "shadowed a tool"
     if trajectory.termination == "max_steps":
         return "max steps"
     answer, gold = extract_number(trajectory.final_answer), extract_number(record.gold[0])
