@@ -21,6 +21,7 @@ from agentdistill.llm import load_chat_model, resolve_backend
 from agentdistill.llm.precision import cpu_hardware
 from agentdistill.pipeline.collect import Collector
 from agentdistill.pipeline.collect_config import CollectConfig
+from agentdistill.pipeline.markdown import markdown_rows
 
 
 def measure(
@@ -105,17 +106,24 @@ def render(results: dict) -> str:
         f"{results['cpu']}, {results['threads']} threads; {results['tasks']} {results['suite']} train tasks, "
         f"greedy, at most {results['max_steps']} steps",
         "",
-        "| model | backend | weights | concurrency | episodes/min | vs. 1 at a time | solved |",
-        "|---|---|---|---|---|---|---|",
     ]
+    header = ["model", "backend", "weights", "concurrency", "episodes/min", "vs. 1 at a time", "solved"]
+    rows = []
     for row in results["rows"].values():
         single = results["rows"].get(f"{row['teacher']} | {row['backend']} | 1")
         ratio = f"{row['episodes_per_minute'] / single['episodes_per_minute']:.2f}x" if single else "—"
-        lines.append(
-            f"| {row['teacher']} | {row['backend']} | {row['weights']} | {row['concurrency']} | "
-            f"{row['episodes_per_minute']:.2f} | {ratio} | {row['correct']}/{row['episodes']} |"
+        rows.append(
+            [
+                row["teacher"],
+                row["backend"],
+                row["weights"],
+                str(row["concurrency"]),
+                f"{row['episodes_per_minute']:.2f}",
+                ratio,
+                f"{row['correct']}/{row['episodes']}",
+            ]
         )
-    return "\n".join(lines)
+    return "\n".join([*lines, markdown_rows(header, rows)])
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from pathlib import Path
 from agentdistill.llm import load_chat_model
 from agentdistill.pipeline.collect import Collector
 from agentdistill.pipeline.collect_config import CollectConfig
+from agentdistill.pipeline.markdown import markdown_rows
 from agentdistill.pipeline.stats import mcnemar_exact
 from agentdistill.trajectories import TrajectoryStore
 
@@ -58,11 +59,8 @@ def main() -> None:
                 flush=True,
             )
     print(f"\n{args.teacher}, {args.tasks} train tasks per suite, greedy, max {args.max_steps} steps")
-    print("| suite | " + " | ".join(args.conditions) + " |")
-    print("|---|" + "---|" * len(args.conditions))
-    for suite in args.suites:
-        cells = [f"{table[suite, c][0]}/{table[suite, c][2]}" for c in args.conditions]
-        print(f"| {suite} | " + " | ".join(cells) + " |")
+    cells = {s: [f"{table[s, c][0]}/{table[s, c][2]}" for c in args.conditions] for s in args.suites}
+    print(markdown_rows(["suite", *args.conditions], ([s, *cells[s]] for s in args.suites)))
     if "none" in args.conditions:
         print(
             "\nPaired against no prefix (same tasks): tasks only the prefix solved / only no-prefix solved, "

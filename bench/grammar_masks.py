@@ -23,6 +23,7 @@ import numpy as np
 from _results import load_results, save_results
 from agentdistill.llm import SamplingParams, load_chat_model
 from agentdistill.llm.precision import cpu_hardware
+from agentdistill.pipeline.markdown import markdown_rows
 from agentdistill.recsys.catalog import fashion_catalog, load_movielens
 from agentdistill.recsys.preferences import PreferenceUpdate, update_schema
 
@@ -152,17 +153,24 @@ def render(results: dict) -> str:
         f"CPU: {results['cpu']}; tokenizer of {results['model']}. Mask times are per decoded token, walked over "
         "a valid parser answer; a decode step of the model itself is shown for scale.",
         "",
-        "| catalogue | library | tokenizer setup s | matcher for the schema ms | mask mean ms | mask worst ms "
-        "| decode step ms | installed MB |",
-        "|---|---|---|---|---|---|---|---|",
     ]
+    header = ["catalogue", "library", "tokenizer setup s", "matcher for the schema ms", "mask mean ms"]
+    header += ["mask worst ms", "decode step ms", "installed MB"]
     rows = results["rows"].values()
-    for row in rows:
-        lines.append(
-            f"| {row['catalog']} | {row['library']} | {row['setup_s']:.2f} | {row['compile_s'] * 1000:.1f} "
-            f"| {row['mask_mean_ms']:.3f} | {row['mask_max_ms']:.2f} | {row['decode_step_ms']:.0f} "
-            f"| {row['size_mb']:.0f} |"
-        )
+    cells = (
+        [
+            row["catalog"],
+            row["library"],
+            f"{row['setup_s']:.2f}",
+            f"{row['compile_s'] * 1000:.1f}",
+            f"{row['mask_mean_ms']:.3f}",
+            f"{row['mask_max_ms']:.2f}",
+            f"{row['decode_step_ms']:.0f}",
+            f"{row['size_mb']:.0f}",
+        ]
+        for row in rows
+    )
+    lines.append(markdown_rows(header, cells))
     by = {(r["catalog"], r["library"]): r for r in rows}
     for catalog in dict.fromkeys(r["catalog"] for r in rows):
         ll, xg = by.get((catalog, "llguidance")), by.get((catalog, "xgrammar"))

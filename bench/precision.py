@@ -26,6 +26,7 @@ from _results import load_results, save_results, training_machine
 from agentdistill.distill import DistillConfig, distill
 from agentdistill.llm import registry
 from agentdistill.llm.precision import detect_hardware, training_precision
+from agentdistill.pipeline.markdown import markdown_rows
 from agentdistill.tasks import load_suite
 
 LAYOUTS = {  # name -> (weights, compute)
@@ -136,17 +137,15 @@ def render(results: dict) -> str:
         f"{results['cpu']}, native bf16: {'yes' if results['native_bf16'] else 'no'}, torch {results['torch']}, "
         f"{results['threads']} threads; `auto` trains in {results['auto']}",
         "",
-        "| student | layout | training tokens/s | vs fp32 | loss first -> last |",
-        "|---|---|---|---|---|",
     ]
+    rows = []
     for row in results["rows"].values():
         fp32 = results["rows"].get(f"{row['student']} | fp32 | {row['examples']}")
         ratio = f"{row['tokens_per_s'] / fp32['tokens_per_s']:.2f}x" if fp32 else "-"
-        lines.append(
-            f"| {row['student']} | {row['layout']} | {row['tokens_per_s']:.1f} | {ratio} | "
-            f"{row['first_loss']:.3f} -> {row['last_loss']:.3f} |"
-        )
-    return "\n".join(lines)
+        loss = f"{row['first_loss']:.3f} -> {row['last_loss']:.3f}"
+        rows.append([row["student"], row["layout"], f"{row['tokens_per_s']:.1f}", ratio, loss])
+    header = ["student", "layout", "training tokens/s", "vs fp32", "loss first -> last"]
+    return "\n".join([*lines, markdown_rows(header, rows)])
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from _results import load_results, save_results
 from agentdistill.llm import load_chat_model
 from agentdistill.llm.base import AgentChatModel, Capabilities, Completion, SamplingParams
 from agentdistill.llm.precision import cpu_hardware
+from agentdistill.pipeline.markdown import markdown_rows
 from agentdistill.pipeline.recbot import FeedAgentSettings
 from agentdistill.recsys.catalog import open_catalog
 from agentdistill.recsys.session import FeedServices, FeedSession
@@ -141,10 +142,10 @@ def render(results: dict) -> str:
         f"CPU: {results['cpu']}; model {results['model']} as parser and planner, catalogue {results['catalog']}, "
         f"{results['commands']} commands per backend, JSON schemas enforced.",
         "",
-        "| backend | p50 s/command | p90 s/command | parse s | plan s | act (tools, re-ranking) s | prefill s "
-        "| decode s | prompt tokens (cached) | generated tokens |",
-        "|---|---|---|---|---|---|---|---|---|---|",
     ]
+    header = ["backend", "p50 s/command", "p90 s/command", "parse s", "plan s", "act (tools, re-ranking) s"]
+    header += ["prefill s", "decode s", "prompt tokens (cached)", "generated tokens"]
+    rows = []
     p50 = {}
     for backend, row in results["rows"].items():
         done = row["commands"]
@@ -156,11 +157,21 @@ def render(results: dict) -> str:
 
         timed = all(c["timed"] for c in done)  # transformers does not split prefill from decode
         prefill, decode = (f"{mean(k):.2f}" if timed else "-" for k in ("prefill_s", "decode_s"))
-        lines.append(
-            f"| {backend} | {p50[backend]:.2f} | {percentile(seconds, 0.9):.2f} | {mean('parse_s'):.2f} "
-            f"| {mean('plan_s'):.2f} | {mean('act_s'):.3f} | {prefill} | {decode} | {mean('prompt_tokens'):.0f} "
-            f"({mean('cached_tokens'):.0f}) | {mean('generated_tokens'):.0f} |"
+        rows.append(
+            [
+                backend,
+                f"{p50[backend]:.2f}",
+                f"{percentile(seconds, 0.9):.2f}",
+                f"{mean('parse_s'):.2f}",
+                f"{mean('plan_s'):.2f}",
+                f"{mean('act_s'):.3f}",
+                prefill,
+                decode,
+                f"{mean('prompt_tokens'):.0f} ({mean('cached_tokens'):.0f})",
+                f"{mean('generated_tokens'):.0f}",
+            ]
         )
+    lines.append(markdown_rows(header, rows))
     if {"engine", "transformers"} <= set(p50):
         lines += ["", f"p50 transformers / engine: {p50['transformers'] / p50['engine']:.1f}x"]
     for variant in (b for b in p50 if b.startswith("engine+") and "engine" in p50):

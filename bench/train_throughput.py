@@ -31,6 +31,7 @@ import torch
 from _results import load_results, save_results, training_machine
 from agentdistill.distill import DistillConfig, distill, load_training_rows, tokenize_example, training_template
 from agentdistill.llm import registry
+from agentdistill.pipeline.markdown import markdown_rows
 from precision import conversations
 
 EXAMPLES_PER_UPDATE = 4
@@ -152,22 +153,28 @@ def render(results: dict) -> str:
         f"{results['mean_tokens']:.0f} tokens on average ({results['data']}), packed to {results['pack_length']}; "
         f"matmul peak at the student's shapes: fp32 {peak['fp32']:.0f}, bf16 {peak['bf16']:.0f} GFLOP/s",
         "",
-        "| variant | precision | training tokens/s | vs as-is | updates | GFLOP/s (of peak) "
-        "| loss first -> last (mean) |",
-        "|---|---|---|---|---|---|---|",
     ]
+    header = ["variant", "precision", "training tokens/s", "vs as-is", "updates", "GFLOP/s (of peak)"]
+    header.append("loss first -> last (mean)")
+    rows = []
     base = results["rows"].get("as-is")
     for name, row in results["rows"].items():
         ratio = f"{row['tokens_per_s'] / base['tokens_per_s']:.2f}x" if base else "-"
         achieved = 4 * results["matmul_params"] * row["tokens_per_s"] / 1e9
         of_peak = peak["bf16" if row["compute"] == "bf16" else "fp32"]
-        lines.append(
-            f"| {name} | {row['compute']} ({row['weights']} weights) | {row['tokens_per_s']:.1f} | {ratio} "
-            f"| {row['updates']} | "
-            f"{achieved:.0f} ({achieved / of_peak:.0%}) | {row['first_loss']:.3f} -> {row['last_loss']:.3f} "
-            f"({row['mean_loss']:.3f}) |"
+        loss = f"{row['first_loss']:.3f} -> {row['last_loss']:.3f} ({row['mean_loss']:.3f})"
+        rows.append(
+            [
+                name,
+                f"{row['compute']} ({row['weights']} weights)",
+                f"{row['tokens_per_s']:.1f}",
+                ratio,
+                str(row["updates"]),
+                f"{achieved:.0f} ({achieved / of_peak:.0%})",
+                loss,
+            ]
         )
-    return "\n".join(lines)
+    return "\n".join([*lines, markdown_rows(header, rows)])
 
 
 if __name__ == "__main__":
