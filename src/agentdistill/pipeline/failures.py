@@ -18,7 +18,7 @@ from __future__ import annotations
 import ast
 from collections import Counter
 from collections.abc import Iterable
-from typing import Literal
+from typing import Literal, get_args
 
 from agentdistill.tasks.metrics import NUMBER_PATTERN, extract_number
 from agentdistill.trajectories.record import TrajectoryRecord
@@ -32,15 +32,7 @@ FailureKind = Literal[
     "dropped quantity",
     "wrong plan",
 ]
-FAILURE_KINDS: tuple[FailureKind, ...] = (
-    "parse error",
-    "shadowed a tool",
-    "max steps",
-    "copied an example",
-    "arithmetic in the head",
-    "dropped quantity",
-    "wrong plan",
-)
+FAILURE_KINDS: tuple[FailureKind, ...] = get_args(FailureKind)  # in the order they are checked
 
 
 def _numbers(text: str) -> list[float]:
