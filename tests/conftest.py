@@ -40,7 +40,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 # collect's default is the recipe (first-thought prefix, then best-of-4); tests of one plain greedy trajectory
 # per task say so
-GREEDY = {"temperature": 0.0, "samples": 1, "stop_after_correct": None, "prefix": False}
+GREEDY = {"temperature": 0.0, "samples": 1, "stop_after_correct": None, "prefix": False, "greedy_first": False}
 
 
 class ScriptedModel(AgentChatModel):

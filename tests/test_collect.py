@@ -125,6 +125,27 @@ def test_the_default_recipe_treats_bare_expressions_apart(scripted, tmp_path):
     assert record.trajectory.prompt_style == "exact" and "as it stands" in record.messages[0]["content"]
 
 
+def test_the_recipe_draws_a_bare_expression_greedily_first_and_stops_at_its_first_correct(scripted, tmp_path):
+    """Best-of-4 at T=0.7 under auto: a chain_sum task solved by its greedy first sample draws nothing more; one
+    it fails goes on sampling at the temperature until it is solved; an explicit setting draws as told."""
+    tasks = load_suite("chain_sum", "train", 2, 0)
+    model = _Solver()(scripted, tasks[:1])
+    wrong, right = _Solver(wrong_ids=[tasks[1].id])(scripted, tasks[1:]), _Solver()(scripted, tasks[1:])
+    model.outputs += wrong.outputs + right.outputs
+    config = CollectConfig(suite="chain_sum", n=2, out=str(tmp_path / "c.jsonl"), concurrency=1)
+    summary = Collector(config, model=model).run()
+    records = sorted(TrajectoryStore(config.out), key=lambda r: (r.task_id != tasks[0].id, r.sample))
+    assert [(r.task_id, r.sample, r.correct) for r in records] == [
+        (tasks[0].id, 0, True),
+        (tasks[1].id, 0, False),
+        (tasks[1].id, 1, True),
+    ]
+    assert [r.sampling["temperature"] for r in records] == [0.0, 0.0, 0.7]
+    assert summary.stopped_early == 3 + 2  # task 0 after its first sample, task 1 after its second
+    explicit = CollectConfig(suite="chain_sum", n=2, greedy_first=False)
+    assert (explicit.greedy_first_for(tasks[0]), explicit.enough_for(tasks[0])) == (False, 2)
+
+
 def test_every_sample_of_a_task_starts_from_one_chain_of_thought(scripted, tmp_path):
     """Best-of-k with a prefix: the greedy chain of thought is generated once per task, not once per sample, and
     a resumed run takes it from the store."""

@@ -412,13 +412,16 @@ def test_collects_default_is_the_chosen_recipe_and_greedy_is_one_flag_set_away()
     assert (recipe.samples, recipe.temperature, recipe.stop_after_correct, recipe.prefix) == (4, 0.7, 2, None)
     study = StudyConfig.from_file("experiments/teacher-recipes.yaml")
     measured = study.conditions["prefix-k4"]
-    sampling = {k: v for k, v in measured.items() if k not in ("prefix", "prompt_style")}
+    sampling = {k: v for k, v in measured.items() if k not in ("prefix", "prompt_style", "greedy_first")}
     assert {k: getattr(recipe, k) for k in sampling} == sampling
     # auto: the prefix and few-shot prompt on word problems (as measured), on a bare expression no prefix and the
     # prompt that copies it into code
     word_problem, expression = load_suite("gsm_symbolic", "train", 1)[0], load_suite("chain_sum", "train", 1)[0]
     assert (recipe.prefix_for(word_problem), recipe.prompt_for(word_problem)) == (True, measured["prompt_style"])
     assert (recipe.prefix_for(expression), recipe.prompt_for(expression)) == (False, "exact")
+    # ... and there a greedy first sample, which ends the task when correct; word problems sample as measured
+    assert (recipe.greedy_first_for(expression), recipe.enough_for(expression)) == (True, 1)
+    assert (recipe.greedy_first_for(word_problem), recipe.enough_for(word_problem)) == (False, 2)
     assert not load_suite("gsm_symbolic", "train", 1)[0].is_expression
     explicit = CollectConfig.build(prefix=True, prompt_style="full")  # an explicit setting holds (study cells)
     assert (explicit.prefix_for(expression), explicit.prompt_for(expression)) == (True, "full")

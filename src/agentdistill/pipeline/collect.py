@@ -95,7 +95,7 @@ class Collector:
         self.model = (
             BatchingChatModel(inner=base, model_id=base.model_id, max_batch=config.concurrency) if batched else base
         )
-        self._agents: dict[tuple[tuple[str, ...], str, int], CodeAgent | ClosedBookAgent] = {}
+        self._agents: dict[tuple[tuple[str, ...], str, int, bool], CodeAgent | ClosedBookAgent] = {}
         self._lock = threading.Lock()
         self._thoughts: dict[str, str] | None = None  # task id -> its greedy chain of thought (the prefix's source)
 
@@ -114,15 +114,20 @@ class Collector:
 
     def agent_for(self, task: Task, sample: int = 0) -> CodeAgent | ClosedBookAgent:
         """The agent for `task`'s sample number `sample`: each sample draws with its own seed (seed + sample),
-        or best-of-k would draw the same trajectory k times wherever the backend honours seeds."""
+        or best-of-k would draw the same trajectory k times wherever the backend honours seeds; a greedy-first
+        task's sample 0 is greedy."""
         tools = tuple(task.metadata.get("tools", []))
         style = self.config.prompt_for(task)
+        greedy = sample == 0 and self.config.greedy_first_for(task)
+        key = (tools, style, sample, greedy)
         with self._lock:
-            if (tools, style, sample) not in self._agents:
+            if key not in self._agents:
                 c = self.config
                 sampling = c.sampling(c.sag)
                 sampling = sampling.model_copy(update={"seed": (sampling.seed or 0) + sample})
-                self._agents[tools, style, sample] = (
+                if greedy:
+                    sampling = sampling.model_copy(update={"temperature": 0.0})
+                self._agents[key] = (
                     ClosedBookAgent(self.model, reasoning=c.reasoning, sampling=sampling)
                     if c.closed_book
                     else CodeAgent(
@@ -135,7 +140,7 @@ class Collector:
                         sampling=sampling,
                     )
                 )
-            return self._agents[tools, style, sample]
+            return self._agents[key]
 
     def jobs(self) -> tuple[list[tuple[Task, int]], int]:
         tasks = load_suite(self.config.suite, self.config.split, self.config.n, self.config.seed)
@@ -194,7 +199,7 @@ class Collector:
         total: Callable[[int, int], None] | None = None,
     ) -> CollectSummary:
         """Run what is left, one sample round at a time: round s draws sample s of every task still short of
-        `stop_after_correct` distinct correct trajectories (all of them without it)."""
+        its distinct correct trajectories enough (`CollectConfig.enough_for`; all of them without a limit)."""
         # the store was read in __init__ (before the model loaded); a second run reads it again
         todo, skipped = self._jobs or self.jobs()
         self._jobs = None
@@ -226,14 +231,13 @@ class Collector:
 
     def _correct_so_far(self) -> defaultdict[str, set]:
         correct: defaultdict[str, set] = defaultdict(set)
-        if self.config.stop_after_correct is not None:
-            for record in self.store:
-                if record.correct:
-                    correct[record.task_id].add(demonstration_key(record))
+        for record in self.store:
+            if record.correct:
+                correct[record.task_id].add(demonstration_key(record))
         return correct
 
     def _short_of_correct(self, correct: defaultdict[str, set], task: Task) -> bool:
-        enough = self.config.stop_after_correct
+        enough = self.config.enough_for(task)
         return enough is None or len(correct[task.id]) < enough
 
 

@@ -76,8 +76,11 @@ class CollectConfig(EpisodeSettings, CommandConfig):
     # a task at 2 distinct correct trajectories (`prefix-k4`: on 100 gsm_symbolic train tasks 2.8x greedy's
     # distinct correct trajectories, 1.8x per wall minute). `auto` treats a bare arithmetic expression
     # (Task.is_expression) apart: no prefix, whose chain of thought adds the terms in prose for the agent to follow
-    # step by step (chain_sum: 25 of 100 with it, 73 without), and the `exact` prompt (chain_sum: 100 of 100).
-    # Plain greedy collection: --samples 1 --temperature 0 --no-prefix --prompt-style full.
+    # step by step (chain_sum: 25 of 100 with it, 73 without), the `exact` prompt (chain_sum: 100 of 100), and a
+    # greedy first sample that ends the task when correct: sampled at T=0.7, the teacher goes back to splitting
+    # the sum by hand (10 of its first 13 chain_sum episodes; 6 correct), and the one-line program that copies
+    # the expression is the same every time, so a second distinct correct one never comes.
+    # Plain greedy collection: --samples 1 --temperature 0 --no-prefix --prompt-style full --no-greedy-first.
     prefix: bool | None = Field(
         None,
         description="Seed each agent episode with a first-thought prefix from the teacher's own chain of thought; "
@@ -91,6 +94,11 @@ class CollectConfig(EpisodeSettings, CommandConfig):
         ge=1,
         description="Best-of-k: stop sampling a task once it has this many distinct correct trajectories "
         "(null in a file: draw all --samples).",
+    )
+    greedy_first: bool | None = Field(
+        None,
+        description="Draw each task's first sample greedily (T=0) and the others at --temperature; unset (auto): "
+        "on for bare arithmetic expressions, where a correct first sample also ends the task.",
     )
     prompt_style: PromptChoice = Field(
         "auto",
@@ -115,6 +123,17 @@ class CollectConfig(EpisodeSettings, CommandConfig):
         if self.prefix is not None:
             return self.prefix
         return not self.closed_book and not task.is_expression
+
+    def greedy_first_for(self, task: Task) -> bool:
+        """Whether `task`'s first sample is greedy: as set, or (auto) when the task is a bare expression."""
+        return self.greedy_first if self.greedy_first is not None else task.is_expression
+
+    def enough_for(self, task: Task) -> int | None:
+        """Distinct correct trajectories that end `task`'s sampling (None: draw all --samples): as set, but under
+        auto greedy-first a bare expression stops at its first, since its right program is one line."""
+        if self.greedy_first is None and task.is_expression:
+            return 1
+        return self.stop_after_correct
 
     def prompt_for(self, task: Task) -> PromptStyle:
         """The system prompt of `task`'s episodes: as set, or (auto) `exact` for a bare expression, else `full`."""

@@ -49,5 +49,6 @@ class EvalConfig(EpisodeSettings, CommandConfig):
             prompt_style=self.resolved_prompt_style,
             samples=1,  # one episode per task, at the evaluation's own temperature
             stop_after_correct=None,
+            greedy_first=False,  # every episode at the evaluation's own temperature
             prefix=False,  # a prefix is a collection recipe; the evaluated model starts on its own
         )

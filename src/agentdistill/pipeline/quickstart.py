@@ -167,6 +167,7 @@ def _collect_teacher(config: QuickstartConfig, models: ModelCache, out: Path, st
             temperature=0.0,  # greedy, one trajectory per task: the quickstart is the small, fast pipeline
             samples=1,
             stop_after_correct=None,
+            greedy_first=False,
             **config.episode_settings(),
         )
         with Collector(collect_config, model=models(config.teacher)) as collector:

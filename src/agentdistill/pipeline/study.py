@@ -26,7 +26,7 @@ from agentdistill.pipeline.collect_config import CollectConfig
 from agentdistill.pipeline.failures import failure_counts
 from agentdistill.pipeline.wall_time import counting_episodes, read_runs, timed_run
 from agentdistill.pipeline.yields import EarlyStopCost, YieldAtK, early_stop_cost, yield_table
-from agentdistill.tasks import Split, load_suite
+from agentdistill.tasks import Split, Task, load_suite
 from agentdistill.tasks.metrics import wilson_interval
 from agentdistill.trajectories.filters import demonstration_key
 from agentdistill.trajectories.record import TrajectoryRecord
@@ -115,17 +115,18 @@ def _runs_path(store: Path) -> Path:
     return store.with_suffix(".runs.jsonl")
 
 
-def _complete(records: list[TrajectoryRecord], n: int, config: CollectConfig) -> bool:
+def _complete(records: list[TrajectoryRecord], tasks: dict[str, Task], config: CollectConfig) -> bool:
     """Every task drew all its samples, or (best-of-k with early stop) has enough distinct correct ones."""
     by_task: dict[str, list[TrajectoryRecord]] = {}
     for record in records:
         by_task.setdefault(record.task_id, []).append(record)
-    enough = config.stop_after_correct
-    return len(by_task) >= n and all(
-        len(samples) >= config.samples
-        or (enough is not None and len({demonstration_key(r) for r in samples if r.correct}) >= enough)
-        for samples in by_task.values()
-    )
+
+    def done(task_id: str, samples: list[TrajectoryRecord]) -> bool:
+        enough = config.enough_for(tasks[task_id])
+        distinct = len({demonstration_key(r) for r in samples if r.correct})
+        return len(samples) >= config.samples or (enough is not None and distinct >= enough)
+
+    return len(by_task) >= len(tasks) and all(done(task_id, samples) for task_id, samples in by_task.items())
 
 
 def _rounds_done(records: list[TrajectoryRecord], tasks: int) -> int:
@@ -141,7 +142,7 @@ def summarize_cell(study: StudyConfig, cell: StudyCell) -> CellSummary:
     store = study.store_path(cell)
     # a store can be shared by cells of one condition with different n (the first 50 tasks, then 100): a cell
     # counts the records of its own tasks only
-    tasks = {t.id for t in load_suite(cell.suite, cell.split, cell.n, config.seed)}
+    tasks = {t.id: t for t in load_suite(cell.suite, cell.split, cell.n, config.seed)}
     stored: list[TrajectoryRecord] = list(TrajectoryStore(store)) if store.is_file() else []
     records = [r for r in stored if r.task_id in tasks]
     first = [r for r in records if r.sample == 0]
@@ -149,10 +150,9 @@ def summarize_cell(study: StudyConfig, cell: StudyCell) -> CellSummary:
     correct = sum(r.correct for r in first)
     # a best-of-k cell draws round by round: report k only where every task has drawn it (an early-stopping
     # cell, only once complete)
-    complete = _complete(records, cell.n, config)
-    rounds = (
-        config.samples if complete else (_rounds_done(records, len(first)) if config.stop_after_correct is None else 0)
-    )
+    complete = _complete(records, tasks, config)
+    draws_all = all(config.enough_for(task) is None for task in tasks.values())
+    rounds = config.samples if complete else (_rounds_done(records, len(first)) if draws_all else 0)
     return CellSummary(
         cell=cell,
         settings=study.conditions[cell.condition],
