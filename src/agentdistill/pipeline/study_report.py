@@ -114,6 +114,30 @@ def paired_rows(summaries: list[CellSummary], baseline: str = "greedy") -> list[
     return rows
 
 
+def condition_rows(study: StudyConfig, summaries: list[CellSummary]) -> list[list[str]]:
+    """What each condition of the report runs, as `collect` resolves it (`auto` settings say what they pick)."""
+    rows = []
+    for name, cell in {s.cell.condition: s.cell for s in summaries}.items():
+        c = study.collect_config(cell)
+        stop = "all samples" if c.stop_after_correct is None else f"{c.stop_after_correct} distinct correct"
+        if c.greedy_first is None:
+            stop += " (1 on expressions)"
+        rows.append(
+            [
+                name,
+                c.teacher,
+                str(c.samples),
+                f"{c.temperature:g}",
+                stop,
+                {None: "auto (none on expressions)", True: f"yes ({c.prefix_style})", False: "no"}[c.prefix],
+                "auto (exact on expressions, else full)" if c.prompt_style == "auto" else c.prompt_style,
+                {None: "auto (on expressions)", True: "yes", False: "no"}[c.greedy_first],
+                str(c.sag),
+            ]
+        )
+    return rows
+
+
 def render_report(study: StudyConfig, summaries: list[CellSummary]) -> str:
     """The report of the cells with an accuracy to state; running cells below the claim floor are only named."""
     waiting = [s for s in summaries if s.tasks and not stated(s.tasks, s.cell.n)]
@@ -162,6 +186,13 @@ def render_report(study: StudyConfig, summaries: list[CellSummary]) -> str:
         "Failures of the first samples, by kind (`pipeline/failures.py`).",
         "",
         markdown_rows(["suite", "split", "condition", "wrong", *FAILURE_KINDS], failure_rows(summaries)),
+        "",
+        "The conditions, as `collect` runs them (settings left at `auto` pick per task; see `collect --help`).",
+        "",
+        markdown_rows(
+            ["condition", "model", "samples", "temperature", "stop at", "prefix", "prompt", "greedy first", "SAG"],
+            condition_rows(study, summaries),
+        ),
     ]
     if waiting:
         names = ", ".join(f"{s.cell.suite} {s.cell.split} {s.cell.condition} ({s.tasks}/{s.cell.n})" for s in waiting)
