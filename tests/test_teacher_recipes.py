@@ -165,6 +165,11 @@ def _record_answering(tmp_path, code_steps, question="A box holds 12 rows of 7 c
         (["print(12 * 7 * 9)", "final_answer(756)"], None),
         (["final_answer(700)"], "arithmetic in the head"),
         (["final_answer(841)"], "copied an example"),  # the answer of the prompt's solved example
+        # the example's code run again (seen after an error: the 0.5B replays the prompt's first example)
+        (
+            ["from datetime import date\nprint((date(2001, 7, 2) - date(1999, 3, 14)).days)", "final_answer(841)"],
+            "copied an example",
+        ),
         (["print(12 * 7)", "final_answer(12 * 7)"], "dropped quantity"),
         (["print(12 + 7 + 9)", "final_answer(12 + 7 + 9)"], "wrong plan"),
         (["x = 1\nprint(x)"] * 5, "max steps"),

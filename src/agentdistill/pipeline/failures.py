@@ -5,8 +5,9 @@ Kinds, checked in this order:
 - `shadowed a tool`: code assigned a value to a name (`final_answer = a + b`) and a later call of that name
   failed (before the sandbox rebound its tools at each step, the call failed even one step later);
 - `max steps`: it ran out of steps (the answer came from the fallback question);
-- `copied an example`: the answer is a number of the system prompt's solved examples that neither the task nor
-  any observation holds (small models copy few-shot examples verbatim);
+- `copied an example`: the answer is a distinctive number of the system prompt's solved examples that the task
+  does not hold (small models copy few-shot examples verbatim, or rerun an example's code after an error, which
+  prints the example's number again);
 - `arithmetic in the head`: it answered a number that no code printed or returned, i.e. computed it itself;
 - `dropped quantity`: the answer is the gold one with one number of the question left out (one factor too
   few or too many, one term missing), the typical slip on multi-factor word problems;
@@ -105,11 +106,12 @@ def _computed_in_head(record: TrajectoryRecord, answer: float) -> bool:
 
 def _copied_example(record: TrajectoryRecord, answer: float) -> bool:
     system = next((m["content"] for m in record.messages if m["role"] == "system"), "")
-    # small integers (step counts, k=1) are everywhere; only distinctive example numbers count
+    # small integers (step counts, k=1) are everywhere; only distinctive example numbers count. A wrong answer
+    # that is one of them was copied even when the episode's code printed it: that code is the example's.
     distinctive = [v for v in _numbers(system) if v != int(v) or abs(v) >= 100]
     if not any(_close(value, answer) for value in distinctive):
         return False
-    return not any(_close(value, answer) for value in _numbers(record.question) + _printed(record))
+    return not any(_close(value, answer) for value in _numbers(record.question))
 
 
 def _dropped_quantity(question: str, answer: float, gold: float) -> bool:
