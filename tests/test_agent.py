@@ -97,6 +97,23 @@ def test_prompt_variants_are_the_few_shot_prompt_plus_one_rule_and_its_example(s
     assert "Solved examples" in variant and variant.count("Task:") == full.count("Task:") + 1
 
 
+def test_the_nocopy_prompt_holds_no_number_another_task_could_answer_with(scripted):
+    """The examples the prompted 0.5B copied (the ZnSe band gaps, the date example's 841) are in `full` and not in
+    `nocopy`, which keeps every example task and the two-step flow (print to decide, then final_answer)."""
+    from agentdistill.agents.code_agent import system_prompt
+    from agentdistill.tools import Tool
+
+    def stand_in(query: str) -> str:
+        """A stand-in: the prompt reads only a tool's name and description."""
+        return query
+
+    tools = [Tool(stand_in, name=name) for name in ("retrieve", "search_materials", "get_properties")]
+    full, nocopy = system_prompt("full", tools), system_prompt("nocopy", tools)
+    for copied in ("1.2004", "1.1663", "841", "1316.6"):
+        assert copied in full and copied not in nocopy
+    assert full.count("Task:") == nocopy.count("Task:") == 3 and "Observation:" in nocopy
+
+
 @pytest.mark.model
 def test_real_small_model_computes_in_the_sandbox(qwen05):
     trajectory = CodeAgent(qwen05, max_steps=3, max_new_tokens=96).run("What is 1234 * 5678?")

@@ -207,8 +207,9 @@ def build_graph():
 
 def system_prompt(style: PromptStyle, tools: Sequence[Tool]) -> str:
     """The agent's system prompt, describing `tools`: `full` (few-shot), `plan` (few-shot, every quantity of the
-    task named in code first), `exact` (few-shot, the task's expression copied into code as written) or `short`
-    (distilled students)."""
+    task named in code first), `exact` (few-shot, the task's expression copied into code as written), `nocopy`
+    (few-shot, no number in the examples that another task could take as its answer) or `short` (distilled
+    students)."""
     return render(_PROMPTS, f"system_{style}", tools=tools, tool_names=[t.name for t in tools])
 
 

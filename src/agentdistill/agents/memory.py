@@ -12,11 +12,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 Termination = Literal["final_answer", "extracted", "max_steps", "error"]
-# system prompts of the code agent (keys `system_<style>` of prompts/code_agent.yaml): `full` and `plan` are
-# few-shot prompts for prompted models and teachers, `short` is the distilled students' prompt
-PromptStyle = Literal["full", "plan", "exact", "short"]
+# system prompts of the code agent (keys `system_<style>` of prompts/code_agent.yaml): `full`, `plan`, `exact` and
+# `nocopy` are few-shot prompts for prompted models and teachers, `short` is the distilled students' prompt
+PromptStyle = Literal["full", "plan", "exact", "nocopy", "short"]
 # what a command accepts: a style, or `auto` (the command picks one per model or task)
-PromptChoice = Literal["auto", "full", "plan", "exact", "short"]
+PromptChoice = Literal["auto", "full", "plan", "exact", "nocopy", "short"]
 
 
 class Candidate(BaseModel):

@@ -38,7 +38,7 @@ class RunConfig(ModelSettings, SamplingSettings, CommandConfig):
     corpus: str | None = Field(None, description="Index folder for `retrieve` (default: the built-in countries).")
     max_steps: int = Field(6, ge=1, le=50, description="Think-act-observe cycles before a fallback answer.")
     prompt_style: PromptStyle = Field(
-        "full", description="full, plan or exact (few-shot, for prompted models) or short (distilled students)."
+        "full", description="full, plan, exact or nocopy (few-shot, for prompted models) or short (distilled students)."
     )
     max_new_tokens: int = Field(384, ge=16, description="Token budget of one step.")
     sag: int = Field(1, ge=1, le=64, description="Self-consistent actions: sample N per step, vote.")

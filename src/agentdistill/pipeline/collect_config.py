@@ -103,8 +103,9 @@ class CollectConfig(EpisodeSettings, CommandConfig):
     )
     prompt_style: PromptChoice = Field(
         "auto",
-        description="System prompt: full, plan or exact (few-shot; plan names every quantity first, exact copies "
-        "the task's expression as written) or short; auto: exact for bare arithmetic expressions, else full.",
+        description="System prompt: full, plan, exact or nocopy (few-shot; plan names every quantity first, exact "
+        "copies the task's expression as written, nocopy's examples hold no number to copy) or short; auto: exact "
+        "for bare arithmetic expressions, else full.",
     )
 
     @model_validator(mode="after")

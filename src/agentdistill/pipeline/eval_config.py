@@ -28,7 +28,7 @@ class EvalConfig(EpisodeSettings, CommandConfig):
     prompt_style: PromptChoice = Field(
         "auto",
         description="auto: short for students made by `distill` (they trained on it), else per task as `collect` "
-        "picks it (exact on bare arithmetic expressions, full elsewhere); or full, plan, exact or short.",
+        "picks it (exact on bare arithmetic expressions, full elsewhere); or full, plan, exact, nocopy or short.",
     )
 
     @property
