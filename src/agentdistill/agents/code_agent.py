@@ -210,7 +210,7 @@ def system_prompt(style: PromptStyle, tools: Sequence[Tool]) -> str:
     task named in code first), `exact` (few-shot, the task's expression copied into code as written), `nocopy`
     (few-shot, no number in the examples that another task could take as its answer) or `short` (distilled
     students)."""
-    return render(_PROMPTS, f"system_{style}", tools=tools, tool_names=[t.name for t in tools])
+    return render(_PROMPTS, f"system_{style}", tools=tools, tool_names=[t.name for t in tools], style=style)
 
 
 def _user(content: str) -> ChatMessage:
