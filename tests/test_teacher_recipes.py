@@ -324,16 +324,22 @@ def test_the_exact_mcnemar_test_and_paired_counts():
     assert (c.tasks, c.both, c.only_a, c.only_b, c.neither, c.difference) == (3, 1, 1, 1, 0, 0.0)
 
 
-def test_the_study_report_pairs_each_condition_with_greedy(tmp_path):
-    study = _study(tmp_path)
+def test_the_study_report_pairs_each_condition_with_its_baseline(tmp_path):
+    """Against greedy by default; a study may name another baseline for a condition (here greedy is compared with
+    the sampled condition, for the test's sake); a baseline that is not a condition fails at load."""
+    study = _study(tmp_path, baselines={"greedy": "sample-k2"})
     tasks = load_suite("math", "train", 2)
     model = oracle(tasks, right=True, wrong_for={tasks[1].id})
     model.plans[tasks[1].question] = ["-1", tasks[1].answers[0]]  # greedy (attempt 0) wrong, the next right
     run_study(study, model=model)
     report = (study.folder / "report.md").read_text()
     paired_lines = [line for line in report.splitlines() if line.endswith(" points | 1.00 |")]
-    row = next(line for line in paired_lines if line.startswith("| math | train | sample-k2 | 2 |"))
-    assert row.split("|")[5:9] == [" 1 ", " 1 ", " 0 ", " +50 points "], row
+    row = next(line for line in paired_lines if line.startswith("| math | train | sample-k2 | greedy | 2 |"))
+    assert row.split("|")[6:10] == [" 1 ", " 1 ", " 0 ", " +50 points "], row
+    row = next(line for line in paired_lines if line.startswith("| math | train | greedy | sample-k2 | 2 |"))
+    assert row.split("|")[6:10] == [" 1 ", " 0 ", " 1 ", " -50 points "], row
+    with pytest.raises(ConfigError, match="both must be conditions"):
+        _study(tmp_path, baselines={"sample-k2": "student"})
 
 
 def test_study_run_reads_the_file_again_before_each_cell(tmp_path, monkeypatch):

@@ -56,9 +56,20 @@ class StudyConfig(CommandConfig):
     ks: list[int] = Field(default_factory=lambda: [1, 4, 8], description="Best-of-k sizes to report.")
     conditions: dict[str, dict[str, Any]]
     cells: list[StudyCell]
+    baselines: dict[str, str] = Field(
+        default_factory=dict,
+        description="The condition each condition is compared with task by task, where not `greedy` (e.g. a prompt "
+        "variant of the student against the student's own few-shot prompt).",
+    )
+
+    def baseline_of(self, condition: str) -> str:
+        return self.baselines.get(condition, "greedy")
 
     @model_validator(mode="after")
     def _cells_are_runnable(self) -> Self:
+        for condition, baseline in self.baselines.items():
+            if not {condition, baseline} <= self.conditions.keys():
+                raise ValueError(f"baselines: {condition!r} against {baseline!r}: both must be conditions")
         for cell in self.cells:
             if cell.condition not in self.conditions:
                 raise ValueError(

@@ -83,10 +83,11 @@ def failure_rows(summaries: list[CellSummary]) -> list[list[str]]:
     ]
 
 
-def paired_rows(summaries: list[CellSummary], baseline: str = "greedy") -> list[list[str]]:
-    """Each condition against the baseline condition on the same suite split, task by task (first samples)."""
+def paired_rows(study: StudyConfig, summaries: list[CellSummary]) -> list[list[str]]:
+    """Each condition against its baseline condition on the same suite split, task by task (first samples)."""
     rows = []
     for s in summaries:
+        baseline = study.baseline_of(s.cell.condition)
         base = next(
             (
                 b
@@ -103,6 +104,7 @@ def paired_rows(summaries: list[CellSummary], baseline: str = "greedy") -> list[
                 s.cell.suite,
                 s.cell.split,
                 s.cell.condition + _status(s),
+                baseline,
                 str(c.tasks),
                 str(c.both),
                 str(c.only_b),
@@ -175,12 +177,23 @@ def render_report(study: StudyConfig, summaries: list[CellSummary]) -> str:
             yield_rows(summaries),
         ),
         "",
-        "Each condition against greedy on the same tasks (first samples): solved by both, only by the condition, "
-        "only by greedy; exact McNemar p.",
+        "Each condition against its baseline (greedy, unless the study names another) on the same tasks (first "
+        "samples): solved by both, only by the condition, only by the baseline; exact McNemar p.",
         "",
         markdown_rows(
-            ["suite", "split", "condition", "tasks", "both", "only it", "only greedy", "difference", "p"],
-            paired_rows(summaries),
+            [
+                "suite",
+                "split",
+                "condition",
+                "against",
+                "tasks",
+                "both",
+                "only it",
+                "only the baseline",
+                "difference",
+                "p",
+            ],
+            paired_rows(study, summaries),
         ),
         "",
         "Failures of the first samples, by kind (`pipeline/failures.py`).",
