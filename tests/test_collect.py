@@ -9,6 +9,7 @@ import time
 import pytest
 
 from agentdistill.agents.first_thought import cut_prefix
+from agentdistill.errors import ConfigError
 from agentdistill.llm.batching import BatchingChatModel
 from agentdistill.pipeline.collect import Collector
 from agentdistill.pipeline.collect_config import CollectConfig
@@ -144,6 +145,10 @@ def test_the_recipe_draws_a_bare_expression_greedily_first_and_stops_at_its_firs
     assert summary.stopped_early == 3 + 2  # task 0 after its first sample, task 1 after its second
     explicit = CollectConfig(suite="chain_sum", n=2, greedy_first=False)
     assert (explicit.greedy_first_for(tasks[0]), explicit.enough_for(tasks[0])) == (False, 2)
+    # SAG samples its candidates: a greedy first sample would make them all the same
+    assert not CollectConfig(suite="chain_sum", n=2, sag=4).greedy_first_for(tasks[0])
+    with pytest.raises(ConfigError, match="every candidate of the first sample the same"):
+        CollectConfig.build(suite="chain_sum", greedy_first=True, sag=4)
 
 
 def test_every_sample_of_a_task_starts_from_one_chain_of_thought(scripted, tmp_path):

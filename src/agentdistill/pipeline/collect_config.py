@@ -117,6 +117,8 @@ class CollectConfig(EpisodeSettings, CommandConfig):
             )
         if self.closed_book and self.prefix:
             raise ValueError("closed-book answers in one reply: it takes no --prefix")
+        if self.greedy_first and self.sag > 1:
+            raise ValueError("--greedy-first with --sag would make every candidate of the first sample the same")
         return self
 
     def prefix_for(self, task: Task) -> bool:
@@ -127,8 +129,9 @@ class CollectConfig(EpisodeSettings, CommandConfig):
         return not self.closed_book and not task.is_expression
 
     def greedy_first_for(self, task: Task) -> bool:
-        """Whether `task`'s first sample is greedy: as set, or (auto) when the task is a bare expression."""
-        return self.greedy_first if self.greedy_first is not None else task.is_expression
+        """Whether `task`'s first sample is greedy: as set, or (auto) when the task is a bare expression and no
+        SAG candidates need sampling."""
+        return self.greedy_first if self.greedy_first is not None else task.is_expression and self.sag == 1
 
     def enough_for(self, task: Task) -> int | None:
         """Distinct correct trajectories that end `task`'s sampling (None: draw all --samples): as set, but under
