@@ -11,7 +11,7 @@ from agentdistill.errors import ConfigError
 from agentdistill.llm import AgentChatModel, Completion, SamplingParams
 from agentdistill.pipeline.collect import Collector
 from agentdistill.pipeline.collect_config import CollectConfig
-from agentdistill.pipeline.failures import failure_kind
+from agentdistill.pipeline.failures import answers_from_prompt, failure_kind
 from agentdistill.pipeline.study import StudyConfig, run_study, summarize_cell
 from agentdistill.pipeline.study_report import render_report
 from agentdistill.pipeline.yields import early_stop_cost, yield_at
@@ -178,6 +178,16 @@ def _record_answering(tmp_path, code_steps, question="A box holds 12 rows of 7 c
 )
 def test_failures_are_named_by_kind(tmp_path, steps, kind):
     assert failure_kind(_record_answering(tmp_path, steps)) == kind
+
+
+def test_an_answer_from_the_prompt_counts_whatever_the_kind(tmp_path):
+    # the 0.5B pattern: the example's code rerun until out of steps, then its number as the fallback answer
+    copied_then_stuck = _record_answering(tmp_path, ["print(841)"] * 5 + ["final_answer(841)"])
+    assert failure_kind(copied_then_stuck) == "max steps"
+    assert answers_from_prompt(copied_then_stuck)
+    assert answers_from_prompt(_record_answering(tmp_path, ["final_answer(841)"]))
+    assert not answers_from_prompt(_record_answering(tmp_path, ["final_answer(700)"]))
+    assert not answers_from_prompt(_record_answering(tmp_path, ["print(12 * 7 * 9)", "final_answer(756)"]))
 
 
 def test_a_reply_without_code_is_a_parse_error(tmp_path):

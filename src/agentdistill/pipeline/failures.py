@@ -145,6 +145,15 @@ def failure_kind(record: TrajectoryRecord) -> FailureKind | None:
     return "wrong plan"
 
 
+def answers_from_prompt(record: TrajectoryRecord) -> bool:
+    """A wrong answer that is a distinctive number of the system prompt (an example's result, a tool's sample
+    entry) the task does not hold, whatever its kind: an episode that copied and then ran out of steps counts too,
+    which `copied an example` (checked after `max steps`) misses."""
+    final = record.trajectory.final_answer
+    answer = extract_number(final) if final is not None else None
+    return not record.correct and answer is not None and _copied_example(record, answer)
+
+
 def failure_counts(records: Iterable[TrajectoryRecord]) -> Counter[str]:
     """How many of `records` failed, by kind (correct ones are not counted)."""
     return Counter(kind for record in records if (kind := failure_kind(record)) is not None)

@@ -23,7 +23,7 @@ from agentdistill.errors import AgentDistillError
 from agentdistill.llm import AgentChatModel, load_chat_model
 from agentdistill.pipeline.collect import Collector
 from agentdistill.pipeline.collect_config import CollectConfig
-from agentdistill.pipeline.failures import failure_counts
+from agentdistill.pipeline.failures import answers_from_prompt, failure_counts
 from agentdistill.pipeline.wall_time import counting_episodes, read_runs, timed_run
 from agentdistill.pipeline.yields import EarlyStopCost, YieldAtK, early_stop_cost, yield_table
 from agentdistill.tasks import Split, Task, load_suite
@@ -112,6 +112,7 @@ class CellSummary(BaseModel):
     yields: list[YieldAtK]
     early_stop: list[EarlyStopCost]
     failures: dict[str, int] = Field(description="Failures of the first samples, by kind.")
+    prompt_answers: int = Field(0, description="Wrong first samples that answered a number of the prompt.")
     first_correct: dict[str, bool] = Field(description="Per task: is its first sample correct (paired tests).")
     wall_seconds: float = Field(description="Wall time of the runs that collected the episodes, summed.")
     hardware: list[str]
@@ -175,6 +176,7 @@ def summarize_cell(study: StudyConfig, cell: StudyCell) -> CellSummary:
         yields=yield_table(records, [*study.ks, config.samples], upto=rounds),
         early_stop=[early_stop_cost(records, k, enough) for enough in (1, 2) for k in study.ks if 1 < k <= rounds],
         failures=dict(failure_counts(first)),
+        prompt_answers=sum(answers_from_prompt(r) for r in first),
         first_correct={r.task_id: r.correct for r in sorted(first, key=lambda r: r.task_id)},
         wall_seconds=sum(run["seconds"] for run in runs),
         hardware=sorted({run["hardware"] for run in runs}),

@@ -78,6 +78,7 @@ def failure_rows(summaries: list[CellSummary]) -> list[list[str]]:
     return [
         [s.cell.suite, s.cell.split, s.cell.condition + _status(s), str(s.tasks - s.correct_first)]
         + [str(s.failures.get(kind, 0)) for kind in FAILURE_KINDS]
+        + [str(s.prompt_answers)]
         for s in summaries
         if s.tasks
     ]
@@ -196,9 +197,13 @@ def render_report(study: StudyConfig, summaries: list[CellSummary]) -> str:
             paired_rows(study, summaries),
         ),
         "",
-        "Failures of the first samples, by kind (`pipeline/failures.py`).",
+        "Failures of the first samples, by kind (`pipeline/failures.py`). `answer from the prompt` counts the wrong",
+        "answers that are a number of the system prompt, whatever their kind (also those that then ran out of steps).",
         "",
-        markdown_rows(["suite", "split", "condition", "wrong", *FAILURE_KINDS], failure_rows(summaries)),
+        markdown_rows(
+            ["suite", "split", "condition", "wrong", *FAILURE_KINDS, "answer from the prompt"],
+            failure_rows(summaries),
+        ),
         "",
         "The conditions, as `collect` runs them (settings left at `auto` pick per task; see `collect --help`).",
         "",
