@@ -37,6 +37,16 @@ def _values(tmp_path, **changes):
             {"name": "agent-distilled + SAG", "model": "agent-distilled", "settings": {"sag": 2}},
         ],
         "compare": [["student prompted", "agent-distilled"]],
+        "goals": [
+            {
+                "kind": "margin",
+                "name": "distilled +15",
+                "row": "agent-distilled",
+                "baseline": "student prompted",
+                "points": 15,
+            },
+            {"kind": "wall_hours", "name": "in a minute", "hours": 0.02},
+        ],
     }
     return {**values, **changes}
 
@@ -87,6 +97,26 @@ def test_an_experiment_config_fails_at_load_on_what_could_not_run(tmp_path):
             "temperature",
         ),
         ({"suites": ["no_such_suite"]}, "unknown suite"),
+        (
+            {"goals": [{"kind": "margin", "name": "g", "row": "nobody", "baseline": "student prompted", "points": 1}]},
+            "reads rows that are not in the file",
+        ),
+        (
+            {
+                "goals": [
+                    {
+                        "kind": "share",
+                        "name": "g",
+                        "row": "agent-distilled",
+                        "baseline": "student prompted",
+                        "share": 0.6,
+                        "suites": ["facts"],
+                    }
+                ]
+            },
+            "names suites the experiment does not run",
+        ),
+        ({"goals": [{"kind": "faster", "name": "g"}]}, "kind"),
     ]
     for change, message in problems:
         with pytest.raises(ConfigError, match=message):
@@ -123,6 +153,13 @@ def test_an_experiment_runs_its_stages_resumes_and_reports(tmp_path, monkeypatch
         *[("evaluate", 2, "episodes")] * 3,
     ]
     assert "| collect | 1 | 4 episodes |" in report and "| train | 1 | 2 examples |" in report
+    assert (
+        "| distilled +15 | 100.0 vs 0.0: +100.0 points (95% +100.0 to +100.0; target +15) over math | met |" in report
+    )
+    assert "| in a minute |" in report and json.loads((folder / "summary.json").read_text())["goals"][1]["status"] in {
+        "met",
+        "not met",
+    }
 
     calls = {spec: sum(model.attempts.values()) for spec, model in models.loaded.items()}
     run_experiment(config, models=models)  # everything is done: nothing runs again
@@ -185,7 +222,9 @@ def test_a_chain_of_thought_answer_is_read_off_its_last_line(scripted, tmp_path)
 def test_the_report_gives_the_materials_mae_of_each_row(tmp_path):
     tests = load_suite("materials", "test")
     first = next(i for i, t in enumerate(tests) if t.metadata.get("regression_unit"))
-    values = _values(tmp_path, suites=["materials"], teacher_runs=[], students=[], compare=[], test_tasks=first + 1)
+    values = _values(
+        tmp_path, suites=["materials"], teacher_runs=[], students=[], compare=[], goals=[], test_tasks=first + 1
+    )
     values["rows"] = [{"name": "teacher agent", "model": "teacher"}]
     config = ExperimentConfig.build(**values)
     model = oracle(tests[: first + 1], right=True)
@@ -203,7 +242,7 @@ def test_students_on_nested_subsets_give_accuracy_against_trajectories(tmp_path,
 
     fake_distill.calls = []
     monkeypatch.setattr(trainer, "distill", fake_distill)
-    values = _values(tmp_path, compare=[])
+    values = _values(tmp_path, compare=[], goals=[])
     values["students"] = [
         {"name": "all", "data": ["agent"], "max_per_task": 2},
         {"name": "one", "data": ["agent"], "max_per_task": 2, "max_examples": 1},
@@ -219,3 +258,75 @@ def test_students_on_nested_subsets_give_accuracy_against_trajectories(tmp_path,
     assert len(exported["all"]) == 4 and len(exported["one"]) == 1
     assert json.loads(exported["one"][0])["id"] in {json.loads(line)["id"] for line in exported["all"]}
     assert (config.folder / "accuracy_vs_examples.png").stat().st_size > 0
+
+
+def _cell(row, suite, correct, tasks=100, planned=100, mae=None):
+    from agentdistill.pipeline.experiment_report import Cell
+
+    per_task = {f"{suite}-{i}": i < correct for i in range(tasks)}
+    return Cell(
+        row=row,
+        suite=suite,
+        tasks=tasks,
+        planned=planned,
+        correct=correct,
+        interval=(0.0, 1.0),
+        seconds_per_task=1.0,
+        tokens_per_task=1.0,
+        failures={},
+        mae=mae or {},
+        per_task=per_task,
+    )
+
+
+def test_goals_are_met_not_met_or_pending_from_the_cells():
+    from pydantic import TypeAdapter
+
+    from agentdistill.pipeline.experiment_goals import Goal, check_goals
+
+    goals = TypeAdapter(list[Goal]).validate_python(
+        [
+            {"kind": "margin", "name": "margin", "row": "d", "baseline": "p", "points": 15},
+            {"kind": "margin", "name": "math only", "row": "d", "baseline": "p", "points": 15, "suites": ["math"]},
+            {"kind": "share", "name": "share", "row": "d", "baseline": "t", "share": 0.6},
+            {"kind": "mae_ratio", "name": "mae", "row": "d", "baseline": "d closed", "ratio": 10},
+            {"kind": "wall_hours", "name": "time", "hours": 14},
+        ]
+    )
+    band_gap = {"unit": "eV", "tasks": 40, "answered": 40}
+    cells = [
+        _cell("p", "math", 10),
+        _cell("d", "math", 40),
+        _cell("t", "math", 80),
+        _cell("p", "facts", 20),
+        _cell("d", "facts", 25),
+        _cell("t", "facts", 40),
+        _cell("d", "materials", 30, mae={"band_gap": {**band_gap, "mae": 0.1}}),
+        _cell("d closed", "materials", 0, mae={"band_gap": {**band_gap, "mae": 1.5}}),
+    ]
+    verdicts = {g.name: g for g in check_goals(goals, cells, hours=12.0)}
+    assert verdicts["margin"].status == "met"  # (40 + 25) / 2 - (10 + 20) / 2 = 17.5 points
+    assert "32.5 vs 15.0: +17.5 points" in verdicts["margin"].measured
+    assert verdicts["math only"].status == "met" and "+30.0 points" in verdicts["math only"].measured
+    assert verdicts["share"].status == "not met" and "54%" in verdicts["share"].measured  # 32.5 / 60
+    assert verdicts["mae"].status == "met" and "15.0x" in verdicts["mae"].measured
+    assert verdicts["time"].status == "met"
+    assert check_goals(goals[4:], cells, hours=15.0)[0].status == "not met"
+
+    # a cell still running: the values so far, no verdict, and the time goal waits too
+    cells[1] = _cell("d", "math", 30, tasks=60)
+    running = {g.name: g for g in check_goals(goals, cells, hours=12.0)}
+    assert {running[n].status for n in ("margin", "share", "time")} == {"pending"}
+    assert "over math, facts" in running["margin"].measured
+    cells[1] = _cell("d", "math", 10, tasks=40)  # below the claim floor: that suite is left out of the values
+    assert "over facts" in check_goals(goals[:1], cells, hours=1.0)[0].measured
+
+
+def test_a_margin_interval_is_paired_and_averages_the_suites():
+    from agentdistill.pipeline.experiment_goals import paired_difference_interval
+
+    same = {f"t{i}": i % 2 == 0 for i in range(100)}
+    assert paired_difference_interval([(same, same)]) == (0.0, 0.0)  # identical rows: no spread at all
+    better = {t: True for t in same}
+    low, high = paired_difference_interval([(better, same), (same, same)])
+    assert 0.15 < low < 0.25 < high < 0.35  # +50 points on one suite, 0 on the other: +25 on average

@@ -18,6 +18,8 @@ rows:                    # what is evaluated on the test split of each suite
   - {name: teacher, model: teacher}
 compare:                 # paired tests, each [A, B] on the same tasks
   - [student prompted, agent-distilled]
+goals:                   # checked by the report (pipeline/experiment_goals.py)
+  - {kind: margin, name: distilled beats prompted by 15, row: agent-distilled, baseline: student prompted, points: 15}
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from agentdistill.config import DEFAULT_STUDENT, DEFAULT_TEACHER, CommandConfig,
 from agentdistill.distill.distill_config import DistillConfig
 from agentdistill.pipeline.collect_config import CollectConfig
 from agentdistill.pipeline.eval_config import EvalConfig
+from agentdistill.pipeline.experiment_goals import Goal
 
 
 def slug(name: str) -> str:
@@ -85,6 +88,7 @@ class ExperimentConfig(CommandConfig):
     students: list[StudentRun] = Field(default_factory=list)
     rows: list[Row] = Field(min_length=1)
     compare: list[tuple[str, str]] = Field(default_factory=list, description="Row pairs to test on the same tasks.")
+    goals: list[Goal] = Field(default_factory=list, description="What the report checks: met, not met or pending.")
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -101,6 +105,11 @@ class ExperimentConfig(CommandConfig):
         for a, b in self.compare:
             if not {slug(a), slug(b)} <= rows:
                 raise ValueError(f"compare [{a}, {b}]: both must be rows")
+        for goal in self.goals:
+            if unknown := [name for name in goal.rows() if slug(name) not in rows]:
+                raise ValueError(f"goal {goal.name!r} reads rows that are not in the file: {unknown}")
+            if unknown := sorted(set(goal.named_suites()) - set(self.suites)):
+                raise ValueError(f"goal {goal.name!r} names suites the experiment does not run: {unknown}")
         for run in self.teacher_runs:  # a bad setting fails at load, not hours into the run
             for suite in self.suites_of(run):
                 self.collect_config(run, suite)

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from agentdistill.pipeline.experiment_config import ExperimentConfig, Row
+from agentdistill.pipeline.experiment_goals import check_goals
 from agentdistill.pipeline.failures import FAILURE_KINDS, failure_counts
 from agentdistill.pipeline.markdown import markdown_rows
 from agentdistill.pipeline.stats import PairedComparison, bootstrap_interval, paired, stated
@@ -126,12 +127,14 @@ def write_experiment_report(config: ExperimentConfig) -> Path:
     folder = config.folder
     folder.mkdir(parents=True, exist_ok=True)
     stages = stage_times(config)
+    goals = check_goals(config.goals, cells, sum(t["seconds"] for t in stages.values()) / 3600)
     summary = {
         "experiment": config.name,
         "cells": [c.model_dump(mode="json") for c in cells],
         "comparisons": [{"a": a, "b": b, "suite": s, **c.model_dump(), "p": c.p_value} for a, b, s, c in compared],
         "training": training,
         "stages": stages,
+        "goals": [g.model_dump() for g in goals],
     }
     (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     parts = [
@@ -142,6 +145,10 @@ def write_experiment_report(config: ExperimentConfig) -> Path:
         "",
         accuracy_table(config, cells),
     ]
+    if goals:
+        rows = [[g.name, g.measured, g.status] for g in goals]
+        parts += ["", "Goals (`pending` until every cell a goal reads has run all its tasks):", ""]
+        parts.append(markdown_rows(["goal", "measured", "status"], rows))
     if compared:
         rows = [
             [a, b, s, str(c.tasks), str(c.only_a), str(c.only_b), f"{100 * c.difference:+.1f}", f"{c.p_value:.3f}"]
