@@ -152,6 +152,7 @@ def test_an_experiment_runs_its_stages_resumes_and_reports(tmp_path, monkeypatch
         ("train", 2, "examples"),
         *[("evaluate", 2, "episodes")] * 3,
     ]
+    assert "| student prompted | math |" in report.split("Cost per task")[1]  # tokens, seconds and failures
     assert "| collect | 1 | 4 episodes |" in report and "| train | 1 | 2 examples |" in report
     assert (
         "| distilled +15 | 100.0 vs 0.0: +100.0 points (95% +100.0 to +100.0; target +15) over math | met |" in report

@@ -11,7 +11,7 @@ from agentdistill.errors import ConfigError
 from agentdistill.llm import AgentChatModel, Completion, SamplingParams
 from agentdistill.pipeline.collect import Collector
 from agentdistill.pipeline.collect_config import CollectConfig
-from agentdistill.pipeline.failures import answers_from_prompt, failure_kind
+from agentdistill.pipeline.failures import answers_from_prompt, failure_kind, hit_a_tool_error
 from agentdistill.pipeline.study import StudyConfig, run_study, summarize_cell
 from agentdistill.pipeline.study_report import render_report
 from agentdistill.pipeline.yields import early_stop_cost, yield_at
@@ -144,10 +144,13 @@ def test_best_of_k_stops_a_task_once_it_has_enough_and_resumes_the_rest(tmp_path
 # -- failure kinds ----------------------------------------------------------------------------------------------
 
 
-def _record_answering(tmp_path, code_steps, question="A box holds 12 rows of 7 cans. How many cans are in 9 boxes?"):
+def _record_answering(
+    tmp_path, code_steps, question="A box holds 12 rows of 7 cans. How many cans are in 9 boxes?", tools=()
+):
     from agentdistill.tasks import Task
 
-    task = Task(id="q-1", question=question, answers=["756"], metric="numeric", suite="math")
+    metadata = {"tools": list(tools)} if tools else {}
+    task = Task(id="q-1", question=question, answers=["756"], metric="numeric", suite="math", metadata=metadata)
     outputs = [f"Thought: step.\n```python\n{code}\n```" for code in code_steps]
     from tests.conftest import ScriptedModel
 
@@ -188,6 +191,14 @@ def test_an_answer_from_the_prompt_counts_whatever_the_kind(tmp_path):
     assert answers_from_prompt(_record_answering(tmp_path, ["final_answer(841)"]))
     assert not answers_from_prompt(_record_answering(tmp_path, ["final_answer(700)"]))
     assert not answers_from_prompt(_record_answering(tmp_path, ["print(12 * 7 * 9)", "final_answer(756)"]))
+
+
+def test_a_failed_tool_call_is_counted_whatever_the_kind(tmp_path):
+    failed_call = _record_answering(tmp_path, ["retrieve(query=12)", "final_answer(700)"], tools=["retrieve"])
+    assert "ToolError" in failed_call.trajectory.steps[0].error
+    assert hit_a_tool_error(failed_call) and failure_kind(failed_call) == "arithmetic in the head"
+    python_error = _record_answering(tmp_path, ["print(1 / 0)", "final_answer(700)"], tools=["retrieve"])
+    assert not hit_a_tool_error(python_error)
 
 
 def test_a_reply_without_code_is_a_parse_error(tmp_path):

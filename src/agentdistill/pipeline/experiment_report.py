@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from agentdistill.pipeline.experiment_config import ExperimentConfig, Row
 from agentdistill.pipeline.experiment_goals import check_goals
-from agentdistill.pipeline.failures import FAILURE_KINDS, failure_counts
+from agentdistill.pipeline.failures import FAILURE_KINDS, failure_counts, hit_a_tool_error
 from agentdistill.pipeline.markdown import markdown_rows
 from agentdistill.pipeline.stats import PairedComparison, bootstrap_interval, paired, stated
 from agentdistill.pipeline.wall_time import read_runs, work_done
@@ -30,6 +30,7 @@ class Cell(BaseModel):
     seconds_per_task: float
     tokens_per_task: float
     failures: dict[str, int]
+    tool_errors: int = Field(0, description="Wrong episodes in which a tool call failed, whatever their kind.")
     mae: dict[str, dict] = Field(default_factory=dict, description="Regression-style templates: MAE (LLaMP-style).")
     per_task: dict[str, bool] = Field(description="Task id -> correct.")
 
@@ -60,6 +61,7 @@ def read_cell(config: ExperimentConfig, row: Row, suite: str) -> Cell:
         seconds_per_task=sum(r.trajectory.duration_s for r in records) / n,
         tokens_per_task=sum(r.trajectory.completion_tokens for r in records) / n,
         failures=dict(failure_counts(records)),
+        tool_errors=sum(hit_a_tool_error(r) for r in records),
         mae={name: e.model_dump() for name, e in regression_errors(records, suite).items()},
         per_task=per_task,
     )
@@ -95,6 +97,17 @@ def comparisons(config: ExperimentConfig, cells: list[Cell]) -> list[tuple[str, 
             if first and second and first.stated and second.stated:
                 found.append((a, b, suite, paired(first.per_task, second.per_task)))
     return found
+
+
+def cost_rows(cells: list[Cell]) -> list[list[str]]:
+    """Per stated cell: generated tokens and seconds per task, then its failures by kind."""
+    return [
+        [c.row, c.suite, f"{c.tokens_per_task:.0f}", f"{c.seconds_per_task:.1f}", str(c.tasks - c.correct)]
+        + [str(c.failures.get(k, 0)) for k in FAILURE_KINDS]
+        + [str(c.tool_errors)]
+        for c in cells
+        if c.stated
+    ]
 
 
 def stage_times(config: ExperimentConfig) -> dict[str, dict[str, Any]]:
@@ -156,12 +169,15 @@ def write_experiment_report(config: ExperimentConfig) -> Path:
         ]
         header = ["A", "B", "suite", "tasks", "only A", "only B", "B - A (points)", "McNemar p"]
         parts += ["", "Paired on the same tasks (exact McNemar):", "", markdown_rows(header, rows)]
-    failure_rows = [
-        [c.row, c.suite, str(c.tasks - c.correct), *(str(c.failures.get(k, 0)) for k in FAILURE_KINDS)]
-        for c in cells
-        if c.stated
+    parts += [
+        "",
+        "Cost per task, and failures by kind (`pipeline/failures.py`); `tool errors` counts the wrong episodes in",
+        "which a tool call failed, whatever their kind:",
+        "",
+        markdown_rows(
+            ["row", "suite", "tokens/task", "s/task", "wrong", *FAILURE_KINDS, "tool errors"], cost_rows(cells)
+        ),
     ]
-    parts += ["", "Failures by kind:", "", markdown_rows(["row", "suite", "wrong", *FAILURE_KINDS], failure_rows)]
     mae_rows = [
         [c.row, c.suite, name, f"{e['mae']:.3g} {e['unit']}", f"{e['answered']}/{e['tasks']}"]
         for c in cells

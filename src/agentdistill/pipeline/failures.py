@@ -154,6 +154,11 @@ def answers_from_prompt(record: TrajectoryRecord) -> bool:
     return not record.correct and answer is not None and _copied_example(record, answer)
 
 
+def hit_a_tool_error(record: TrajectoryRecord) -> bool:
+    """A wrong episode in which a tool call failed (bad arguments, an unknown name), whatever its kind."""
+    return not record.correct and any("ToolError" in (step.error or "") for step in record.trajectory.steps)
+
+
 def failure_counts(records: Iterable[TrajectoryRecord]) -> Counter[str]:
     """How many of `records` failed, by kind (correct ones are not counted)."""
     return Counter(kind for record in records if (kind := failure_kind(record)) is not None)
