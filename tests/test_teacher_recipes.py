@@ -11,7 +11,6 @@ from agentdistill.errors import ConfigError
 from agentdistill.llm import AgentChatModel, Completion, SamplingParams
 from agentdistill.pipeline.collect import Collector
 from agentdistill.pipeline.collect_config import CollectConfig
-from agentdistill.pipeline.failures import answers_from_prompt, failure_kind, hit_a_tool_error
 from agentdistill.pipeline.study import StudyConfig, run_study, summarize_cell
 from agentdistill.pipeline.study_report import render_report
 from agentdistill.pipeline.yields import early_stop_cost, yield_at
@@ -139,79 +138,6 @@ def test_best_of_k_stops_a_task_once_it_has_enough_and_resumes_the_rest(tmp_path
     assert summary.stopped_early == 2
     again, _ = collect(tmp_path, model, **settings)
     assert again.done == 0 and again.skipped == 6 and again.stopped_early == 2
-
-
-# -- failure kinds ----------------------------------------------------------------------------------------------
-
-
-def _record_answering(
-    tmp_path, code_steps, question="A box holds 12 rows of 7 cans. How many cans are in 9 boxes?", tools=()
-):
-    from agentdistill.tasks import Task
-
-    metadata = {"tools": list(tools)} if tools else {}
-    task = Task(id="q-1", question=question, answers=["756"], metric="numeric", suite="math", metadata=metadata)
-    outputs = [f"Thought: step.\n```python\n{code}\n```" for code in code_steps]
-    from tests.conftest import ScriptedModel
-
-    model = ScriptedModel(model_id="s", outputs=outputs, seen=[], calls=[], params=[])
-    config = CollectConfig.build(
-        **GREEDY, suite="math", n=1, out=str(tmp_path / f"{len(list(tmp_path.iterdir()))}.jsonl")
-    )
-    collector = Collector(config, model=model)
-    return collector.episode(task, 0)
-
-
-@pytest.mark.parametrize(
-    ("steps", "kind"),
-    [
-        (["print(12 * 7 * 9)", "final_answer(756)"], None),
-        (["final_answer(700)"], "arithmetic in the head"),
-        (["final_answer(841)"], "copied an example"),  # the answer of the prompt's solved example
-        # the example's code run again (seen after an error: the 0.5B replays the prompt's first example)
-        (
-            ["from datetime import date\nprint((date(2001, 7, 2) - date(1999, 3, 14)).days)", "final_answer(841)"],
-            "copied an example",
-        ),
-        (["print(12 * 7)", "final_answer(12 * 7)"], "dropped quantity"),
-        (["print(12 + 7 + 9)", "final_answer(12 + 7 + 9)"], "wrong plan"),
-        (["x = 1\nprint(x)"] * 5, "max steps"),
-        (["final_answer = 12 * 7\nfinal_answer(final_answer)", "final_answer(84)"], "shadowed a tool"),
-    ],
-)
-def test_failures_are_named_by_kind(tmp_path, steps, kind):
-    assert failure_kind(_record_answering(tmp_path, steps)) == kind
-
-
-def test_an_answer_from_the_prompt_counts_whatever_the_kind(tmp_path):
-    # the 0.5B pattern: the example's code rerun until out of steps, then its number as the fallback answer
-    copied_then_stuck = _record_answering(tmp_path, ["print(841)"] * 5 + ["final_answer(841)"])
-    assert failure_kind(copied_then_stuck) == "max steps"
-    assert answers_from_prompt(copied_then_stuck)
-    assert answers_from_prompt(_record_answering(tmp_path, ["final_answer(841)"]))
-    assert not answers_from_prompt(_record_answering(tmp_path, ["final_answer(700)"]))
-    assert not answers_from_prompt(_record_answering(tmp_path, ["print(12 * 7 * 9)", "final_answer(756)"]))
-
-
-def test_a_failed_tool_call_is_counted_whatever_the_kind(tmp_path):
-    failed_call = _record_answering(tmp_path, ["retrieve(query=12)", "final_answer(700)"], tools=["retrieve"])
-    assert "ToolError" in failed_call.trajectory.steps[0].error
-    assert hit_a_tool_error(failed_call) and failure_kind(failed_call) == "arithmetic in the head"
-    python_error = _record_answering(tmp_path, ["print(1 / 0)", "final_answer(700)"], tools=["retrieve"])
-    assert not hit_a_tool_error(python_error)
-
-
-def test_a_reply_without_code_is_a_parse_error(tmp_path):
-    from tests.conftest import ScriptedModel
-
-    from agentdistill.tasks import Task
-
-    task = Task(id="q-2", question="What is 2 + 2?", answers=["4"], metric="numeric", suite="math")
-    model = ScriptedModel(model_id="s", outputs=["I think it is 5."] * 6, seen=[], calls=[], params=[])
-    record = Collector(
-        CollectConfig.build(**GREEDY, suite="math", n=1, out=str(tmp_path / "p.jsonl")), model=model
-    ).episode(task, 0)
-    assert failure_kind(record) == "parse error"
 
 
 # -- the study --------------------------------------------------------------------------------------------------
