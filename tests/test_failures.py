@@ -6,19 +6,16 @@ import pytest
 from agentdistill.pipeline.collect import Collector
 from agentdistill.pipeline.collect_config import CollectConfig
 from agentdistill.pipeline.failures import answers_from_prompt, failure_kind, hit_a_tool_error
-from conftest import GREEDY
+from agentdistill.tasks import Task
+from conftest import GREEDY, ScriptedModel
 
 
 def _record_answering(
     tmp_path, code_steps, question="A box holds 12 rows of 7 cans. How many cans are in 9 boxes?", tools=()
 ):
-    from agentdistill.tasks import Task
-
     metadata = {"tools": list(tools)} if tools else {}
     task = Task(id="q-1", question=question, answers=["756"], metric="numeric", suite="math", metadata=metadata)
     outputs = [f"Thought: step.\n```python\n{code}\n```" for code in code_steps]
-    from tests.conftest import ScriptedModel
-
     model = ScriptedModel(model_id="s", outputs=outputs, seen=[], calls=[], params=[])
     config = CollectConfig.build(
         **GREEDY, suite="math", n=1, out=str(tmp_path / f"{len(list(tmp_path.iterdir()))}.jsonl")
@@ -67,10 +64,6 @@ def test_a_failed_tool_call_is_counted_whatever_the_kind(tmp_path):
 
 
 def test_a_reply_without_code_is_a_parse_error(tmp_path):
-    from tests.conftest import ScriptedModel
-
-    from agentdistill.tasks import Task
-
     task = Task(id="q-2", question="What is 2 + 2?", answers=["4"], metric="numeric", suite="math")
     model = ScriptedModel(model_id="s", outputs=["I think it is 5."] * 6, seen=[], calls=[], params=[])
     record = Collector(
