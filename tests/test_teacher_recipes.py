@@ -358,6 +358,9 @@ def test_a_stopped_best_of_k_cell_reports_the_rounds_every_task_drew(tmp_path):
     summary = summarize_cell(study, cell)
     assert not summary.complete and summary.episodes == 5
     assert [y.k for y in summary.yields] == [1, 2] and [(s.k, s.enough) for s in summary.early_stop] == [(2, 1), (2, 2)]
+    # per wall minute, the 4 episodes of the two finished rounds are charged 4/5 of the time, not all of it
+    timed = summary.model_copy(update={"wall_seconds": 60.0})
+    assert timed.correct_per_wall_minute == pytest.approx(summary.yields[-1].distinct_correct / (4 / 5))
 
 
 def test_collects_default_is_the_chosen_recipe_and_greedy_is_one_flag_set_away():

@@ -119,8 +119,12 @@ class CellSummary(BaseModel):
 
     @property
     def correct_per_wall_minute(self) -> float:
-        best = self.yields[-1].distinct_correct if self.yields else 0
-        return 60 * best / self.wall_seconds if self.wall_seconds else 0.0
+        """Distinct correct trajectories per wall minute at the largest k every task has drawn; the wall time is
+        shared out by episodes, so a running best-of-k cell is not charged for rounds it has not finished."""
+        if not self.yields or not self.wall_seconds or not self.episodes:
+            return 0.0
+        best = self.yields[-1]
+        return best.distinct_correct / (self.wall_seconds / 60 * best.episodes / self.episodes)
 
 
 def _runs_path(store: Path) -> Path:
