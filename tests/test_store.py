@@ -104,3 +104,20 @@ def test_a_broken_line_is_reported_by_file_and_line(tmp_path):
     path.write_bytes(write(path, 1) + b'{"id": 1}\n')
     with pytest.raises(ValueError, match=r"s\.jsonl:2: not a trajectory record"):
         list(TrajectoryStore(path))
+
+
+def test_a_gzipped_store_reads_the_same_and_resumes(tmp_path):
+    import gzip
+
+    path = tmp_path / "runs.jsonl"
+    store = TrajectoryStore(path)
+    for i in range(3):
+        store.append(record(i))
+    before = [r.id for r in store]
+    path.with_name("runs.jsonl.gz").write_bytes(gzip.compress(path.read_bytes()))
+    path.unlink()
+    packed = TrajectoryStore(path)
+    assert [r.id for r in packed] == before and not path.exists()
+    packed.append(record(3))  # resuming unpacks it: one store again, nothing lost
+    assert [r.id for r in TrajectoryStore(path)] == [*before, record(3).id]
+    assert path.exists() and not path.with_name("runs.jsonl.gz").exists()

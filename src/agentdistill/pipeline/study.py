@@ -159,7 +159,7 @@ def summarize_cell(study: StudyConfig, cell: StudyCell) -> CellSummary:
     # a store can be shared by cells of one condition with different n (the first 50 tasks, then 100): a cell
     # counts the records of its own tasks only
     tasks = {t.id: t for t in load_suite(cell.suite, cell.split, cell.n, config.seed)}
-    stored: list[TrajectoryRecord] = list(TrajectoryStore(store)) if store.is_file() else []
+    stored: list[TrajectoryRecord] = list(TrajectoryStore(store))  # empty when nothing is stored yet
     records = [r for r in stored if r.task_id in tasks]
     first = [r for r in records if r.sample == 0]
     runs = read_runs(_runs_path(store))

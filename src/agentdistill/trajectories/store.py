@@ -8,8 +8,10 @@ failed append (disk full, file-size limit) is truncated back, so no torn line is
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +29,21 @@ class TrajectoryStore:
         self.path = Path(path)
         self.repaired_bytes = 0
         self._repaired = False
+
+    @property
+    def archive(self) -> Path:
+        """`NAME.jsonl.gz`: a finished store kept gzipped (under a repository's file-size limit) reads as the
+        store; the first append unpacks it back to `NAME.jsonl`, so a gzipped store still resumes."""
+        return self.path.with_name(self.path.name + ".gz")
+
+    def _unpack(self) -> None:
+        if self.path.exists() or not self.archive.exists():
+            return
+        staged = self.path.with_name(self.path.name + ".unpacking")
+        with gzip.open(self.archive, "rb") as source, staged.open("wb") as target:
+            shutil.copyfileobj(source, target)
+        staged.replace(self.path)
+        self.archive.unlink()
 
     def _repair(self) -> None:
         """Before the first write: complete or cut a last line that an interrupted write left without '\\n'."""
@@ -57,6 +74,7 @@ class TrajectoryStore:
 
     def append(self, record: TrajectoryRecord) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._unpack()
         self._repair()
         line = (_serialise(record) + "\n").encode("utf-8")
         with self.path.open("ab") as f:
@@ -70,9 +88,10 @@ class TrajectoryStore:
                 raise
 
     def __iter__(self) -> Iterator[TrajectoryRecord]:
-        if not self.path.exists():
+        if not self.path.exists() and not self.archive.exists():
             return
-        with self.path.open("rb") as lines:
+        opened = self.path.open("rb") if self.path.exists() else gzip.open(self.archive, "rb")
+        with opened as lines:
             for number, raw in enumerate(lines, 1):
                 if not raw.strip():
                     continue
