@@ -90,8 +90,7 @@ class TrajectoryStore:
     def __iter__(self) -> Iterator[TrajectoryRecord]:
         if not self.path.exists() and not self.archive.exists():
             return
-        opened = self.path.open("rb") if self.path.exists() else gzip.open(self.archive, "rb")
-        with opened as lines:
+        with self.path.open("rb") if self.path.exists() else gzip.open(self.archive, "rb") as lines:
             for number, raw in enumerate(lines, 1):
                 if not raw.strip():
                     continue
