@@ -117,14 +117,16 @@ class CellSummary(BaseModel):
     wall_seconds: float = Field(description="Wall time of the runs that collected the episodes, summed.")
     hardware: list[str]
 
+    def minutes_for(self, episodes: int) -> float:
+        """The cell's wall minutes shared out by episodes: what `episodes` of them cost."""
+        return self.wall_seconds / 60 * episodes / self.episodes if self.episodes else 0.0
+
     @property
     def correct_per_wall_minute(self) -> float:
-        """Distinct correct trajectories per wall minute at the largest k every task has drawn; the wall time is
-        shared out by episodes, so a running best-of-k cell is not charged for rounds it has not finished."""
-        if not self.yields or not self.wall_seconds or not self.episodes:
-            return 0.0
-        best = self.yields[-1]
-        return best.distinct_correct / (self.wall_seconds / 60 * best.episodes / self.episodes)
+        """Distinct correct trajectories per wall minute at the largest k every task has drawn, charged only the
+        episodes of that k, so a running best-of-k cell is not charged for rounds it has not finished."""
+        minutes = self.minutes_for(self.yields[-1].episodes) if self.yields else 0.0
+        return self.yields[-1].distinct_correct / minutes if minutes else 0.0
 
 
 def _runs_path(store: Path) -> Path:

@@ -42,7 +42,7 @@ def yield_rows(summaries: list[CellSummary]) -> list[list[str]]:
     rows = []
     for s in (s for s in summaries if s.tasks):
         for y in s.yields:
-            minutes = s.wall_seconds / 60 * y.episodes / s.episodes if s.episodes else 0.0
+            minutes = s.minutes_for(y.episodes)
             rows.append(
                 [
                     s.cell.suite,
@@ -57,7 +57,7 @@ def yield_rows(summaries: list[CellSummary]) -> list[list[str]]:
                 ]
             )
         for stop in s.early_stop:
-            minutes = s.wall_seconds / 60 * stop.episodes / s.episodes if s.episodes else 0.0
+            minutes = s.minutes_for(stop.episodes)
             rows.append(
                 [
                     s.cell.suite,
