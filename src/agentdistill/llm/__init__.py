@@ -27,6 +27,7 @@ from agentdistill.llm.base import (
     ChatMessage,
     Completion,
     SamplingParams,
+    call_seed,
 )
 from agentdistill.llm.precision import (
     Precision,
@@ -53,6 +54,7 @@ __all__ = [
     "SamplingParams",
     "TrainingPrecision",
     "UnknownModel",
+    "call_seed",
     "engine_gguf",
     "is_server_spec",
     "load_chat_model",
