@@ -134,7 +134,9 @@ class ExperimentConfig(CommandConfig):
 
     def collect_config(self, run: TeacherRun, suite: str) -> CollectConfig:
         values = {**self.episode, **run.settings}
-        out = self.folder / "teacher" / f"{slug(run.name)}.jsonl"
+        # a store per run and suite: each stays under the repository's file limit, and a finished one can be
+        # gzipped on its own (TrajectoryStore reads NAME.jsonl.gz) while the others still collect
+        out = self.folder / "teacher" / f"{slug(run.name)}-{suite}.jsonl"
         return CollectConfig.build(
             **values, suite=suite, split="train", n=run.train_tasks, teacher=self.teacher, out=str(out)
         )
