@@ -117,6 +117,9 @@ def test_an_experiment_config_fails_at_load_on_what_could_not_run(tmp_path):
             "names suites the experiment does not run",
         ),
         ({"goals": [{"kind": "faster", "name": "g"}]}, "kind"),
+        # one place says where models run: a backend in `episode` would be ignored by the shared model cache
+        ({"episode": {"backend": "vllm"}}, "set once, at the top of the file"),
+        ({"backend": "tgi"}, "unknown backend"),
     ]
     for change, message in problems:
         with pytest.raises(ConfigError, match=message):

@@ -44,7 +44,7 @@ def run_experiment(
     chosen = set(stages)
     config.folder.mkdir(parents=True, exist_ok=True)
     config.save(config.folder / "config.yaml")  # what ran, next to what it produced
-    cache = models or ModelCache()
+    cache = models or ModelCache(config.dtype, config.backend)
     try:
         if "collect" in chosen:
             collect_teacher(config, cache, announce, progress)
