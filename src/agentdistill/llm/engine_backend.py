@@ -38,15 +38,15 @@ class EngineChatModel(OpenAIChatModel):
     @classmethod
     def start(
         cls,
-        model: str | Path,
+        served: str | Path,
         parallel: int = DEFAULT_SLOTS,
         engine_args: tuple[str, ...] = (),
         engine: str = "llama.cpp",
         **fields: Any,
     ) -> EngineChatModel:
-        """Join (or start) the server for `model`: a GGUF file on llama.cpp, a model folder on vLLM (`engine`).
+        """Join (or start) the server for `served`: a GGUF file on llama.cpp, a model folder on vLLM (`engine`).
         `engine_args` are extra server flags, and a server started with other flags is another server."""
-        path = Path(model)
+        path = Path(served)
         server = EngineServer(path, parallel=parallel, extra_args=engine_args, engine=engine).acquire()
         llama = engine == "llama.cpp"
         fields.setdefault("model_id", f"engine:{path.name}" if llama else f"vllm:{path.name}")
