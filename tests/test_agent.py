@@ -1,6 +1,8 @@
 import pytest
 
 from agentdistill import ActionStep, CodeAgent, Trajectory
+from agentdistill.agents.closed_book import ClosedBookAgent
+from agentdistill.llm import SamplingParams
 from agentdistill.tools import tool
 
 
@@ -72,6 +74,25 @@ def test_prefix_is_continued_on_the_first_step_only(scripted):
     assert model.seen[1][-1]["role"] == "user"
     assert trajectory.steps[0].thought == "I will add 1 and 1 then print it."
     assert trajectory.metadata["prefix"] == "Thought: I will add 1 and 1"
+
+
+def test_a_seeded_agent_draws_each_call_with_its_own_seed(scripted):
+    """One seed for every call made every task of a best-of-k round draw the same random numbers (family
+    best-of-8: two lucky rounds solved 17 and 14 tasks, the other six 1 to 7): each call mixes in its question
+    and step, the same question repeats its seeds, and an unseeded agent leaves the seed to the backend."""
+    two_steps = ["Thought: a.\n```python\nprint(1)\n```", "Thought: b.\n```python\nfinal_answer(1)\n```"]
+    model = scripted(*two_steps * 3)
+    agent = CodeAgent(model, sampling=SamplingParams(temperature=0.7, seed=3))
+    for question in ("task one", "task two", "task one"):
+        agent.run(question)
+    seeds = [p.seed for p in model.params]
+    assert len(set(seeds[:4])) == 4 and seeds[4:] == seeds[:2]
+    closed = ClosedBookAgent(scripted("1", "2"), sampling=SamplingParams(temperature=0.7, seed=3))
+    closed.run("task one"), closed.run("task two")
+    assert len({p.seed for p in closed.model.params}) == 2
+    unseeded = scripted(*two_steps)
+    CodeAgent(unseeded, sampling=SamplingParams(temperature=0.7)).run("task one")
+    assert [p.seed for p in unseeded.params] == [None, None]
 
 
 def test_stream_yields_steps_then_trajectory(scripted):

@@ -48,8 +48,9 @@ def test_explicit_backends_and_servers(engine_built):
         resolve_backend("engine:smollm2-135m", backend="transformers")
     with pytest.raises(PrecisionError, match="GGUF"):
         resolve_backend("smollm2-135m", dtype="fp32", backend="engine")
+    assert resolve_backend("smollm2-135m", backend="vllm") == "vllm"  # served by vLLM (GPU machines)
     with pytest.raises(ValueError, match="unknown backend"):
-        resolve_backend("smollm2-135m", backend="vllm")
+        resolve_backend("smollm2-135m", backend="tgi")
     with pytest.raises(ValueError, match="embedding model"):
         resolve_backend("minilm")
 

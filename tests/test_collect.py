@@ -10,6 +10,7 @@ import pytest
 
 from agentdistill.agents.first_thought import cut_prefix
 from agentdistill.errors import ConfigError
+from agentdistill.llm import call_seed
 from agentdistill.llm.batching import BatchingChatModel
 from agentdistill.pipeline.collect import Collector
 from agentdistill.pipeline.collect_config import CollectConfig
@@ -85,11 +86,16 @@ def test_the_configs_sampling_reaches_a_given_model_and_the_record_says_what_ran
         prefix=False,
         out=str(tmp_path / "s.jsonl"),
     )
-    tasks = load_suite("math", "train", 1, 0)
+    tasks = load_suite("math", "train", 1, 5)  # the config's seed orders the tasks too
     model = _Solver()(scripted, tasks * 2)
     Collector(config, model=model).run()
-    # each sample draws with its own seed (seed + sample): one seed would make best-of-k draw one trajectory k times
-    assert sorted((p.temperature, p.top_p, p.seed) for p in model.params) == [(0.8, 0.9, 5)] * 2 + [(0.8, 0.9, 6)] * 2
+    assert {(p.temperature, p.top_p) for p in model.params} == {(0.8, 0.9)}
+    # each sample draws with its own seed (seed + sample), and each of its calls with that seed mixed with the
+    # question and the step: one seed would make best-of-k draw one trajectory k times
+    assert len({p.seed for p in model.params}) == 4
+    assert sorted(p.seed for p in model.params) == sorted(
+        call_seed(s, tasks[0].question, i) for s in (5, 6) for i in (0, 1)
+    )
     records = sorted(TrajectoryStore(config.out), key=lambda r: r.sample)
     assert [(r.sampling["temperature"], r.sampling["top_p"], r.sampling["seed"]) for r in records] == [
         (0.8, 0.9, 5),

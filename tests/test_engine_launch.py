@@ -4,6 +4,7 @@ path (vLLM itself needs a GPU): the command line, the health check, the shared l
 import json
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -32,6 +33,7 @@ FAKE_SERVER = textwrap.dedent('''
 
         def do_POST(self):
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            open(ARGV_FILE + ".request", "w").write(json.dumps(body))
             self._send({"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
                         "choices": [{"index": 0, "finish_reason": "stop",
                                      "message": {"role": "assistant", "content": "served " + body["model"]}}],
@@ -141,3 +143,85 @@ def test_a_server_whose_users_were_all_killed_is_stopped_by_its_watchdog(fake_vl
     while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _alive(pid) and server.status() is None
+
+
+def test_the_vllm_backend_serves_a_local_model_folder_with_neutral_sampling(fake_vllm):
+    """`backend="vllm"`: the model folder is served by a vLLM server it starts (GPU machines), sampling as the
+    caller asks, not as the model's generation_config.json would: greedy stays greedy."""
+    model, argv_file = fake_vllm
+    chat = load_chat_model(f"hf:{model}", backend="vllm")
+    try:
+        assert chat.model_id == f"hf:{model}" and chat.precision is None  # the server picks its dtype
+        assert chat.complete([{"role": "user", "content": "hi"}])[0].text == "served Qwen2.5-7B-Instruct"
+        args = json.loads(argv_file.read_text())
+        assert args[args.index("--model") + 1] == str(model) and args[args.index("--generation-config") + 1] == "vllm"
+        request = json.loads(Path(str(argv_file) + ".request").read_text())
+        assert request["repetition_penalty"] == 1.0 and request["min_p"] == 0.0 and "repeat_penalty" not in request
+        pid = EngineServer(model, engine="vllm").status()["pid"]
+    finally:
+        chat.close()
+    assert not _alive(pid)  # its only user closed it
+
+
+def test_the_vllm_backend_refuses_what_it_cannot_honour():
+    from agentdistill.errors import ConfigError
+    from agentdistill.llm import PrecisionError, resolve_backend
+
+    with pytest.raises(PrecisionError, match="vLLM picks its own"):
+        resolve_backend("qwen2.5-coder-0.5b", dtype="bf16", backend="vllm")
+    with pytest.raises(ConfigError, match="names the engine"):
+        resolve_backend("engine:qwen2.5-coder-0.5b", backend="vllm")
+    with pytest.raises(ConfigError, match="applies to local models"):
+        resolve_backend("openai:m@http://gpu:8000/v1", backend="vllm")
+
+
+def test_an_experiment_run_with_backend_vllm_serves_its_models_with_vllm(fake_vllm, tmp_path):
+    """`experiment run FILE --backend vllm`: the file unchanged, every local model served by vLLM (here the
+    stand-in, whose replies are wrong answers), the choice recorded in the config saved beside the results."""
+    import yaml
+    from typer.testing import CliRunner
+
+    from agentdistill.cli import app
+
+    model, argv_file = fake_vllm
+    file = tmp_path / "tiny.yaml"
+    out = tmp_path / "exp"
+    file.write_text(
+        yaml.safe_dump(
+            {
+                "name": "tiny",
+                "out": str(out),
+                "teacher": f"hf:{model}",
+                "suites": ["math"],
+                "test_tasks": 1,
+                "episode": {"max_steps": 1, "concurrency": 1},
+                "rows": [{"name": "teacher agent", "model": "teacher"}],
+            }
+        )
+    )
+    result = CliRunner().invoke(app, ["experiment", "run", str(file), "--backend", "vllm", "--stage", "evaluate"])
+    assert result.exit_code == 0, result.output
+    args = json.loads(argv_file.read_text())
+    assert args[args.index("--model") + 1] == str(model)
+    episode = json.loads((out / "eval" / "teacher-agent-math" / "episodes.jsonl").read_text().splitlines()[0])
+    assert "served Qwen2.5-7B-Instruct" in json.dumps(episode)
+    assert yaml.safe_load((out / "config.yaml").read_text())["backend"] == "vllm"
+    assert EngineServer(model, engine="vllm").status() is None  # stopped when the run ended
+
+
+def test_on_vllm_a_run_serves_one_local_model_at_a_time(fake_vllm, tmp_path):
+    """Each vLLM server claims most of the GPU: the model cache stops one before it starts the next."""
+    from agentdistill.pipeline.models import ModelCache
+
+    first, _ = fake_vllm
+    second = tmp_path / "student"
+    second.mkdir()
+    (second / "config.json").write_text("{}")
+    cache = ModelCache(backend="vllm")
+    try:
+        cache(f"hf:{first}")
+        pid = EngineServer(first, engine="vllm").status()["pid"]
+        assert cache(f"hf:{second}").complete([{"role": "user", "content": "hi"}])[0].text == "served student"
+        assert not _alive(pid) and list(cache.loaded) == [f"hf:{second}"]
+    finally:
+        cache.close()

@@ -117,6 +117,9 @@ def test_an_experiment_config_fails_at_load_on_what_could_not_run(tmp_path):
             "names suites the experiment does not run",
         ),
         ({"goals": [{"kind": "faster", "name": "g"}]}, "kind"),
+        # one place says where models run: a backend in `episode` would be ignored by the shared model cache
+        ({"episode": {"backend": "vllm"}}, "set once, at the top of the file"),
+        ({"backend": "tgi"}, "unknown backend"),
     ]
     for change, message in problems:
         with pytest.raises(ConfigError, match=message):
@@ -138,7 +141,7 @@ def test_an_experiment_runs_its_stages_resumes_and_reports(tmp_path, monkeypatch
         ("agent-distilled + SAG", 2, 2),
     ]
     folder = config.folder
-    assert len((folder / "teacher" / "agent.jsonl").read_text().splitlines()) == 4  # 2 tasks x 2 samples
+    assert len((folder / "teacher" / "agent-math.jsonl").read_text().splitlines()) == 4  # 2 tasks x 2 samples
     exported = folder / "students" / "agent-distilled" / "export" / "train.jsonl"
     assert len(exported.read_text().splitlines()) == 2  # one per task: the cap
     report = (folder / "report.md").read_text()
@@ -236,6 +239,19 @@ def test_the_report_gives_the_materials_mae_of_each_row(tmp_path):
     report = (config.folder / "report.md").read_text()
     template, unit = tests[first].difficulty, tests[first].metadata["regression_unit"]
     assert f"| teacher agent | materials | {template} | 0.5 {unit} | 1/1 |" in report, report
+
+
+def test_each_teacher_run_stores_a_suite_apart_and_its_students_learn_from_all(tmp_path):
+    """One store per run and suite keeps every file under the repository's limit and gzippable on its own."""
+    config = ExperimentConfig.build(**_values(tmp_path, suites=["math", "facts"]))
+    models = FakeModels(load_suite("math", "train", 2) + load_suite("facts", "train", 2))
+    run_experiment(config, stages=["collect"], models=models)
+    assert sorted(p.name for p in (config.folder / "teacher").glob("*.jsonl")) == [
+        "agent-facts.jsonl",
+        "agent-math.jsonl",
+    ]
+    kept, _ = experiment_module.training_records(config, config.students[0])
+    assert sorted(r.suite for r in kept) == ["facts", "facts", "math", "math"]  # one per task: the cap
 
 
 def test_students_on_nested_subsets_give_accuracy_against_trajectories(tmp_path, monkeypatch):

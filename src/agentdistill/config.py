@@ -30,7 +30,7 @@ from agentdistill.llm.base import SamplingParams
 from agentdistill.llm.registry import DEFAULT_CHAT_MODEL, DEFAULT_TEACHER_MODEL
 
 Dtype = Literal["auto", "fp32", "bf16", "fp16"]
-Backend = Literal["auto", "engine", "transformers"]
+Backend = Literal["auto", "engine", "transformers", "vllm"]
 DEFAULT_TEACHER = DEFAULT_TEACHER_MODEL
 DEFAULT_STUDENT = DEFAULT_CHAT_MODEL
 
@@ -89,11 +89,11 @@ class CommandConfig(BaseModel):
         return cls(**{**values, **overrides})
 
     @classmethod
-    def from_file(cls, path: str | Path) -> Self:
-        """The settings in the file; an invalid one is a `ConfigError` with one line naming the file (for commands
-        that take a whole config file as their argument, such as `study run` and `experiment run`)."""
+    def from_file(cls, path: str | Path, **overrides: Any) -> Self:
+        """The settings in the file (`overrides` on top); an invalid one is a `ConfigError` with one line naming
+        the file (for commands that take a whole config file as their argument: `study run`, `experiment run`)."""
         try:
-            return cls.load(path)
+            return cls.load(path, **overrides)
         except ValidationError as error:
             raise ConfigError(f"{path}: {describe_validation_error(error)}") from None
 
@@ -151,8 +151,8 @@ class ModelSettings(DtypeSettings):
     backend: Backend = Field(
         "auto",
         description="Where local models run: engine (llama.cpp, `agentdistill engine "
-        "build`), transformers (in-process, --dtype), or auto: the engine when it is built "
-        "and no --dtype is asked.",
+        "build`), transformers (in-process, --dtype), vllm (a vLLM server it starts, on a GPU), "
+        "or auto: the engine when it is built and no --dtype is asked.",
     )
 
     @field_validator("backend", mode="before")

@@ -15,6 +15,7 @@ from agentdistill.llm import (
     AgentChatModel,
     ChatMessage,
     SamplingParams,
+    call_seed,
     load_chat_model,
 )
 
@@ -40,11 +41,13 @@ class ClosedBookAgent:
         self.max_new_tokens = max_new_tokens or (384 if reasoning else 48)
         self.base_sampling = sampling or SamplingParams()
 
-    def sampling(self) -> SamplingParams:
-        """The settings of its one model call: the agent's `sampling` and its token budget."""
-        return SamplingParams(
-            **{"max_new_tokens": self.max_new_tokens, **self.base_sampling.model_dump(exclude_none=True)}
-        )
+    def sampling(self, *call: object) -> SamplingParams:
+        """The settings of its one model call: the agent's `sampling` and its token budget; a seeded agent's
+        seed is mixed with `call` (the question), so that tasks do not share their random draws (`call_seed`)."""
+        chosen = self.base_sampling.model_dump(exclude_none=True)
+        if call and "seed" in chosen:
+            chosen["seed"] = call_seed(chosen["seed"], *call)
+        return SamplingParams(**{"max_new_tokens": self.max_new_tokens, **chosen})
 
     def initial_messages(self, question: str) -> list[ChatMessage]:
         return [
@@ -56,7 +59,7 @@ class ClosedBookAgent:
         """Ask once; the answer is the reply's stated answer, else its first line. `prefix` is not used."""
         started, started_at = time.perf_counter(), datetime.now(UTC)
         messages = self.initial_messages(question)
-        completion = self.model.complete(messages, self.sampling())[0]
+        completion = self.model.complete(messages, self.sampling(question))[0]
         text = completion.text.strip()
         answer = extract_prose_answer(text) or (text.splitlines()[0].strip().rstrip(".") if text else "")
         step = ActionStep(

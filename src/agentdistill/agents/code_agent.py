@@ -28,6 +28,7 @@ from agentdistill.llm import (
     ChatMessage,
     Completion,
     SamplingParams,
+    call_seed,
     load_chat_model,
 )
 from agentdistill.llm.registry import DEFAULT_CHAT_MODEL
@@ -67,12 +68,15 @@ def think(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
     agent, _ = _runtime(config)
     prefix = state.get("prefix") if not state.get("steps") else None
     started = time.perf_counter()
+    call = (state["question"], len(state.get("steps", [])))  # what this step's seed is mixed from
     if agent.sag > 1:
-        return {"pending": _sample_candidates(agent, state["messages"], prefix or "", started)}
-    text, completion = _continue(agent, state["messages"], prefix or "")
+        params = agent.sampling(*call, n=agent.sag)
+        return {"pending": _sample_candidates(agent, state["messages"], prefix or "", params, started)}
+    text, completion = _continue(agent, state["messages"], prefix or "", agent.sampling(*call))
     parsed = parse_step(text)
     if parsed.code is None and completion.finish_reason == "stop" and extract_prose_answer(text) is None:
-        text, more = _continue(agent, state["messages"], text.rstrip() + "\n```python\n")
+        fence = text.rstrip() + "\n```python\n"
+        text, more = _continue(agent, state["messages"], fence, agent.sampling(*call, "fence"))
         parsed = parse_step(text)
         completion = more.model_copy(
             update={"completion_tokens": completion.completion_tokens + more.completion_tokens}
@@ -83,17 +87,21 @@ def think(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
     }
 
 
-def _continue(agent: CodeAgent, messages: list[ChatMessage], prefix: str) -> tuple[str, Completion]:
+def _continue(
+    agent: CodeAgent, messages: list[ChatMessage], prefix: str, params: SamplingParams
+) -> tuple[str, Completion]:
     """One model call; with a non-empty `prefix` the model continues that partial assistant turn."""
     conversation = list(messages) + ([{"role": "assistant", "content": prefix}] if prefix else [])
-    completion = agent.model.complete(conversation, agent.sampling())[0]
+    completion = agent.model.complete(conversation, params)[0]
     return prefix + completion.text, completion
 
 
-def _sample_candidates(agent: CodeAgent, messages: list[ChatMessage], prefix: str, started: float) -> dict:
-    """SAG: `agent.sag` candidate actions from one batched call (n samples)."""
+def _sample_candidates(
+    agent: CodeAgent, messages: list[ChatMessage], prefix: str, params: SamplingParams, started: float
+) -> dict:
+    """SAG: `agent.sag` candidate actions from one batched call (`params.n` samples)."""
     conversation = list(messages) + ([{"role": "assistant", "content": prefix}] if prefix else [])
-    completions = agent.model.complete(conversation, agent.sampling(n=agent.sag))
+    completions = agent.model.complete(conversation, params)
     texts = [prefix + c.text for c in completions]
     return {
         "texts": texts,
@@ -169,7 +177,7 @@ def finalize(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
     """Out of steps: ask once for the bare answer, so every episode ends with one."""
     agent, sandbox = _runtime(config)
     conversation = [*list(state["messages"]), _user(render(_PROMPTS, "final_fallback"))]
-    completion = agent.model.complete(conversation, agent.sampling(max_new_tokens=64))[0]
+    completion = agent.model.complete(conversation, agent.sampling(state["question"], "final", max_new_tokens=64))[0]
     parsed = parse_step(completion.text)
     answer: Any = None
     if parsed.code and "final_answer" in parsed.code:
@@ -296,9 +304,12 @@ class CodeAgent:
             _GRAPH = build_graph()
         return _GRAPH
 
-    def sampling(self, **overrides: Any) -> SamplingParams:
-        """The settings of one model call: the agent's `sampling`, its token budget and stop strings, `overrides`."""
+    def sampling(self, *call: object, **overrides: Any) -> SamplingParams:
+        """The settings of one model call: the agent's `sampling`, its token budget and stop strings, `overrides`.
+        A seeded agent's calls draw with the seed mixed with `call` (the question, the step): see `call_seed`."""
         chosen = self.base_sampling.model_dump(exclude_none=True)
+        if call and "seed" in chosen:
+            chosen["seed"] = call_seed(chosen["seed"], *call)
         return SamplingParams(**{"max_new_tokens": self.max_new_tokens, "stop": STOP_STRINGS, **chosen, **overrides})
 
     def system_prompt(self) -> str:

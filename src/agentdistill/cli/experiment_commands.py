@@ -20,12 +20,18 @@ def run(
     stage: list[str] = typer.Option(
         [], help="Run only these stages (collect, train, evaluate, report); repeatable. Default: all, in order."
     ),
+    backend: str | None = typer.Option(
+        None,
+        help="Where every local model runs, over the file's `backend`: auto, engine, transformers, or vllm "
+        "(a GPU machine: the teacher, the student and each distilled one served by vLLM).",
+    ),
 ) -> None:
     """Run every stage, skipping what is done (rerun to continue); results go to results/NAME/."""
     from agentdistill.pipeline.experiment import STAGES, run_experiment
     from agentdistill.pipeline.experiment_config import ExperimentConfig
 
-    config = ExperimentConfig.from_file(file)  # a broken file fails here, before any model loads
+    overrides = {"backend": backend} if backend else {}
+    config = ExperimentConfig.from_file(file, **overrides)  # a broken file fails here, before any model loads
     if unknown := set(stage) - set(STAGES):
         raise typer.BadParameter(f"unknown stages {sorted(unknown)}; choose from {', '.join(STAGES)}")
     quiet_libraries()

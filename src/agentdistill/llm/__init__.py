@@ -6,11 +6,13 @@
 - ``"engine:NAME"`` (or ``"engine:PATH.gguf"``): the embedded model served by the managed llama.cpp engine
   (`agentdistill engine build` once), started on first use and stopped when its last user closes.
 
-Local models (a name or ``hf:PATH``) run on one of two backends, `backend=`:
+Local models (a name or ``hf:PATH``) run on one of three backends, `backend=`:
 
 - ``"engine"``: the llama.cpp engine serves the model's GGUF file (the embedded models ship as GGUF; a distilled
   student gets one from `distill`, or converted on demand); fast on CPUs, parallel slots, JSON schemas.
 - ``"transformers"``: eager transformers in-process, in the precision `dtype` chooses; what training uses.
+- ``"vllm"``: vLLM's OpenAI server serves the model's folder, started and stopped like the engine (a GPU machine
+  with `pip install 'agentdistill[vllm]'`); a multi-stage run serves its freshly distilled students the same way.
 - ``"auto"`` (default): the engine where it is built and the model has a GGUF file, unless a `dtype` is asked
   for (a transformers setting); transformers otherwise.
 """
@@ -27,6 +29,7 @@ from agentdistill.llm.base import (
     ChatMessage,
     Completion,
     SamplingParams,
+    call_seed,
 )
 from agentdistill.llm.precision import (
     Precision,
@@ -53,6 +56,7 @@ __all__ = [
     "SamplingParams",
     "TrainingPrecision",
     "UnknownModel",
+    "call_seed",
     "engine_gguf",
     "is_server_spec",
     "load_chat_model",
@@ -63,8 +67,8 @@ __all__ = [
     "resolve_backend",
 ]
 
-Backend = Literal["auto", "engine", "transformers"]
-BACKENDS: tuple[str, ...] = ("auto", "engine", "transformers")
+Backend = Literal["auto", "engine", "transformers", "vllm"]
+BACKENDS: tuple[str, ...] = ("auto", "engine", "transformers", "vllm")
 
 
 def is_server_spec(spec: str) -> bool:
@@ -73,14 +77,14 @@ def is_server_spec(spec: str) -> bool:
 
 
 def parse_backend(value: str) -> str:
-    """Validate a backend name (auto, engine, transformers)."""
+    """Validate a backend name (auto, engine, transformers, vllm)."""
     if value not in BACKENDS:
         raise ConfigError(f"unknown backend {value!r}; choose one of {', '.join(BACKENDS)}")
     return value
 
 
 def resolve_backend(spec: str, dtype: str = "auto", backend: str = "auto") -> str:
-    """Which backend `load_chat_model` uses for `spec`: 'engine', 'transformers' or 'openai' (see the module
+    """Which backend `load_chat_model` uses for `spec`: 'engine', 'transformers', 'vllm' or 'openai' (see the module
     docstring). Raises ValueError for a combination that cannot be honoured, before anything loads."""
     from agentdistill.llm import engine
 
@@ -90,8 +94,8 @@ def resolve_backend(spec: str, dtype: str = "auto", backend: str = "auto") -> st
             raise ConfigError(f"--backend {backend} applies to local models; {spec} is a server")
         return "openai"
     if spec.startswith("engine:"):
-        if backend == "transformers":
-            raise ConfigError(f"{spec} names the engine; use the model's name or hf:PATH for transformers")
+        if backend in ("transformers", "vllm"):
+            raise ConfigError(f"{spec} names the engine; use the model's name or hf:PATH for {backend}")
         return "engine"
     if backend == "auto":
         if parse_dtype(dtype) != "auto":
@@ -99,6 +103,8 @@ def resolve_backend(spec: str, dtype: str = "auto", backend: str = "auto") -> st
         return "engine" if engine.is_built() and engine_gguf(spec, convert=False) is not None else "transformers"
     if backend == "engine" and parse_dtype(dtype) != "auto":
         raise PrecisionError(f"--dtype {dtype} applies to the transformers backend; the engine serves GGUF weights")
+    if backend == "vllm" and parse_dtype(dtype) != "auto":
+        raise PrecisionError(f"--dtype {dtype} applies to the transformers backend; vLLM picks its own")
     return backend
 
 
@@ -120,6 +126,11 @@ def load_chat_model(
         assert gguf is not None, "engine_gguf converts a folder without a GGUF file"
         fields.setdefault("model_id", spec)
         return EngineChatModel.start(gguf, **fields)
+    if chosen == "vllm":
+        from agentdistill.llm.engine_backend import EngineChatModel
+
+        fields.setdefault("model_id", spec)
+        return EngineChatModel.start(local_model_path(spec), engine="vllm", **fields)
     if chosen == "openai":
         from agentdistill.llm.openai_compat import OpenAIChatModel
 

@@ -7,6 +7,7 @@ mean log-probabilities, and continuing a partial assistant message (first-though
 
 from __future__ import annotations
 
+import hashlib
 from abc import abstractmethod
 from typing import Any, Literal
 
@@ -59,6 +60,18 @@ class SamplingParams(BaseModel):
         default=None,
         description="Constrain the output to JSON valid under this schema (backends with `capabilities.json_schema`).",
     )
+
+
+def call_seed(seed: int | None, *keys: object) -> int | None:
+    """The seed of one model call, mixed from a run's `seed` and what sets the call apart (its question, step).
+
+    A backend that honours seeds draws the same random numbers for every call with the same seed: with one seed
+    per run, every task of a best-of-k round (and every step of an episode) would be pushed the same way, and
+    one lucky seed would lift a whole round. None stays None (the backend draws its own)."""
+    if seed is None:
+        return None
+    digest = hashlib.blake2b(repr((seed, *keys)).encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big") & 0x7FFFFFFF
 
 
 class Capabilities(BaseModel):

@@ -285,6 +285,8 @@ class EngineServer:
                 str(self.parallel),
                 "--max-model-len",
                 str(self.context),
+                "--generation-config",  # sampling is the caller's: not the model's generation_config.json
+                "vllm",
                 *self.extra_args,
             ]
         return [

@@ -22,10 +22,14 @@ from agentdistill.llm.openai_compat import OpenAIChatModel
 from agentdistill.llm.precision import quantized_precision
 
 NEUTRAL_SAMPLING = {"repeat_penalty": 1.0, "top_k": 0, "min_p": 0.0, "cache_prompt": True}
+# vLLM's own defaults are neutral, but a model's generation_config.json (Qwen2.5: repetition penalty 1.05,
+# top-k 20) would apply without `--generation-config vllm`; stated per request too, for servers started by hand
+VLLM_NEUTRAL_SAMPLING = {"repetition_penalty": 1.0, "min_p": 0.0}
 
 
 class EngineChatModel(OpenAIChatModel):
-    """Chat completions from a local `llama-server` (spec `engine:NAME` or `engine:PATH.gguf`)."""
+    """Chat completions from a managed local server: `llama-server` (spec `engine:NAME` or `engine:PATH.gguf`, or
+    backend `engine`), or vLLM's OpenAI server (backend `vllm`, on a GPU machine)."""
 
     _server: Any = PrivateAttr(default=None)
     _restarts: int = PrivateAttr(default=0)
@@ -33,21 +37,27 @@ class EngineChatModel(OpenAIChatModel):
 
     @classmethod
     def start(
-        cls, gguf: str | Path, parallel: int = DEFAULT_SLOTS, engine_args: tuple[str, ...] = (), **fields: Any
+        cls,
+        served: str | Path,
+        parallel: int = DEFAULT_SLOTS,
+        engine_args: tuple[str, ...] = (),
+        engine: str = "llama.cpp",
+        **fields: Any,
     ) -> EngineChatModel:
-        """Join (or start) the server for `gguf`; `engine_args` are extra `llama-server` flags, and a server
-        started with other flags is another server."""
-        gguf = Path(gguf)
-        server = EngineServer(gguf, parallel=parallel, extra_args=engine_args).acquire()
-        fields.setdefault("model_id", f"engine:{gguf.name}")
+        """Join (or start) the server for `served`: a GGUF file on llama.cpp, a model folder on vLLM (`engine`).
+        `engine_args` are extra server flags, and a server started with other flags is another server."""
+        path = Path(served)
+        server = EngineServer(path, parallel=parallel, extra_args=engine_args, engine=engine).acquire()
+        llama = engine == "llama.cpp"
+        fields.setdefault("model_id", f"engine:{path.name}" if llama else f"vllm:{path.name}")
         # requests queue for a free slot on a saturated local server: minutes are normal, not a failure
         fields.setdefault("timeout_s", 1800.0)
         model = cls(
             model=server.served_name,
             base_url=server.base_url,
-            sampling_defaults=NEUTRAL_SAMPLING,
+            sampling_defaults=NEUTRAL_SAMPLING if llama else VLLM_NEUTRAL_SAMPLING,
             max_concurrency=parallel,
-            precision=quantized_precision(gguf_quantization(gguf)),
+            precision=quantized_precision(gguf_quantization(path)) if llama else None,  # vLLM picks its dtype
             **fields,
         )
         model._server = server

@@ -113,9 +113,9 @@ class Collector:
         self.close()
 
     def agent_for(self, task: Task, sample: int = 0) -> CodeAgent | ClosedBookAgent:
-        """The agent for `task`'s sample number `sample`: each sample draws with its own seed (seed + sample),
-        or best-of-k would draw the same trajectory k times wherever the backend honours seeds; a greedy-first
-        task's sample 0 is greedy."""
+        """The agent for `task`'s sample number `sample`: each sample draws with its own seed (seed + sample, which
+        each call mixes with its question and step), or best-of-k would draw the same trajectory k times wherever
+        the backend honours seeds; a greedy-first task's sample 0 is greedy."""
         tools = tuple(task.metadata.get("tools", []))
         style = self.config.prompt_for(task)
         greedy = sample == 0 and self.config.greedy_first_for(task)

@@ -1,6 +1,6 @@
 """`experiment`: the paper's comparison from one config file, every stage resumable.
 
-    collect   each teacher run on the train split of its suites       out/teacher/RUN.jsonl
+    collect   each teacher run on the train split of its suites       out/teacher/RUN-SUITE.jsonl
     train     each student on the correct trajectories of its runs     out/students/NAME/ (export/, model/, ...)
     evaluate  each row on the test split of its suites                 out/eval/ROW-SUITE/
     report    accuracy with 95% intervals, paired tests, failures      out/summary.json, out/report.md, out/*.png
@@ -44,7 +44,7 @@ def run_experiment(
     chosen = set(stages)
     config.folder.mkdir(parents=True, exist_ok=True)
     config.save(config.folder / "config.yaml")  # what ran, next to what it produced
-    cache = models or ModelCache()
+    cache = models or ModelCache(config.dtype, config.backend)
     try:
         if "collect" in chosen:
             collect_teacher(config, cache, announce, progress)
@@ -80,8 +80,8 @@ def training_records(config: ExperimentConfig, student: StudentRun) -> tuple[lis
     records: list[TrajectoryRecord] = []
     for name in student.data:
         run = next(r for r in config.teacher_runs if r.name == name)
-        store = config.collect_config(run, config.suites_of(run)[0]).out
-        records += list(TrajectoryStore(store))
+        for suite in config.suites_of(run):
+            records += list(TrajectoryStore(config.collect_config(run, suite).out))
     kept, stats = filter_records(records, FilterConfig(max_per_task=student.max_per_task))
     if student.max_examples is not None and len(kept) > student.max_examples:
         # one seeded order for every size, so a student on 100 trajectories sees the 50 of the smaller one

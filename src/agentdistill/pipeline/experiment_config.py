@@ -30,7 +30,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, Field, model_validator
 
-from agentdistill.config import DEFAULT_STUDENT, DEFAULT_TEACHER, CommandConfig, ModelSpec
+from agentdistill.config import DEFAULT_STUDENT, DEFAULT_TEACHER, CommandConfig, ModelSettings, ModelSpec
 from agentdistill.distill.distill_config import DistillConfig
 from agentdistill.pipeline.collect_config import CollectConfig
 from agentdistill.pipeline.eval_config import EvalConfig
@@ -72,8 +72,10 @@ class Row(BaseModel):
     settings: dict[str, Any] = Field(default_factory=dict, description="EvalConfig settings (sag, closed_book...).")
 
 
-class ExperimentConfig(CommandConfig):
-    """Teacher runs -> students -> rows, each stage resumable; results go to `out` (default results/NAME)."""
+class ExperimentConfig(ModelSettings, CommandConfig):
+    """Teacher runs -> students -> rows, each stage resumable; results go to `out` (default results/NAME).
+    `backend` and `dtype` say where every local model runs: the teacher, the student and each distilled one
+    (`backend: vllm` on a GPU machine serves them all with vLLM)."""
 
     name: str
     out: str | None = None
@@ -92,6 +94,8 @@ class ExperimentConfig(CommandConfig):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
+        if shadowed := sorted({"backend", "dtype"} & set(self.episode)):
+            raise ValueError(f"episode: {', '.join(shadowed)} is set once, at the top of the file, for every model")
         runs, students, rows = {r.name for r in self.teacher_runs}, {s.name for s in self.students}, set()
         for student in self.students:
             if missing := set(student.data) - runs:
@@ -134,7 +138,9 @@ class ExperimentConfig(CommandConfig):
 
     def collect_config(self, run: TeacherRun, suite: str) -> CollectConfig:
         values = {**self.episode, **run.settings}
-        out = self.folder / "teacher" / f"{slug(run.name)}.jsonl"
+        # a store per run and suite: each stays under the repository's file limit, and a finished one can be
+        # gzipped on its own (TrajectoryStore reads NAME.jsonl.gz) while the others still collect
+        out = self.folder / "teacher" / f"{slug(run.name)}-{suite}.jsonl"
         return CollectConfig.build(
             **values, suite=suite, split="train", n=run.train_tasks, teacher=self.teacher, out=str(out)
         )

@@ -10,7 +10,7 @@ from agentdistill.llm import AgentChatModel
 
 class ModelCache:
     """`cache(spec)` loads a model spec once (local ones with `dtype`/`backend`); `close()` releases them all
-    (an engine server stops when its last user leaves)."""
+    (an engine server stops when its last user leaves). On `vllm` one local model is served at a time."""
 
     def __init__(self, dtype: Dtype = "auto", backend: Backend = "auto") -> None:
         self.dtype, self.backend = dtype, backend
@@ -21,6 +21,9 @@ class ModelCache:
 
         if spec not in self.loaded:
             local = not is_server_spec(spec)
+            if local and self.backend == "vllm":
+                # a vLLM server takes most of the GPU's memory: the model it serves goes before the next starts
+                self.close()
             self.loaded[spec] = load_chat_model(
                 spec, dtype=self.dtype if local else "auto", backend=self.backend if local else "auto"
             )
