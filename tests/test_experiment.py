@@ -146,6 +146,11 @@ def test_an_experiment_runs_its_stages_resumes_and_reports(tmp_path, monkeypatch
     assert len(exported.read_text().splitlines()) == 2  # one per task: the cap
     report = (folder / "report.md").read_text()
     assert "| student prompted | 0.0 (" in report and "| agent-distilled + SAG | 100.0 (" in report
+    # what the students learnt from: 2 tasks x 2 samples, both solved, two distinct correct trajectories each
+    assert "| agent | math | 2/2 | 4 | 2 (" in report and "%) | 4 | " in report.split("| agent | math |")[1]
+    teacher = json.loads((folder / "summary.json").read_text())["teacher"]
+    assert [(t["run"], t["suite"], t["episodes"], t["distinct_correct"]) for t in teacher] == [("agent", "math", 4, 4)]
+    assert teacher[0]["wall_minutes"] >= 0.0
     assert "| student prompted | agent-distilled | math | 2 | 0 | 2 | +100.0 |" in report
     assert (folder / "accuracy.png").stat().st_size > 0 and (folder / "config.yaml").is_file()
     # what each stage cost, for the time goal: one line per part that did work

@@ -1,5 +1,6 @@
 """The report of an experiment, from its files only: per cell accuracy with a 95% bootstrap interval, the
-paired comparisons it asks for, failures by kind, the students' training, and a chart."""
+paired comparisons it asks for, failures by kind, the teacher's trajectories, the students' training, and a
+chart."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from agentdistill.pipeline.failures import FAILURE_KINDS, failure_counts, hit_a_
 from agentdistill.pipeline.markdown import markdown_rows
 from agentdistill.pipeline.stats import PairedComparison, bootstrap_interval, paired, stated
 from agentdistill.pipeline.wall_time import read_runs, work_done
+from agentdistill.pipeline.yields import yield_at
 from agentdistill.trajectories.store import TrajectoryStore
 
 
@@ -42,6 +44,61 @@ class Cell(BaseModel):
     @property
     def accuracy(self) -> float:
         return self.correct / self.tasks if self.tasks else 0.0
+
+
+class TeacherCell(BaseModel):
+    """One teacher run on one suite: the trajectories its students learn from."""
+
+    run: str
+    suite: str
+    tasks: int = Field(description="Tasks with at least one episode so far.")
+    planned: int
+    episodes: int
+    solved: int = Field(description="Tasks with a correct trajectory.")
+    solved_ci: tuple[float, float]
+    distinct_correct: int = Field(description="Correct trajectories left after dropping near-identical ones.")
+    wall_minutes: float
+
+
+def teacher_cells(config: ExperimentConfig) -> list[TeacherCell]:
+    """Every teacher run on every suite, from its store and the collect stage's logged runs."""
+    minutes: dict[tuple[str, str], float] = {}
+    for logged in read_runs(config.stage_log):
+        if logged.get("stage") == "collect":
+            key = (logged["name"], logged["suite"])
+            minutes[key] = minutes.get(key, 0.0) + logged["seconds"] / 60
+    cells = []
+    for run in config.teacher_runs:
+        for suite in config.suites_of(run):
+            collect = config.collect_config(run, suite)
+            got = yield_at(TrajectoryStore(collect.out), collect.samples)
+            cells.append(
+                TeacherCell(
+                    run=run.name,
+                    suite=suite,
+                    tasks=got.tasks,
+                    planned=run.train_tasks,
+                    episodes=got.episodes,
+                    solved=got.solved,
+                    solved_ci=got.solved_ci,
+                    distinct_correct=got.distinct_correct,
+                    wall_minutes=round(minutes.get((run.name, suite), 0.0), 1),
+                )
+            )
+    return cells
+
+
+def teacher_rows(cells: list[TeacherCell]) -> list[list[str]]:
+    """A row per teacher cell that has run; its share of tasks solved only once it is stated (`stats.stated`)."""
+    rows = []
+    for c in cells:
+        if not c.tasks:
+            continue
+        low, high = c.solved_ci
+        solved = f"{c.solved} ({100 * low:.0f}–{100 * high:.0f}%)" if stated(c.tasks, c.planned) else str(c.solved)
+        counts = [f"{c.tasks}/{c.planned}", str(c.episodes), solved, str(c.distinct_correct)]
+        rows.append([c.run, c.suite, *counts, f"{c.wall_minutes:.1f}"])
+    return rows
 
 
 def read_cell(config: ExperimentConfig, row: Row, suite: str) -> Cell:
@@ -140,11 +197,13 @@ def write_experiment_report(config: ExperimentConfig) -> Path:
     folder = config.folder
     folder.mkdir(parents=True, exist_ok=True)
     stages = stage_times(config)
+    teacher = teacher_cells(config)
     goals = check_goals(config.goals, cells, sum(t["seconds"] for t in stages.values()) / 3600)
     summary = {
         "experiment": config.name,
         "cells": [c.model_dump(mode="json") for c in cells],
         "comparisons": [{"a": a, "b": b, "suite": s, **c.model_dump(), "p": c.p_value} for a, b, s, c in compared],
+        "teacher": [c.model_dump(mode="json") for c in teacher],
         "training": training,
         "stages": stages,
         "goals": [g.model_dump() for g in goals],
@@ -192,6 +251,10 @@ def write_experiment_report(config: ExperimentConfig) -> Path:
             "",
             markdown_rows(header, mae_rows),
         ]
+    if rows := teacher_rows(teacher):
+        header = ["run", "suite", "tasks", "episodes", "solved (95% CI)", "distinct correct", "wall min"]
+        parts += ["", "Teacher trajectories, per run and train suite (what the students learn from):", ""]
+        parts.append(markdown_rows(header, rows))
     if any(training.values()):
         rows = [
             [name, str(t.get("examples", "-")), f"{t.get('tokens_per_second', 0):.0f}", str(t.get("last_loss", "-"))]
