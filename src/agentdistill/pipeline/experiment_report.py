@@ -71,20 +71,9 @@ def teacher_cells(config: ExperimentConfig) -> list[TeacherCell]:
     for run in config.teacher_runs:
         for suite in config.suites_of(run):
             collect = config.collect_config(run, suite)
-            got = yield_at(TrajectoryStore(collect.out), collect.samples)
-            cells.append(
-                TeacherCell(
-                    run=run.name,
-                    suite=suite,
-                    tasks=got.tasks,
-                    planned=run.train_tasks,
-                    episodes=got.episodes,
-                    solved=got.solved,
-                    solved_ci=got.solved_ci,
-                    distinct_correct=got.distinct_correct,
-                    wall_minutes=round(minutes.get((run.name, suite), 0.0), 1),
-                )
-            )
+            got = yield_at(TrajectoryStore(collect.out), collect.samples).model_dump(exclude={"k"})
+            wall = round(minutes.get((run.name, suite), 0.0), 1)
+            cells.append(TeacherCell(run=run.name, suite=suite, planned=run.train_tasks, wall_minutes=wall, **got))
     return cells
 
 
