@@ -15,7 +15,6 @@ from agentdistill.llm import (
     AgentChatModel,
     ChatMessage,
     SamplingParams,
-    call_seed,
     load_chat_model,
 )
 
@@ -44,9 +43,7 @@ class ClosedBookAgent:
     def sampling(self, *call: object) -> SamplingParams:
         """The settings of its one model call: the agent's `sampling` and its token budget; a seeded agent's
         seed is mixed with `call` (the question), so that tasks do not share their random draws (`call_seed`)."""
-        chosen = self.base_sampling.model_dump(exclude_none=True)
-        if call and "seed" in chosen:
-            chosen["seed"] = call_seed(chosen["seed"], *call)
+        chosen = self.base_sampling.for_call(*call).model_dump(exclude_none=True)
         return SamplingParams(**{"max_new_tokens": self.max_new_tokens, **chosen})
 
     def initial_messages(self, question: str) -> list[ChatMessage]:

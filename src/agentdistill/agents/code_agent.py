@@ -28,7 +28,6 @@ from agentdistill.llm import (
     ChatMessage,
     Completion,
     SamplingParams,
-    call_seed,
     load_chat_model,
 )
 from agentdistill.llm.registry import DEFAULT_CHAT_MODEL
@@ -307,9 +306,7 @@ class CodeAgent:
     def sampling(self, *call: object, **overrides: Any) -> SamplingParams:
         """The settings of one model call: the agent's `sampling`, its token budget and stop strings, `overrides`.
         A seeded agent's calls draw with the seed mixed with `call` (the question, the step): see `call_seed`."""
-        chosen = self.base_sampling.model_dump(exclude_none=True)
-        if call and "seed" in chosen:
-            chosen["seed"] = call_seed(chosen["seed"], *call)
+        chosen = self.base_sampling.for_call(*call).model_dump(exclude_none=True)
         return SamplingParams(**{"max_new_tokens": self.max_new_tokens, "stop": STOP_STRINGS, **chosen, **overrides})
 
     def system_prompt(self) -> str:

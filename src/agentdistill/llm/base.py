@@ -61,6 +61,12 @@ class SamplingParams(BaseModel):
         description="Constrain the output to JSON valid under this schema (backends with `capabilities.json_schema`).",
     )
 
+    def for_call(self, *keys: object) -> SamplingParams:
+        """These settings for one call, its seed mixed with `keys` (its question, step): see `call_seed`."""
+        if not keys or self.seed is None:
+            return self
+        return self.model_copy(update={"seed": call_seed(self.seed, *keys)})
+
 
 def call_seed(seed: int | None, *keys: object) -> int | None:
     """The seed of one model call, mixed from a run's `seed` and what sets the call apart (its question, step).
