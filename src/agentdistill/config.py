@@ -26,11 +26,11 @@ from pydantic import (
 )
 
 from agentdistill.errors import ConfigError, InputFileError, MissingFileError
+from agentdistill.llm import Backend
 from agentdistill.llm.base import SamplingParams
 from agentdistill.llm.registry import DEFAULT_CHAT_MODEL, DEFAULT_TEACHER_MODEL
 
 Dtype = Literal["auto", "fp32", "bf16", "fp16"]
-Backend = Literal["auto", "engine", "transformers", "vllm"]
 DEFAULT_TEACHER = DEFAULT_TEACHER_MODEL
 DEFAULT_STUDENT = DEFAULT_CHAT_MODEL
 

@@ -20,7 +20,7 @@ Local models (a name or ``hf:PATH``) run on one of three backends, `backend=`:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from agentdistill.errors import ConfigError, MissingFileError
 from agentdistill.llm import registry
@@ -68,7 +68,8 @@ __all__ = [
 ]
 
 Backend = Literal["auto", "engine", "transformers", "vllm"]
-BACKENDS: tuple[str, ...] = ("auto", "engine", "transformers", "vllm")
+# the names, from the one Literal, for validating a string that came from a file or the command line
+BACKENDS: tuple[str, ...] = get_args(Backend)
 
 
 def is_server_spec(spec: str) -> bool:

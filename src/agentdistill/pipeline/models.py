@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import gc
 
-from agentdistill.config import Backend, Dtype
-from agentdistill.llm import AgentChatModel
+from agentdistill.config import Dtype
+from agentdistill.llm import AgentChatModel, Backend
 
 
 class ModelCache:
