@@ -55,6 +55,25 @@ def test_errors_are_observations(box):
     )
 
 
+def test_reaching_outside_the_sandbox_points_to_the_tools(box):
+    """The 1.5B teacher's materials episodes: `from pymatgen import Composition` (the pre-2022 API), then
+    `!pip install pymatgen` or subprocess with sudo, never the analyze_composition tool it had."""
+    gone = box.run("from math import Composition").error
+    assert gone.startswith("ImportError (line 1)")
+    assert "the tools are already defined functions: final_answer, lookup" in gone
+    shell = box.run("!pip install pymatgen").error
+    assert shell.startswith("SyntaxError (line 1)") and "runs no other programs" in shell and "lookup" in shell
+    assert "runs no other programs" not in box.run("def f(:").error
+
+
+@linux_only
+def test_installing_through_subprocess_is_refused_with_a_hint(box):
+    result = box.run('import subprocess\nsubprocess.run(["sudo", "pip", "install", "pymatgen"])')
+    assert result.error.startswith("PermissionError (line 2)")
+    assert "nothing can be installed; the tools are already defined functions: final_answer, lookup" in result.error
+    assert "runs no other programs" not in box.run("open('/etc/agentdistill-test', 'w')").error
+
+
 def test_a_variable_named_like_a_tool_does_not_break_the_next_step(box):
     """Seen on chain_sum: `final_answer = step7 + 38279` in one step, then `final_answer(-154752)` failed with
     "'int' object is not callable" and the right answer was lost."""

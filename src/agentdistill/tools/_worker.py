@@ -179,7 +179,10 @@ def run(code: str, namespace: dict, tools: dict, limits: dict) -> dict:
     except MemoryError:
         result["error"] = f"MemoryError: the code tried to use more than {limits['memory_mb']} MB"
     except SyntaxError as error:
-        result["error"] = f"SyntaxError (line {error.lineno}): {error.msg}: {(error.text or '').strip()}"
+        text = (error.text or "").strip()
+        shell_command = text.startswith("!")  # a notebook's `!pip install pymatgen`
+        hint = _no_programs_hint(tools) if shell_command else ""
+        result["error"] = f"SyntaxError (line {error.lineno}): {error.msg}: {text}{hint}"
     except BaseException as error:
         frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename == "<code>"]
         where = f" (line {frames[-1].lineno})" if frames else ""
@@ -203,16 +206,21 @@ def _cap(text: str | None, limit: int) -> str | None:
 
 
 def _suggestion(error: BaseException, namespace: dict, tools: dict) -> str:
-    """A hint for the three slips models make with tools: a misspelt name (Python's "Did you mean", which
+    """A hint for the slips models make with tools: a misspelt name (Python's "Did you mean", which
     str(NameError) leaves out: Final_answer(...)), importing a tool from an invented module (`from knowledge_base
-    import retrieve`, seen under a code-opening first-thought prefix), and calling a tool after assigning a value
-    to its name in the same code."""
+    import retrieve`, seen under a code-opening first-thought prefix) or a name a package no longer has (`from
+    pymatgen import Composition`, the pre-2022 API, in 18 of the 1.5B teacher's first 22 molar-mass episodes,
+    none of which then called analyze_composition), installing a package through subprocess, and calling a tool
+    after assigning a value to its name in the same code."""
     shadowed = [name for name, function in tools.items() if namespace.get(name) is not function]
     if isinstance(error, TypeError) and shadowed:
         return f". The code assigned a value to the tool {shadowed[0]!r}: give that variable another name"
     name = getattr(error, "name", None)
-    if isinstance(error, ModuleNotFoundError):
-        return f". Only installed packages import; the tools are already defined functions: {', '.join(tools)}"
+    if isinstance(error, ImportError):
+        return f". Nothing can be installed; the tools are already defined functions: {', '.join(tools)}"
+    started_a_program = any(f.filename.endswith("subprocess.py") for f in traceback.extract_tb(error.__traceback__))
+    if isinstance(error, PermissionError) and started_a_program:
+        return _no_programs_hint(tools)
     if not isinstance(error, NameError) or not name:
         return ""
     import builtins
@@ -220,6 +228,15 @@ def _suggestion(error: BaseException, namespace: dict, tools: dict) -> str:
 
     close = difflib.get_close_matches(name, [*namespace, *dir(builtins)], n=1, cutoff=0.7)
     return f". Did you mean {close[0]!r}?" if close else ""
+
+
+def _no_programs_hint(tools: dict) -> str:
+    """The hint for code that tries to run a program (`!pip install pymatgen`, `subprocess.run(["pip", ...])`,
+    which the sandbox forbids): the 1.5B teacher retried both with sudo rather than use its tools."""
+    return (
+        ". The sandbox runs no other programs and nothing can be installed; "
+        f"the tools are already defined functions: {', '.join(tools)}"
+    )
 
 
 @contextlib.contextmanager
