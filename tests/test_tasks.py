@@ -43,6 +43,16 @@ def test_score_task_uses_the_task_metric_and_aliases():
     assert score_task(task, None) == (0.0, False)
 
 
+def test_a_truth_value_answers_a_yes_no_question():
+    metal = Task(id="m", question="Is Tm5Si3C a metal? Answer yes or no.", answers=["yes"], metric="alias", suite="s")
+    assert score_task(metal, True) == (1.0, True)
+    assert score_task(metal, "True") == (1.0, True)
+    assert score_task(metal, False) == (0.0, False)
+    named = Task(id="n", question="Which word?", answers=["True"], metric="exact_match", suite="s")
+    assert score_task(named, True) == (1.0, True)  # a gold that is not yes/no is compared as written
+    assert score_task(named, "yes") == (0.0, False)
+
+
 def test_builtin_splits_are_fixed_and_disjoint():
     for suite in ("math", "facts"):
         train, test = load_suite(suite, "train"), load_suite(suite, "test")

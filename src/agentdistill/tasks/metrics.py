@@ -83,9 +83,19 @@ def score(
     """Best score of `prediction` against any gold answer; None predictions score 0."""
     if prediction is None:
         return 0.0
+    prediction = _as_yes_no(prediction, answers)
     if metric == "numeric":
         return max(numeric_match(prediction, gold, rel_tol=rel_tol, abs_tol=abs_tol) for gold in answers)
     return max(_METRICS[metric](prediction, gold) for gold in answers)
+
+
+def _as_yes_no(prediction: Any, answers: list[str]) -> Any:
+    """A truth value as the yes or no a yes/no question's gold states: the 1.5B teacher answered "Is Tm5Si3C a
+    metal ...? Answer yes or no." with final_answer(True), unambiguous and right, which alias matching scored 0."""
+    truth = {"true": "yes", "false": "no"}.get(normalize(prediction))
+    if truth is None or not answers or any(normalize(gold) not in ("yes", "no") for gold in answers):
+        return prediction
+    return truth
 
 
 def score_task(task: Task, prediction: Any) -> tuple[float, bool]:
