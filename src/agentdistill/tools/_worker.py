@@ -217,9 +217,8 @@ def _suggestion(error: BaseException, namespace: dict, tools: dict) -> str:
         return f". The code assigned a value to the tool {shadowed[0]!r}: give that variable another name"
     name = getattr(error, "name", None)
     if isinstance(error, ImportError):
-        return f". Nothing can be installed; the tools are already defined functions: {', '.join(tools)}"
-    started_a_program = any(f.filename.endswith("subprocess.py") for f in traceback.extract_tb(error.__traceback__))
-    if isinstance(error, PermissionError) and started_a_program:
+        return f". Nothing can be installed; {_tools_are_defined(tools)}"
+    if isinstance(error, PermissionError) and _raised_in_subprocess(error):
         return _no_programs_hint(tools)
     if not isinstance(error, NameError) or not name:
         return ""
@@ -233,10 +232,15 @@ def _suggestion(error: BaseException, namespace: dict, tools: dict) -> str:
 def _no_programs_hint(tools: dict) -> str:
     """The hint for code that tries to run a program (`!pip install pymatgen`, `subprocess.run(["pip", ...])`,
     which the sandbox forbids): the 1.5B teacher retried both with sudo rather than use its tools."""
-    return (
-        ". The sandbox runs no other programs and nothing can be installed; "
-        f"the tools are already defined functions: {', '.join(tools)}"
-    )
+    return f". The sandbox runs no other programs and nothing can be installed; {_tools_are_defined(tools)}"
+
+
+def _tools_are_defined(tools: dict) -> str:
+    return f"the tools are already defined functions: {', '.join(tools)}"
+
+
+def _raised_in_subprocess(error: BaseException) -> bool:
+    return any(frame.filename.endswith("subprocess.py") for frame in traceback.extract_tb(error.__traceback__))
 
 
 @contextlib.contextmanager
