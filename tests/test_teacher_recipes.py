@@ -456,4 +456,6 @@ def test_a_study_killed_with_sigterm_still_writes_the_wall_time_of_its_cell(tmp_
     runs_file = store.with_suffix(".runs.jsonl")
     assert runs_file.is_file(), f"no wall time written; the process said: {stderr[-2000:]}"
     runs = [json.loads(line) for line in runs_file.read_text().splitlines()]
-    assert len(runs) == 1 and 3 <= runs[0]["episodes"] < 40 and runs[0]["seconds"] > 0, runs
+    stored = store.read_text().count("\n")
+    # SIGTERM can land between a record's write and its count (CI once logged 2 of 3 stored episodes)
+    assert len(runs) == 1 and stored - 1 <= runs[0]["episodes"] <= stored < 40 and runs[0]["seconds"] > 0, runs
