@@ -82,7 +82,10 @@ def main() -> None:
             todo = [c for c in args.concurrency if f"{teacher} | {backend} | {c}" not in results["rows"]]
             if not todo:
                 continue
-            model = load_chat_model(teacher, backend=backend)
+            # an engine serves as many sequences at once as the highest concurrency asks for, so that every
+            # concurrency runs on the same server and only the number of episodes in flight differs
+            slots = {"parallel": max(args.concurrency)} if backend == "engine" else {}
+            model = load_chat_model(teacher, backend=backend, **slots)
             try:
                 for concurrency in todo:
                     row = measure(
