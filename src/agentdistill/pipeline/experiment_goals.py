@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -159,7 +159,8 @@ class WallHoursGoal(_Goal):
         return GoalResult(name=self.name, status=status, measured=f"{measured} (target {self.hours:g} h)")
 
 
-Goal = Annotated[MarginGoal | ShareGoal | MaeRatioGoal | WallHoursGoal, Field(discriminator="kind")]
+AnyGoal = MarginGoal | ShareGoal | MaeRatioGoal | WallHoursGoal
+Goal = Annotated[AnyGoal, Field(discriminator="kind")]
 
 
 def paired_difference_interval(
@@ -179,6 +180,6 @@ def paired_difference_interval(
     return means[int(0.025 * resamples)], means[int(0.975 * resamples) - 1]
 
 
-def check_goals(goals: Sequence[Any], cells: Sequence[Cell], hours: float) -> list[GoalResult]:
+def check_goals(goals: Sequence[AnyGoal], cells: Sequence[Cell], hours: float) -> list[GoalResult]:
     """Each goal's verdict from the report's cells and the stages' summed wall hours."""
     return [goal.check(cells, hours) for goal in goals]
