@@ -121,3 +121,20 @@ def test_a_gzipped_store_reads_the_same_and_resumes(tmp_path):
     packed.append(record(3))  # resuming unpacks it: one store again, nothing lost
     assert [r.id for r in TrajectoryStore(path)] == [*before, record(3).id]
     assert path.exists() and not path.with_name("runs.jsonl.gz").exists()
+
+
+def test_a_gzipped_store_checked_for_writing_keeps_its_records(tmp_path):
+    """A collector checks its store is writable before it runs: on a fresh checkout whose finished store is
+    committed gzipped, that check once created an empty NAME.jsonl that hid the archive, and the experiment
+    collected the whole suite again."""
+    import gzip
+
+    path = tmp_path / "runs.jsonl"
+    store = TrajectoryStore(path)
+    for i in range(3):
+        store.append(record(i))
+    before = [r.id for r in store]
+    path.with_name("runs.jsonl.gz").write_bytes(gzip.compress(path.read_bytes()))
+    path.unlink()
+    TrajectoryStore(path).check_writable()
+    assert [r.id for r in TrajectoryStore(path)] == before and not path.exists()  # still packed: nothing to commit

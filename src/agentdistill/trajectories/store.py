@@ -67,7 +67,9 @@ class TrajectoryStore:
         """Raise a one-line OutputError now if records could not be appended here later."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("ab"):
+            # a gzipped store is checked as it is: an empty NAME.jsonl created beside it would hide its records
+            packed = self.archive.exists() and not self.path.exists()
+            with (self.archive if packed else self.path).open("ab"):
                 pass
         except OSError as error:
             raise OutputError(f"cannot write the store {self.path}: {error.strerror or error}") from None
