@@ -106,16 +106,22 @@ def test_a_broken_line_is_reported_by_file_and_line(tmp_path):
         list(TrajectoryStore(path))
 
 
-def test_a_gzipped_store_reads_the_same_and_resumes(tmp_path):
+def _gzipped_store(tmp_path):
+    """A three-record store kept only as runs.jsonl.gz, as a finished store is committed; (path, record ids)."""
     import gzip
 
     path = tmp_path / "runs.jsonl"
     store = TrajectoryStore(path)
     for i in range(3):
         store.append(record(i))
-    before = [r.id for r in store]
     path.with_name("runs.jsonl.gz").write_bytes(gzip.compress(path.read_bytes()))
+    before = [r.id for r in store]
     path.unlink()
+    return path, before
+
+
+def test_a_gzipped_store_reads_the_same_and_resumes(tmp_path):
+    path, before = _gzipped_store(tmp_path)
     packed = TrajectoryStore(path)
     assert [r.id for r in packed] == before and not path.exists()
     packed.append(record(3))  # resuming unpacks it: one store again, nothing lost
@@ -127,14 +133,6 @@ def test_a_gzipped_store_checked_for_writing_keeps_its_records(tmp_path):
     """A collector checks its store is writable before it runs: on a fresh checkout whose finished store is
     committed gzipped, that check once created an empty NAME.jsonl that hid the archive, and the experiment
     collected the whole suite again."""
-    import gzip
-
-    path = tmp_path / "runs.jsonl"
-    store = TrajectoryStore(path)
-    for i in range(3):
-        store.append(record(i))
-    before = [r.id for r in store]
-    path.with_name("runs.jsonl.gz").write_bytes(gzip.compress(path.read_bytes()))
-    path.unlink()
+    path, before = _gzipped_store(tmp_path)
     TrajectoryStore(path).check_writable()
     assert [r.id for r in TrajectoryStore(path)] == before and not path.exists()  # still packed: nothing to commit
