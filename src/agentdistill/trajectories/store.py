@@ -36,8 +36,13 @@ class TrajectoryStore:
         store; the first append unpacks it back to `NAME.jsonl`, so a gzipped store still resumes."""
         return self.path.with_name(self.path.name + ".gz")
 
+    @property
+    def packed(self) -> bool:
+        """Whether the store is its archive alone (read from it; a plain NAME.jsonl beside it would hide it)."""
+        return self.archive.exists() and not self.path.exists()
+
     def _unpack(self) -> None:
-        if self.path.exists() or not self.archive.exists():
+        if not self.packed:
             return
         staged = self.path.with_name(self.path.name + ".unpacking")
         with gzip.open(self.archive, "rb") as source, staged.open("wb") as target:
@@ -67,9 +72,7 @@ class TrajectoryStore:
         """Raise a one-line OutputError now if records could not be appended here later."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            # a gzipped store is checked as it is: an empty NAME.jsonl created beside it would hide its records
-            packed = self.archive.exists() and not self.path.exists()
-            with (self.archive if packed else self.path).open("ab"):
+            with (self.archive if self.packed else self.path).open("ab"):
                 pass
         except OSError as error:
             raise OutputError(f"cannot write the store {self.path}: {error.strerror or error}") from None
@@ -92,7 +95,7 @@ class TrajectoryStore:
     def __iter__(self) -> Iterator[TrajectoryRecord]:
         if not self.path.exists() and not self.archive.exists():
             return
-        with self.path.open("rb") if self.path.exists() else gzip.open(self.archive, "rb") as lines:
+        with gzip.open(self.archive, "rb") if self.packed else self.path.open("rb") as lines:
             for number, raw in enumerate(lines, 1):
                 if not raw.strip():
                     continue
