@@ -352,3 +352,21 @@ def test_a_margin_interval_is_paired_and_averages_the_suites():
     better = {t: True for t in same}
     low, high = paired_difference_interval([(better, same), (same, same)])
     assert 0.15 < low < 0.25 < high < 0.35  # +50 points on one suite, 0 on the other: +25 on average
+
+
+@pytest.mark.parametrize(("enough", "shown"), [(2, "running, 2/2"), (1, "2/2")])
+def test_a_teacher_run_reads_running_until_best_of_k_has_nothing_left(tmp_path, enough, shown):
+    """Every task has an episode after round one, but later rounds may still solve tasks: the teacher table says
+    'running' (and states no interval) while the stopping rule has an episode left, whatever the task count."""
+    settings = {"samples": 2, "temperature": 0.7, "prefix": False, "stop_after_correct": enough}
+    values = _values(tmp_path, teacher_runs=[{"name": "agent", "train_tasks": 2, "settings": settings}])
+    config = ExperimentConfig.build(**values)
+    run_experiment(config, stages=["collect"], models=FakeModels(load_suite("math", "train", 2)))
+    store = config.folder / "teacher" / "agent-math.jsonl"
+    records = [json.loads(line) for line in store.read_text().splitlines()]
+    kept = [r for r in records if not (r["task_id"] == records[0]["task_id"] and r["sample"] == 1)]
+    store.write_text("".join(json.dumps(r) + "\n" for r in kept))  # as if stopped before its second round ended
+    write_experiment_report(config)
+    row = next(line for line in (config.folder / "report.md").read_text().splitlines() if "| agent | math |" in line)
+    assert row.startswith(f"| agent | math | {shown} | {len(kept)} |"), row
+    assert ("%)" in row) == (shown == "2/2")

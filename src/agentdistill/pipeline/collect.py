@@ -78,6 +78,38 @@ def _used_sampling(model: AgentChatModel, agent: CodeAgent | ClosedBookAgent, ma
     }
 
 
+def unstored_jobs(config: CollectConfig, done: set[str]) -> tuple[list[tuple[Task, int]], int]:
+    """Every (task, sample) episode of `config` whose record id is not in `done`, and how many are."""
+    tasks = load_suite(config.suite, config.split, config.n, config.seed)
+    jobs = [(t, s) for t in tasks for s in range(config.samples)]
+    todo = [(t, s) for t, s in jobs if record_id(t, s) not in done]
+    return todo, len(jobs) - len(todo)
+
+
+def correct_so_far(store: TrajectoryStore) -> defaultdict[str, set]:
+    """Task id -> the distinct correct demonstrations the store holds for it."""
+    correct: defaultdict[str, set] = defaultdict(set)
+    for record in store:
+        if record.correct:
+            correct[record.task_id].add(demonstration_key(record))
+    return correct
+
+
+def short_of_correct(config: CollectConfig, correct: defaultdict[str, set], task: Task) -> bool:
+    """Whether best-of-k still samples `task`: it has fewer distinct correct trajectories than it needs."""
+    enough = config.enough_for(task)
+    return enough is None or len(correct[task.id]) < enough
+
+
+def episodes_left(config: CollectConfig) -> int:
+    """Episodes a run of `config` may still draw from what its store holds now; 0 once it is finished. (An
+    upper bound while it runs: a task short of correct trajectories now may get them in an earlier round.)"""
+    store = TrajectoryStore(config.out)
+    todo, _ = unstored_jobs(config, store.ids())
+    correct = correct_so_far(store)
+    return sum(short_of_correct(config, correct, task) for task, _ in todo)
+
+
 class Collector:
     """Runs `config` with `model` (loaded from `config.teacher` if None)."""
 
@@ -143,15 +175,14 @@ class Collector:
             return self._agents[key]
 
     def jobs(self) -> tuple[list[tuple[Task, int]], int]:
-        tasks = load_suite(self.config.suite, self.config.split, self.config.n, self.config.seed)
-        jobs = [(t, s) for t in tasks for s in range(self.config.samples)]
+        """The (task, sample) episodes not stored yet, and how many are; refuses a store with records unless
+        resuming."""
         done = self.store.ids()
         if done and not self.config.resume:
             raise OutputExistsError(
                 f"{self.store.path} already holds {len(done)} records; resume, or choose another --out"
             )
-        todo = [(t, s) for t, s in jobs if record_id(t, s) not in done]
-        return todo, len(jobs) - len(todo)
+        return unstored_jobs(self.config, done)
 
     def episode(self, task: Task, sample: int) -> TrajectoryRecord:
         prefix = cot = None
@@ -207,11 +238,11 @@ class Collector:
         if total:
             total(len(todo), skipped)
         started = time.perf_counter()
-        correct = self._correct_so_far()
+        correct = correct_so_far(self.store)
         pool = ThreadPoolExecutor(max_workers=self.config.concurrency)
         try:
             for sample in sorted({s for _, s in todo}):
-                needed = [task for task, s in todo if s == sample and self._short_of_correct(correct, task)]
+                needed = [task for task, s in todo if s == sample and short_of_correct(self.config, correct, task)]
                 summary.stopped_early += sum(s == sample for _, s in todo) - len(needed)
                 futures = [pool.submit(self.episode, task, sample) for task in needed]
                 for future in as_completed(futures):
@@ -228,17 +259,6 @@ class Collector:
             pool.shutdown(wait=False, cancel_futures=True)
         summary.seconds = time.perf_counter() - started
         return summary
-
-    def _correct_so_far(self) -> defaultdict[str, set]:
-        correct: defaultdict[str, set] = defaultdict(set)
-        for record in self.store:
-            if record.correct:
-                correct[record.task_id].add(demonstration_key(record))
-        return correct
-
-    def _short_of_correct(self, correct: defaultdict[str, set], task: Task) -> bool:
-        enough = self.config.enough_for(task)
-        return enough is None or len(correct[task.id]) < enough
 
 
 def collect(config: CollectConfig, model: AgentChatModel | None = None) -> CollectSummary:

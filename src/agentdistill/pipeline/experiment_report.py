@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from agentdistill.pipeline.collect import episodes_left
 from agentdistill.pipeline.experiment_config import ExperimentConfig, Row
 from agentdistill.pipeline.experiment_goals import check_goals
 from agentdistill.pipeline.failures import FAILURE_KINDS, failure_counts, hit_a_tool_error
@@ -58,6 +59,7 @@ class TeacherCell(BaseModel):
     solved_ci: tuple[float, float]
     distinct_correct: int = Field(description="Correct trajectories left after dropping near-identical ones.")
     wall_minutes: float
+    episodes_left: int = Field(0, description="Episodes best-of-k may still draw; 0 once the run is finished.")
 
 
 def teacher_cells(config: ExperimentConfig) -> list[TeacherCell]:
@@ -73,19 +75,27 @@ def teacher_cells(config: ExperimentConfig) -> list[TeacherCell]:
             collect = config.collect_config(run, suite)
             got = yield_at(TrajectoryStore(collect.out), collect.samples).model_dump(exclude={"k"})
             wall = round(minutes.get((run.name, suite), 0.0), 1)
-            cells.append(TeacherCell(run=run.name, suite=suite, planned=run.train_tasks, wall_minutes=wall, **got))
+            left = episodes_left(collect)
+            cells.append(
+                TeacherCell(
+                    run=run.name, suite=suite, planned=run.train_tasks, wall_minutes=wall, episodes_left=left, **got
+                )
+            )
     return cells
 
 
 def teacher_rows(cells: list[TeacherCell]) -> list[list[str]]:
-    """A row per teacher cell that has run; its share of tasks solved only once it is stated (`stats.stated`)."""
+    """A row per teacher cell that has run; its share of tasks solved only once the run is finished (its later
+    best-of-k rounds can still solve tasks) and stated (`stats.stated`)."""
     rows = []
     for c in cells:
         if not c.tasks:
             continue
         low, high = c.solved_ci
-        solved = f"{c.solved} ({100 * low:.0f}–{100 * high:.0f}%)" if stated(c.tasks, c.planned) else str(c.solved)
-        counts = [f"{c.tasks}/{c.planned}", str(c.episodes), solved, str(c.distinct_correct)]
+        final = not c.episodes_left and stated(c.tasks, c.planned)
+        solved = f"{c.solved} ({100 * low:.0f}–{100 * high:.0f}%)" if final else str(c.solved)
+        tasks = f"running, {c.tasks}/{c.planned}" if c.episodes_left else f"{c.tasks}/{c.planned}"
+        counts = [tasks, str(c.episodes), solved, str(c.distinct_correct)]
         rows.append([c.run, c.suite, *counts, f"{c.wall_minutes:.1f}"])
     return rows
 
