@@ -118,6 +118,31 @@ def test_lora_distillation_trains_saves_and_loads(tmp_path):
         student.close()
 
 
+def test_a_stopped_run_resumes_on_another_cpu_but_not_in_other_dtypes(tmp_path):
+    """The resumption check keys on what changes training (settings, data, dtypes), not on the CPU's name: a run
+    stopped on an AMD EPYC with bf16 continues on an Intel Xeon with bf16, and is refused where auto picks fp32."""
+    from agentdistill.distill.trainer import _checkpoint_to_resume, _run_fingerprint
+    from agentdistill.errors import InputFileError
+    from agentdistill.llm.precision import TrainingPrecision
+
+    def precision(hardware: str, compute: str) -> TrainingPrecision:
+        return TrainingPrecision(
+            device="cpu", requested="auto", native_bf16=compute == "bf16", hardware=hardware, weights=compute,
+            trainable="fp32", compute=compute, reason=f"{hardware}: {compute}",
+        )  # fmt: skip
+
+    config = DistillConfig(data=str(tmp_path / "data"), student="smollm2-135m", out=str(tmp_path / "out"))
+    rows = [{"id": "t0", "messages": CONVERSATION}]
+    out = tmp_path / "out"
+    assert _checkpoint_to_resume(out, _run_fingerprint(config, precision("AMD EPYC", "bf16"), rows)) is None
+    (out / "checkpoints" / "checkpoint-20").mkdir(parents=True)  # what a stopped run leaves
+    (out / "checkpoints" / "checkpoint-20" / "trainer_state.json").write_text("{}")
+    resumed = _checkpoint_to_resume(out, _run_fingerprint(config, precision("Intel Xeon (AMX)", "bf16"), rows))
+    assert resumed is not None and resumed.endswith("checkpoint-20")
+    with pytest.raises(InputFileError, match=r"other settings \(precision\)"):
+        _checkpoint_to_resume(out, _run_fingerprint(config, precision("Intel Xeon (AVX2)", "fp32"), rows))
+
+
 @pytest.mark.slow
 @pytest.mark.model
 def test_a_stopped_distillation_resumes_from_its_last_checkpoint_and_trains_alike(tmp_path):

@@ -162,3 +162,31 @@ def test_the_engine_binary_is_kept_per_kind_of_cpu(monkeypatch):
     avx2 = engine.engine_dir()
     monkeypatch.setattr(engine, "cpu_info", lambda: ("Xeon", frozenset({"avx2", "fma", "avx512f", "amx_bf16"})))
     assert engine.engine_dir() != avx2 and engine.engine_dir().parent == avx2.parent
+
+
+@pytest.mark.parametrize(
+    ("flags", "amx_off"),
+    [
+        (frozenset({"avx2", "fma"}), False),  # CI's and most users' x86
+        (frozenset({"asimd", "bf16", "i8mm"}), False),  # Arm: gcc there knows no -mno-amx-*
+        (frozenset({"avx512f", "avx512_bf16", "amx_tile", "amx_int8", "amx_bf16"}), True),  # Sapphire Rapids on
+    ],
+)
+def test_the_engine_is_built_without_amx_kernels_where_the_cpu_has_amx(flags, amx_off):
+    """ggml's AMX kernels crash llama-server's warm-up on virtualised AMX hosts; -march=native would enable them."""
+    from agentdistill.llm import engine
+
+    configured = engine.cmake_flags(flags)
+    assert "-DGGML_NATIVE=ON" in configured
+    c_flags = [f for f in configured if f.startswith(("-DCMAKE_C_FLAGS=", "-DCMAKE_CXX_FLAGS="))]
+    assert len(c_flags) == (2 if amx_off else 0)
+    assert all("-mno-amx-int8" in f and "-mno-amx-tile" in f for f in c_flags)
+
+
+def test_an_engine_built_with_other_flags_is_not_reused(monkeypatch):
+    from agentdistill.llm import engine
+
+    monkeypatch.setattr(engine, "cpu_info", lambda: ("Xeon", frozenset({"avx512f", "amx_int8"})))
+    before = engine.engine_dir()
+    monkeypatch.setattr(engine, "_NO_AMX", "-mno-amx-int8")
+    assert engine.engine_dir() != before

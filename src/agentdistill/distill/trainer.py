@@ -157,12 +157,14 @@ def _checkpoint_flags(config: DistillConfig) -> dict:
 
 
 def _run_fingerprint(config: DistillConfig, precision: TrainingPrecision, rows: list[dict]) -> dict:
-    """What must not change between a run and its resumption: the data, the student, the training settings."""
+    """What must not change between a run and its resumption: the data, the student, the training settings and
+    the dtypes. Not the machine: a run stopped on one CPU with bf16 resumes on another (sessions move machines)."""
     settings = config.to_dict()
     for after_training in ("out", "data", "merge", "gguf", "checkpoint_steps", "logging_steps"):
         settings.pop(after_training, None)
     digest = hashlib.sha256(json.dumps(rows, sort_keys=True).encode("utf-8")).hexdigest()
-    return {"settings": settings, "precision": precision.model_dump(mode="json"), "data_sha256": digest}
+    dtypes = precision.model_dump(mode="json", include={"device", "weights", "trainable", "compute"})
+    return {"settings": settings, "precision": dtypes, "data_sha256": digest}
 
 
 def _checkpoint_to_resume(out: Path, fingerprint: dict) -> str | None:

@@ -49,6 +49,17 @@ _CMAKE_FLAGS = [
     "-DLLAMA_BUILD_SERVER=ON",
     "-DGGML_CCACHE=OFF",
 ]
+# ggml's AMX kernels crash the first forward pass with a general protection fault on virtualised AMX hosts
+# (seen on a 2-core Xeon VM with amx_int8: llama.cpp #20824, ollama #17249); GGML_NATIVE's -march=native turns
+# them on wherever the CPU has AMX, so the build turns them off again (explicit -mno-* flags beat -march).
+_NO_AMX = "-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+
+
+def cmake_flags(cpu_flags: frozenset[str]) -> list[str]:
+    """The cmake configure flags for a CPU with `cpu_flags`: native instructions, less AMX where it has AMX."""
+    if not any(flag.startswith("amx") for flag in cpu_flags):
+        return list(_CMAKE_FLAGS)
+    return [*_CMAKE_FLAGS, f"-DCMAKE_C_FLAGS={_NO_AMX}", f"-DCMAKE_CXX_FLAGS={_NO_AMX}"]
 
 
 class EngineError(AgentDistillError, RuntimeError):
@@ -57,8 +68,11 @@ class EngineError(AgentDistillError, RuntimeError):
 
 def engine_dir() -> Path:
     """Per source version and CPU: the build uses this CPU's instructions (GGML_NATIVE), so a cache shared with
-    another kind of CPU (a network home folder) builds its own binary instead of dying on an illegal instruction."""
-    cpu = hashlib.sha256(" ".join(sorted(cpu_info()[1])).encode()).hexdigest()[:8]
+    another kind of CPU (a network home folder) builds its own binary instead of dying on an illegal instruction;
+    the flags are in the key too, so a binary built with other flags (an AMX one) is rebuilt, not reused."""
+    flags = cpu_info()[1]
+    recipe = " ".join([*sorted(flags), *cmake_flags(flags)])
+    cpu = hashlib.sha256(recipe.encode()).hexdigest()[:8]
     return cache_dir() / "engine" / f"{SDIST.replace('==', '-')}-cpu{cpu}"
 
 
@@ -82,7 +96,8 @@ def build(progress: Callable[[int, str], None] | None = None) -> Path:
         work = Path(tmp)
         source = _fetch_source(work)
         _install_converter(source)
-        _run(["cmake", "-S", str(source), "-B", str(work / "build"), *_CMAKE_FLAGS], "configuring llama.cpp")
+        configure = ["cmake", "-S", str(source), "-B", str(work / "build"), *cmake_flags(cpu_info()[1])]
+        _run(configure, "configuring llama.cpp")
         command = ["cmake", "--build", str(work / "build"), "--target", "llama-server", "-j", str(os.cpu_count() or 1)]
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         tail: list[str] = []
