@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from pydantic import BaseModel
@@ -86,10 +86,10 @@ def unstored_jobs(config: CollectConfig, done: set[str]) -> tuple[list[tuple[Tas
     return todo, len(jobs) - len(todo)
 
 
-def correct_so_far(store: TrajectoryStore) -> defaultdict[str, set]:
-    """Task id -> the distinct correct demonstrations the store holds for it."""
+def correct_so_far(records: Iterable[TrajectoryRecord]) -> defaultdict[str, set]:
+    """Task id -> the distinct correct demonstrations among `records` (a store, or records read from one)."""
     correct: defaultdict[str, set] = defaultdict(set)
-    for record in store:
+    for record in records:
         if record.correct:
             correct[record.task_id].add(demonstration_key(record))
     return correct
@@ -104,9 +104,9 @@ def short_of_correct(config: CollectConfig, correct: defaultdict[str, set], task
 def episodes_left(config: CollectConfig) -> int:
     """Episodes a run of `config` may still draw from what its store holds now; 0 once it is finished. (An
     upper bound while it runs: a task short of correct trajectories now may get them in an earlier round.)"""
-    store = TrajectoryStore(config.out)
-    todo, _ = unstored_jobs(config, store.ids())
-    correct = correct_so_far(store)
+    records = list(TrajectoryStore(config.out))  # read once: stores run to megabytes
+    todo, _ = unstored_jobs(config, {r.id for r in records})
+    correct = correct_so_far(records)
     return sum(short_of_correct(config, correct, task) for task, _ in todo)
 
 
