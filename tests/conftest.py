@@ -181,6 +181,7 @@ def fake_openai():
     yield start
     for server in servers:
         server.server.shutdown()
+        server.server.server_close()
 
 
 def serve_in_thread(app, **settings):

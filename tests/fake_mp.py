@@ -142,14 +142,18 @@ class FakeMPServer:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
 
     def summary_requests(self) -> list[dict]:
         return [params for path, params, _ in self.requests if path.startswith("/materials/summary")]
 
     def close(self) -> None:
+        """Stop serving, then close the socket. Closing alone leaves `serve_forever` polling a dead socket in a
+        busy loop for the rest of the session, which took the GIL and both cores from later model tests."""
         self.server.shutdown()
         self.server.server_close()
+        self.thread.join(timeout=5)
 
 
 def closed_port_url() -> str:
