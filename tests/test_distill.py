@@ -176,8 +176,10 @@ def test_a_stopped_distillation_resumes_from_its_last_checkpoint_and_trains_alik
     assert (tmp_path / "stopped" / "checkpoints" / "checkpoint-4").is_dir()
     with pytest.raises(InputFileError, match=r"other settings \(learning_rate\)"):
         distill(config("stopped", learning_rate=5e-4))
-    resumed = distill(config("stopped"))
+    steps_done: list[int] = []
+    resumed = distill(config("stopped"), on_step=steps_done.append)
     assert resumed.resumed_from_step == 4 and whole.resumed_from_step == 0
+    assert steps_done == [1, 2, 3, 4]  # 8 steps in all: this run did the 4 after the checkpoint
     assert not (tmp_path / "stopped" / "checkpoints").exists()  # removed once the student is saved
 
     def losses(name: str) -> list[float]:

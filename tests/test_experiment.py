@@ -67,13 +67,15 @@ class FakeModels:
         pass
 
 
-def fake_distill(config):
-    """Trainer stand-in: writes what a finished `distill` leaves behind."""
+def fake_distill(config, on_step):
+    """Trainer stand-in: writes what a finished `distill` leaves behind, after reporting two optimizer steps."""
     from pathlib import Path
 
     from agentdistill.distill.distill_config import STUDENT_MARKER
 
     out = Path(config.out)
+    on_step(1)
+    on_step(2)
     (out / "model").mkdir(parents=True, exist_ok=True)
     (out / "model" / STUDENT_MARKER).write_text("{}")
     examples = len((Path(config.data) / "train.jsonl").read_text().splitlines())
@@ -157,11 +159,11 @@ def test_an_experiment_runs_its_stages_resumes_and_reports(tmp_path, monkeypatch
     logged = [(r["stage"], *work_done(r)) for r in read_runs(config.stage_log)]
     assert logged == [
         ("collect", 4, "episodes"),
-        ("train", 2, "examples"),
+        ("train", 2, "steps"),
         *[("evaluate", 2, "episodes")] * 3,
     ]
     assert "| student prompted | math |" in report.split("Cost per task")[1]  # tokens, seconds and failures
-    assert "| collect | 1 | 4 episodes |" in report and "| train | 1 | 2 examples |" in report
+    assert "| collect | 1 | 4 episodes |" in report and "| train | 1 | 2 steps |" in report
     assert (
         "| distilled +15 | 100.0 vs 0.0: +100.0 points (95% +100.0 to +100.0; target +15) over math | met |" in report
     )
@@ -183,6 +185,25 @@ def test_an_experiment_runs_its_stages_resumes_and_reports(tmp_path, monkeypatch
     run_experiment(grown, stages=["evaluate", "report"], models=FakeModels(load_suite("math", "test", 3)))
     summary = json.loads((folder / "summary.json").read_text())
     assert [c["tasks"] for c in summary["cells"]] == [3, 3, 3]
+
+
+def test_the_cost_table_sums_each_unit_of_a_stage_apart(tmp_path):
+    """A log whose unit changed between runs (training counted examples before it counted steps) adds each unit up
+    on its own; a resumed stage's runs and seconds add up."""
+    from agentdistill.pipeline.experiment_report import stage_table, stage_times
+
+    config = ExperimentConfig.build(**_values(tmp_path))
+    lines = [
+        {"stage": "collect", "episodes": 4, "seconds": 3600.0},  # before the unit was logged: episodes
+        {"stage": "train", "examples": 1150, "unit": "examples", "seconds": 1800.0},
+        {"stage": "train", "steps": 20, "unit": "steps", "seconds": 720.0},
+        {"stage": "train", "steps": 30, "unit": "steps", "seconds": 1080.0},
+    ]
+    config.stage_log.parent.mkdir(parents=True)
+    config.stage_log.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    table = stage_table(stage_times(config))
+    assert "| collect | 1 | 4 episodes | 1.00 |" in table
+    assert "| train | 3 | 1150 examples + 50 steps | 1.00 |" in table and "| all | 4 |  | 2.00 |" in table
 
 
 def test_the_experiment_command_checks_its_file_and_stages(tmp_path):

@@ -29,6 +29,7 @@ import json
 import shutil
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,11 +63,16 @@ class DistillResult:
 
 
 def distill(
-    config: DistillConfig, callbacks: list | None = None, precision: TrainingPrecision | None = None
+    config: DistillConfig,
+    callbacks: list | None = None,
+    precision: TrainingPrecision | None = None,
+    on_step: Callable[[int], None] | None = None,
 ) -> DistillResult:
     """Train the student as `config` says; returns where it went and what it measured.
 
-    `precision` replaces the decision `config.dtype` would give (`bench/precision.py` compares the options)."""
+    `precision` replaces the decision `config.dtype` would give (`bench/precision.py` compares the options).
+    `on_step(done)` is called after each optimizer step with the steps this call has done (a resumed run counts
+    from its checkpoint), so that a caller can account for work even when the run is stopped."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTTrainer
 
@@ -91,7 +97,7 @@ def distill(
         train_dataset=dataset,
         processing_class=tokenizer,
         peft_config=None if config.full else _lora(config),
-        callbacks=callbacks,
+        callbacks=[*(callbacks or []), *([_steps_done_here(on_step)] if on_step else [])],
     )
     started = time.perf_counter()
     trainer.train(resume_from_checkpoint=resume_from)
@@ -121,6 +127,19 @@ def distill(
     )
     _write_summary(out, config, result, gguf)
     return result
+
+
+def _steps_done_here(on_step: Callable[[int], None]) -> Any:
+    from transformers import TrainerCallback
+
+    class StepsDoneHere(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.first = state.global_step  # the checkpoint's step when resuming, else 0
+
+        def on_step_end(self, args, state, control, **kwargs):
+            on_step(state.global_step - self.first)
+
+    return StepsDoneHere()
 
 
 def _sft_config(config: DistillConfig, precision: TrainingPrecision, out: Path):

@@ -103,10 +103,11 @@ def train_student(config: ExperimentConfig, student: StudentRun, announce: Annou
     if not kept:
         raise AgentDistillError(f"student {student.name}: the filter kept no trajectory ({stats}); collect first")
     announce(f"student {student.name}: distill {len(kept)} trajectories into {config.student}")
-    with timed_run(config.stage_log, "examples", stage="train", name=student.name) as timed:
-        timed["examples"] = len(kept)  # a stopped training resumes from its checkpoint: its time counts
+    # the optimizer steps of this run, not the examples: a stopped training resumes from its checkpoint, and the
+    # sum over its runs is then the steps trained (plus any lost since a checkpoint), not the data counted twice
+    with timed_run(config.stage_log, "steps", stage="train", name=student.name) as timed:
         export_dataset(kept, folder / "export")
-        distill(config.distill_config(student))
+        distill(config.distill_config(student), on_step=lambda done: timed.update(steps=done))
 
 
 def evaluate_rows(config: ExperimentConfig, models: ModelCache, announce: Announce, progress=None) -> list[EvalSummary]:

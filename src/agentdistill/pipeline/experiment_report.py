@@ -167,22 +167,23 @@ def cost_rows(cells: list[Cell]) -> list[list[str]]:
 
 
 def stage_times(config: ExperimentConfig) -> dict[str, dict[str, Any]]:
-    """Per stage: logged runs, work done and its unit (episodes, examples), and wall seconds, summed over resumed
-    runs."""
+    """Per stage: logged runs, work done per unit (episodes, steps), and wall seconds, summed over resumed runs.
+    A unit is summed on its own, so that a log whose unit changed between runs adds up without mixing them."""
     times: dict[str, dict[str, Any]] = {}
     for run in read_runs(config.stage_log):
         count, unit = work_done(run)
-        stage = times.setdefault(run["stage"], {"runs": 0, "work": 0, "unit": unit, "seconds": 0.0})
+        stage = times.setdefault(run["stage"], {"runs": 0, "work": {}, "seconds": 0.0})
         stage["runs"] += 1
-        stage["work"] += count
+        stage["work"][unit] = stage["work"].get(unit, 0) + count
         stage["seconds"] += run["seconds"]
     return times
 
 
 def stage_table(times: dict[str, dict[str, Any]]) -> str:
-    rows = [
-        [stage, str(t["runs"]), f"{t['work']} {t['unit']}", f"{t['seconds'] / 3600:.2f}"] for stage, t in times.items()
-    ]
+    def work(counts: dict[str, int]) -> str:
+        return " + ".join(f"{count} {unit}" for unit, count in counts.items())
+
+    rows = [[stage, str(t["runs"]), work(t["work"]), f"{t['seconds'] / 3600:.2f}"] for stage, t in times.items()]
     runs, seconds = sum(t["runs"] for t in times.values()), sum(t["seconds"] for t in times.values())
     rows.append(["all", str(runs), "", f"{seconds / 3600:.2f}"])
     return markdown_rows(["stage", "runs", "work", "wall hours"], rows)
