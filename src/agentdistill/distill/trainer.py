@@ -91,13 +91,16 @@ def distill(
         tokenizer.pad_token = tokenizer.eos_token
     dataset = build_dataset(rows, tokenizer, training_template(tokenizer), config.mask_prefix)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=precision.torch_dtype())
+    callbacks = list(callbacks or [])
+    if on_step:
+        callbacks.append(_steps_done_here(on_step))
     trainer = SFTTrainer(
         model=model,
         args=_sft_config(config, precision, out),
         train_dataset=dataset,
         processing_class=tokenizer,
         peft_config=None if config.full else _lora(config),
-        callbacks=[*(callbacks or []), *([_steps_done_here(on_step)] if on_step else [])],
+        callbacks=callbacks,
     )
     started = time.perf_counter()
     trainer.train(resume_from_checkpoint=resume_from)
