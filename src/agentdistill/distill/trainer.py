@@ -85,6 +85,7 @@ def distill(
     if not rows:
         raise InputFileError(f"{config.data} holds no training examples (did the filter keep any trajectory?)")
     resume_from = _checkpoint_to_resume(out, _run_fingerprint(config, precision, rows))  # before loading a model
+    resumed_from_step = _checkpoint_step(resume_from)
     path = local_model_path(config.student)
     tokenizer = AutoTokenizer.from_pretrained(path)
     if tokenizer.pad_token is None:
@@ -113,7 +114,7 @@ def distill(
     plot_loss(history, out / "loss.png", title=f"{config.student} ({'full' if config.full else 'LoRA'})")
     # tokens trained by this process only, so that a resumed run's tokens/s is not inflated by earlier work
     steps = trainer.state.max_steps or 1
-    done_here = (trainer.state.global_step - _checkpoint_step(resume_from)) / steps
+    done_here = (trainer.state.global_step - resumed_from_step) / steps
     train_tokens = int(sum(len(ids) for ids in dataset["input_ids"]) * config.epochs * done_here)
     result = DistillResult(
         out=out,
@@ -126,7 +127,7 @@ def distill(
         last_loss=history[-1]["loss"] if history else None,
         precision=precision,
         gguf=model_dir / gguf if gguf else None,
-        resumed_from_step=_checkpoint_step(resume_from),
+        resumed_from_step=resumed_from_step,
     )
     _write_summary(out, config, result, gguf)
     return result
