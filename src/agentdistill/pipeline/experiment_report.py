@@ -257,7 +257,7 @@ def write_experiment_report(config: ExperimentConfig) -> Path:
         parts.append(markdown_rows(header, rows))
     if any(training.values()):
         rows = [
-            [name, str(t.get("examples", "-")), f"{t.get('tokens_per_second', 0):.0f}", str(t.get("last_loss", "-"))]
+            [name, str(t.get("examples", "-")), f"{t.get('tokens_per_second', 0):.0f}", _loss_cell(t.get("last_loss"))]
             for name, t in training.items()
             if t
         ]
@@ -275,6 +275,11 @@ def write_experiment_report(config: ExperimentConfig) -> Path:
     plot_cells(cells, folder / "accuracy.png")
     plot_examples(config, cells, training, folder / "accuracy_vs_examples.png")
     return report
+
+
+def _loss_cell(loss: float | None) -> str:
+    # the last logged batch's loss: three decimals is already more than its batch-to-batch noise resolves
+    return "-" if loss is None else f"{loss:.3f}"
 
 
 def _training_summary(folder: Path) -> dict:
