@@ -151,8 +151,8 @@ def test_an_experiment_runs_its_stages_resumes_and_reports(tmp_path, monkeypatch
     report = (folder / "report.md").read_text()
     assert "| student prompted | 0.0 (" in report and "| agent-distilled + SAG | 100.0 (" in report
     # what the students learnt from: 2 tasks x 2 samples, both solved, two distinct correct trajectories each
-    assert "| agent-distilled | 2 | 50 | 0.195 |" in report  # the students' table: loss to three decimals
     assert "| agent | math | 2/2 | 4 | 2 (" in report and "%) | 4 | " in report.split("| agent | math |")[1]
+    assert "| agent-distilled | 2 | 50 | 0.195 |" in report  # the students' table: loss to three decimals
     teacher = json.loads((folder / "summary.json").read_text())["teacher"]
     assert [(t["run"], t["suite"], t["episodes"], t["distinct_correct"]) for t in teacher] == [("agent", "math", 4, 4)]
     assert teacher[0]["wall_minutes"] >= 0.0
