@@ -160,10 +160,11 @@ def test_an_experiment_runs_its_stages_resumes_and_reports(tmp_path, monkeypatch
     assert (folder / "accuracy.png").stat().st_size > 0 and (folder / "config.yaml").is_file()
     # what each stage cost, for the time goal: one line per part that did work
     logged = [(r["stage"], *work_done(r)) for r in read_runs(config.stage_log)]
-    assert logged == [
+    assert logged == [  # the student trains just before the first row that evaluates it
         ("collect", 4, "episodes"),
+        ("evaluate", 2, "episodes"),
         ("train", 2, "steps"),
-        *[("evaluate", 2, "episodes")] * 3,
+        *[("evaluate", 2, "episodes")] * 2,
     ]
     assert "| student prompted | math |" in report.split("Cost per task")[1]  # tokens, seconds and failures
     assert "| collect | 1 | 4 episodes |" in report and "| train | 1 | 2 steps |" in report
@@ -304,6 +305,34 @@ def test_students_on_nested_subsets_give_accuracy_against_trajectories(tmp_path,
     assert len(exported["all"]) == 4 and len(exported["one"]) == 1
     assert json.loads(exported["one"][0])["id"] in {json.loads(line)["id"] for line in exported["all"]}
     assert (config.folder / "accuracy_vs_examples.png").stat().st_size > 0
+
+
+def test_a_student_trains_before_its_first_row_and_one_no_row_uses_at_the_end(tmp_path, monkeypatch):
+    from agentdistill.distill import trainer
+    from agentdistill.errors import AgentDistillError
+
+    fake_distill.calls = []
+    monkeypatch.setattr(trainer, "distill", fake_distill)
+    values = _values(tmp_path, compare=[], goals=[])
+    values["students"] = [
+        {"name": "spare", "data": ["agent"], "max_per_task": 1},
+        {"name": "late", "data": ["agent"], "max_per_task": 1},
+    ]
+    values["rows"] = [{"name": "prompted", "model": "student"}, {"name": "late", "model": "late"}]
+    config = ExperimentConfig.build(**values)
+    models = FakeModels(load_suite("math", "train", 2) + load_suite("math", "test", 2))
+    run_experiment(config, stages=["collect"], models=models)
+    with pytest.raises(AgentDistillError, match="student late is not trained yet: run the experiment's train stage"):
+        run_experiment(config, stages=["evaluate"], models=models)
+    said = []
+    run_experiment(config, stages=["train", "evaluate"], announce=said.append, models=models)
+    assert [line.split(" on ")[0].split(":")[0] for line in said] == [
+        "evaluate prompted",
+        "student late",
+        "evaluate late",
+        "student spare",
+    ]
+    assert fake_distill.calls == [str(config.folder / "students" / name) for name in ("late", "spare")]
 
 
 def _cell(row, suite, correct, tasks=100, planned=100, mae=None):

@@ -6,7 +6,9 @@
     report    accuracy with 95% intervals, paired tests, failures      out/summary.json, out/report.md, out/*.png
 
 Every run of a stage's part that did some work appends its wall time to out/stages.jsonl, so the report can
-give what each stage cost across resumed runs.
+give what each stage cost across resumed runs. With both `train` and `evaluate`, a student trains just before the
+first row that evaluates it, so the rows of the table that the students ready first fill in first (a student for a
+late row, such as a smaller training set, costs the earlier rows nothing); a student no row uses trains at the end.
 
 Collection and evaluation resume task by task, a trained student is reused, so an interrupted experiment is
 continued by running it again; the config file can grow between runs (more tasks, another row).
@@ -40,7 +42,8 @@ def run_experiment(
     progress: Callable | None = None,
     models: ModelCache | None = None,
 ) -> list[EvalSummary]:
-    """Run (or continue) the chosen stages in order; returns the evaluation summaries so far."""
+    """Run (or continue) the chosen stages in order (training interleaved with evaluation, see above); returns
+    the evaluation summaries so far."""
     chosen = set(stages)
     config.folder.mkdir(parents=True, exist_ok=True)
     config.save(config.folder / "config.yaml")  # what ran, next to what it produced
@@ -48,11 +51,11 @@ def run_experiment(
     try:
         if "collect" in chosen:
             collect_teacher(config, cache, announce, progress)
-        if "train" in chosen:
-            cache.close()  # training needs the memory the teacher holds
+        train = "train" in chosen
+        summaries = evaluate_rows(config, cache, announce, progress, train) if "evaluate" in chosen else []
+        if train:  # the students no row evaluates (all of them, without `evaluate`)
             for student in config.students:
-                train_student(config, student, announce)
-        summaries = evaluate_rows(config, cache, announce, progress) if "evaluate" in chosen else []
+                ready_student(config, student, cache, announce, train)
     finally:
         if models is None:
             cache.close()
@@ -90,15 +93,26 @@ def training_records(config: ExperimentConfig, student: StudentRun) -> tuple[lis
     return kept, dict(stats)
 
 
-def train_student(config: ExperimentConfig, student: StudentRun, announce: Announce) -> None:
-    """Export and distill the student, unless a finished one is there already."""
+def ready_student(
+    config: ExperimentConfig, student: StudentRun, models: ModelCache, announce: Announce, train: bool
+) -> None:
+    """Make sure the student is trained: train it (`train`) unless a finished one is there already."""
     from agentdistill.distill.distill_config import STUDENT_MARKER
+
+    if (config.student_path(student) / "model" / STUDENT_MARKER).exists():
+        return
+    if not train:
+        raise AgentDistillError(f"student {student.name} is not trained yet: run the experiment's train stage")
+    models.close()  # training needs the memory the loaded models hold
+    train_student(config, student, announce)
+
+
+def train_student(config: ExperimentConfig, student: StudentRun, announce: Announce) -> None:
+    """Export and distill the student (a stopped training resumes from its last checkpoint)."""
     from agentdistill.distill.trainer import distill
     from agentdistill.trajectories.export import export_dataset
 
     folder = config.student_path(student)
-    if (folder / "model" / STUDENT_MARKER).exists():
-        return
     kept, stats = training_records(config, student)
     if not kept:
         raise AgentDistillError(f"student {student.name}: the filter kept no trajectory ({stats}); collect first")
@@ -110,9 +124,15 @@ def train_student(config: ExperimentConfig, student: StudentRun, announce: Annou
         distill(config.distill_config(student), on_step=lambda done: timed.update(steps=done))
 
 
-def evaluate_rows(config: ExperimentConfig, models: ModelCache, announce: Announce, progress=None) -> list[EvalSummary]:
+def evaluate_rows(
+    config: ExperimentConfig, models: ModelCache, announce: Announce, progress=None, train: bool = False
+) -> list[EvalSummary]:
+    """Evaluate every row on its suites, readying (with `train`, training) the student a row evaluates first."""
     summaries = []
     for row in config.rows:
+        student = config.student_of(row)
+        if student is not None:
+            ready_student(config, student, models, announce, train)
         for suite in config.suites_of(row):
             eval_config = config.eval_config(row, suite)
             announce(f"evaluate {row.name} on {config.test_tasks} {suite} test tasks")

@@ -154,10 +154,17 @@ class ExperimentConfig(ModelSettings, CommandConfig):
             **student.settings, data=str(data), student=self.student, out=str(self.student_path(student))
         )
 
-    def model_spec(self, row: Row) -> str:
+    def student_of(self, row: Row) -> StudentRun | None:
+        """The student run a row evaluates; None for the prompted student and the teacher."""
         if row.model in ("student", "teacher"):
-            return self.student if row.model == "student" else self.teacher
-        return f"hf:{self.student_path(next(s for s in self.students if s.name == row.model)) / 'model'}"
+            return None
+        return next(s for s in self.students if s.name == row.model)
+
+    def model_spec(self, row: Row) -> str:
+        student = self.student_of(row)
+        if student is not None:
+            return f"hf:{self.student_path(student) / 'model'}"
+        return self.student if row.model == "student" else self.teacher
 
     def eval_config(self, row: Row, suite: str) -> EvalConfig:
         values = {**self.episode, **row.settings}
