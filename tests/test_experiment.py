@@ -85,6 +85,16 @@ def fake_distill(config, on_step):
     fake_distill.calls.append(config.out)
 
 
+@pytest.fixture
+def fake_trainer(monkeypatch):
+    """`distill` replaced by `fake_distill`, whose calls start empty."""
+    from agentdistill.distill import trainer
+
+    fake_distill.calls = []
+    monkeypatch.setattr(trainer, "distill", fake_distill)
+    return fake_distill
+
+
 def test_an_experiment_config_fails_at_load_on_what_could_not_run(tmp_path):
     ExperimentConfig.build(**_values(tmp_path))
     problems = [
@@ -130,11 +140,7 @@ def test_an_experiment_config_fails_at_load_on_what_could_not_run(tmp_path):
             ExperimentConfig.build(**_values(tmp_path, **change))
 
 
-def test_an_experiment_runs_its_stages_resumes_and_reports(tmp_path, monkeypatch):
-    from agentdistill.distill import trainer
-
-    fake_distill.calls = []
-    monkeypatch.setattr(trainer, "distill", fake_distill)
+def test_an_experiment_runs_its_stages_resumes_and_reports(tmp_path, fake_trainer):
     config = ExperimentConfig.build(**_values(tmp_path))
     tasks = load_suite("math", "train", 2) + load_suite("math", "test", 2)
     models = FakeModels(tasks)
@@ -284,11 +290,7 @@ def test_each_teacher_run_stores_a_suite_apart_and_its_students_learn_from_all(t
     assert sorted(r.suite for r in kept) == ["facts", "facts", "math", "math"]  # one per task: the cap
 
 
-def test_students_on_nested_subsets_give_accuracy_against_trajectories(tmp_path, monkeypatch):
-    from agentdistill.distill import trainer
-
-    fake_distill.calls = []
-    monkeypatch.setattr(trainer, "distill", fake_distill)
+def test_students_on_nested_subsets_give_accuracy_against_trajectories(tmp_path, fake_trainer):
     values = _values(tmp_path, compare=[], goals=[])
     values["students"] = [
         {"name": "all", "data": ["agent"], "max_per_task": 2},
@@ -307,12 +309,9 @@ def test_students_on_nested_subsets_give_accuracy_against_trajectories(tmp_path,
     assert (config.folder / "accuracy_vs_examples.png").stat().st_size > 0
 
 
-def test_a_student_trains_before_its_first_row_and_one_no_row_uses_at_the_end(tmp_path, monkeypatch):
-    from agentdistill.distill import trainer
+def test_a_student_trains_before_its_first_row_and_one_no_row_uses_at_the_end(tmp_path, fake_trainer):
     from agentdistill.errors import AgentDistillError
 
-    fake_distill.calls = []
-    monkeypatch.setattr(trainer, "distill", fake_distill)
     values = _values(tmp_path, compare=[], goals=[])
     values["students"] = [
         {"name": "spare", "data": ["agent"], "max_per_task": 1},
