@@ -79,9 +79,11 @@ def fake_distill(config, on_step):
     (out / "model").mkdir(parents=True, exist_ok=True)
     (out / "model" / STUDENT_MARKER).write_text("{}")
     examples = len((Path(config.data) / "train.jsonl").read_text().splitlines())
-    (out / "summary.json").write_text(
-        json.dumps({"examples": examples, "tokens_per_second": 50.0, "last_loss": 0.19536271})
-    )
+    (out / "summary.json").write_text(json.dumps({"examples": examples, "tokens_per_second": 50.0, "last_loss": 0.1}))
+    # 25 logged steps: the first 5 (loss 9.0) fall outside the table's last 20, whose mean is 0.19536271
+    losses = [9.0] * 5 + [0.19536271 - 0.05, 0.19536271 + 0.05] * 10
+    lines = [json.dumps({"step": step, "loss": loss}) for step, loss in enumerate(losses, 1)]
+    (out / "train_log.jsonl").write_text("\n".join(lines) + "\n")
     fake_distill.calls.append(config.out)
 
 
@@ -158,7 +160,7 @@ def test_an_experiment_runs_its_stages_resumes_and_reports(tmp_path, fake_traine
     assert "| student prompted | 0.0 (" in report and "| agent-distilled + SAG | 100.0 (" in report
     # what the students learnt from: 2 tasks x 2 samples, both solved, two distinct correct trajectories each
     assert "| agent | math | 2/2 | 4 | 2 (" in report and "%) | 4 | " in report.split("| agent | math |")[1]
-    assert "| agent-distilled | 2 | 50 | 0.195 |" in report  # the students' table: loss to three decimals
+    assert "| agent-distilled | 2 | 50 | 0.195 |" in report  # the students' table: the last 20 steps' mean loss
     teacher = json.loads((folder / "summary.json").read_text())["teacher"]
     assert [(t["run"], t["suite"], t["episodes"], t["distinct_correct"]) for t in teacher] == [("agent", "math", 4, 4)]
     assert teacher[0]["wall_minutes"] >= 0.0

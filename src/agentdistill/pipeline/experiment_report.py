@@ -20,6 +20,8 @@ from agentdistill.pipeline.wall_time import read_runs, work_done
 from agentdistill.pipeline.yields import yield_at
 from agentdistill.trajectories.store import TrajectoryStore
 
+FINAL_STEPS = 20  # the students table's loss: the mean over this many last logged steps
+
 
 class Cell(BaseModel):
     """One row on one suite."""
@@ -257,7 +259,7 @@ def write_experiment_report(config: ExperimentConfig) -> Path:
         parts.append(markdown_rows(header, rows))
     if any(training.values()):
         rows = [
-            [name, str(t.get("examples", "-")), f"{t.get('tokens_per_second', 0):.0f}", _loss_cell(t.get("last_loss"))]
+            [name, str(t.get("examples", "-")), f"{t.get('tokens_per_second', 0):.0f}", _loss_cell(t.get("final_loss"))]
             for name, t in training.items()
             if t
         ]
@@ -265,7 +267,7 @@ def write_experiment_report(config: ExperimentConfig) -> Path:
             "",
             "Students (loss curves: students/NAME/loss.png):",
             "",
-            markdown_rows(["student", "examples", "tokens/s", "last loss"], rows),
+            markdown_rows(["student", "examples", "tokens/s", f"loss, last {FINAL_STEPS} steps"], rows),
         ]
     if stages:
         title = "Wall time of each stage, summed over resumed runs (`stages.jsonl`):"
@@ -278,15 +280,22 @@ def write_experiment_report(config: ExperimentConfig) -> Path:
 
 
 def _loss_cell(loss: float | None) -> str:
-    # the last logged batch's loss: three decimals is already more than its batch-to-batch noise resolves
     return "-" if loss is None else f"{loss:.3f}"
 
 
 def _training_summary(folder: Path) -> dict:
+    """The student's `summary.json`, with `final_loss`: the mean loss of its last FINAL_STEPS logged steps (one
+    batch's loss swings by about 0.05 either way, too much to compare two students by)."""
     try:
-        return json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+    try:
+        steps = [json.loads(line) for line in (folder / "train_log.jsonl").read_text(encoding="utf-8").splitlines()]
+    except (OSError, ValueError):
+        steps = []
+    losses = [step["loss"] for step in steps if "loss" in step][-FINAL_STEPS:]
+    return {**summary, "final_loss": sum(losses) / len(losses) if losses else None}
 
 
 def plot_cells(cells: list[Cell], path: Path) -> None:
