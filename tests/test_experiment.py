@@ -355,6 +355,15 @@ def _cell(row, suite, correct, tasks=100, planned=100, mae=None):
     )
 
 
+def test_a_row_mean_says_over_how_many_suites_until_all_have_a_score(tmp_path):
+    from agentdistill.pipeline.experiment_report import accuracy_table
+
+    config = ExperimentConfig.build(**_values(tmp_path, suites=["math", "facts"], compare=[], goals=[]))
+    cells = [_cell("student prompted", "math", 10), _cell("student prompted", "facts", 20, tasks=30)]
+    assert "| 10.0 (1 of 2 suites) |" in accuracy_table(config, cells)  # facts: 30 tasks, below the floor
+    assert "| 15.0 |" in accuracy_table(config, [cells[0], _cell("student prompted", "facts", 20)])
+
+
 def test_goals_are_met_not_met_or_pending_from_the_cells():
     from pydantic import TypeAdapter
 

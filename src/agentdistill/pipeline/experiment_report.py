@@ -141,9 +141,16 @@ def accuracy_table(config: ExperimentConfig, cells: list[Cell]) -> str:
     for row in config.rows:
         mine = {c.suite: c for c in cells if c.row == row.name}
         scored = [mine[s] for s in suites if s in mine and mine[s].stated]
-        mean = f"{100 * sum(c.accuracy for c in scored) / len(scored):.1f}" if scored else "-"
-        rows.append([row.name, *(_accuracy(mine[s]) if s in mine else "n/a" for s in suites), mean])
+        rows.append([row.name, *(_accuracy(mine[s]) if s in mine else "n/a" for s in suites), _mean(scored, mine)])
     return markdown_rows(["row", *suites, "mean"], rows)
+
+
+def _mean(scored: list[Cell], planned: dict[str, Cell]) -> str:
+    # a row's mean over some of its suites is not its mean: it says over how many, until all have a score
+    if not scored:
+        return "-"
+    mean = f"{100 * sum(c.accuracy for c in scored) / len(scored):.1f}"
+    return mean if len(scored) == len(planned) else f"{mean} ({len(scored)} of {len(planned)} suites)"
 
 
 def comparisons(config: ExperimentConfig, cells: list[Cell]) -> list[tuple[str, str, str, PairedComparison]]:
