@@ -2,6 +2,7 @@
 here; the real ones are exercised by the quickstart tests)."""
 
 import json
+import shutil
 
 import pytest
 import yaml
@@ -184,19 +185,25 @@ def test_an_experiment_runs_its_stages_resumes_and_reports(tmp_path, fake_traine
         "not met",
     }
 
-    calls = {spec: sum(model.attempts.values()) for spec, model in models.loaded.items()}
-    run_experiment(config, models=models)  # everything is done: nothing runs again
-    assert fake_distill.calls == [str(folder / "students" / "agent-distilled")]
-    assert {spec: sum(model.attempts.values()) for spec, model in models.loaded.items()} == calls
+    # everything is done: nothing runs again, even on a fresh machine where the results are committed and the
+    # student's weights are gone: no model loads and the student does not retrain
+    shutil.rmtree(folder / "students" / "agent-distilled" / "model")
+    (folder / "eval" / "agent-distilled-math" / "summary.json").unlink()
+    fresh = FakeModels(tasks)
+    again = run_experiment(config, models=fresh)
+    assert fresh.loaded == {} and fake_distill.calls == [str(folder / "students" / "agent-distilled")]
+    assert [(s.label, s.correct, s.tasks) for s in again] == [(s.label, s.correct, s.tasks) for s in summaries]
+    assert (folder / "eval" / "agent-distilled-math" / "summary.json").is_file()  # rewritten from the episodes
     assert len(read_runs(config.stage_log)) == 5  # a run with nothing left to do costs no line
 
     grown = ExperimentConfig.build(**_values(tmp_path, test_tasks=3))  # the file grew: one more test task each
     # below the claim floor, a running cell is only counted: no accuracy, no mean, no comparison
     report = write_experiment_report(grown).read_text()
     assert "| student prompted | running, 2/3 | - |" in report and "Paired on the same tasks" not in report
-    run_experiment(grown, stages=["evaluate", "report"], models=FakeModels(load_suite("math", "test", 3)))
+    run_experiment(grown, stages=["train", "evaluate", "report"], models=FakeModels(load_suite("math", "test", 3)))
     summary = json.loads((folder / "summary.json").read_text())
     assert [c["tasks"] for c in summary["cells"]] == [3, 3, 3]
+    assert len(fake_distill.calls) == 2  # a grown cell needs its student again, whose weights were gone
 
 
 def test_the_cost_table_sums_each_unit_of_a_stage_apart(tmp_path):
@@ -325,10 +332,10 @@ def test_a_student_trains_before_its_first_row_and_one_no_row_uses_at_the_end(tm
     run_experiment(config, stages=["collect"], models=models)
     with pytest.raises(AgentDistillError, match="student late is not trained yet: run the experiment's train stage"):
         run_experiment(config, stages=["evaluate"], models=models)
+    assert (config.folder / "eval" / "prompted-math" / "summary.json").is_file()  # the row before it ran
     said = []
     run_experiment(config, stages=["train", "evaluate"], announce=said.append, models=models)
     assert [line.split(" on ")[0].split(":")[0] for line in said] == [
-        "evaluate prompted",
         "student late",
         "evaluate late",
         "student spare",

@@ -156,6 +156,12 @@ def evaluate(
     out.mkdir(parents=True, exist_ok=True)
     with Collector(config.to_collect_config(), model=model) as collector:
         collector.run(on_record=on_record, total=total)
+    return write_summary(config)
+
+
+def write_summary(config: EvalConfig) -> EvalSummary:
+    """Summarise the episodes in `config.out` into its summary.json (no model needed) and return the summary."""
+    out = Path(config.out)
     summary = summarize(list(TrajectoryStore(out / "episodes.jsonl")), config)
     (out / "summary.json").write_text(summary.model_dump_json(indent=2), encoding="utf-8")
     return summary

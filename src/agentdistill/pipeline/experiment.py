@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 from agentdistill.errors import AgentDistillError
-from agentdistill.pipeline.collect import Collector
-from agentdistill.pipeline.evaluate import EvalSummary, evaluate
+from agentdistill.pipeline.collect import Collector, episodes_left
+from agentdistill.pipeline.evaluate import EvalSummary, evaluate, write_summary
 from agentdistill.pipeline.experiment_config import ExperimentConfig, StudentRun
 from agentdistill.pipeline.models import ModelCache
 from agentdistill.pipeline.wall_time import counting_episodes, timed_run
@@ -54,8 +54,10 @@ def run_experiment(
         train = "train" in chosen
         summaries = evaluate_rows(config, cache, announce, progress, train) if "evaluate" in chosen else []
         if train:  # the students no row evaluates (all of them, without `evaluate`)
+            evaluated = {row.model for row in config.rows} if "evaluate" in chosen else set()
             for student in config.students:
-                ready_student(config, student, cache, announce, train)
+                if student.name not in evaluated:
+                    ready_student(config, student, cache, announce, train)
     finally:
         if models is None:
             cache.close()
@@ -70,6 +72,8 @@ def collect_teacher(config: ExperimentConfig, models: ModelCache, announce: Anno
     for run in config.teacher_runs:
         for suite in config.suites_of(run):
             collect_config = config.collect_config(run, suite)
+            if episodes_left(collect_config) == 0:
+                continue  # finished: no model to load (best-of-k's stopping rule says so, not the task count)
             announce(f"teacher run {run.name}: {run.train_tasks} {suite} train tasks")
             with (
                 timed_run(config.stage_log, "episodes", stage="collect", name=run.name, suite=suite) as timed,
@@ -97,9 +101,9 @@ def ready_student(
     config: ExperimentConfig, student: StudentRun, models: ModelCache, announce: Announce, train: bool
 ) -> None:
     """Make sure the student is trained: train it (`train`) unless a finished one is there already."""
-    from agentdistill.distill.distill_config import STUDENT_MARKER
+    from agentdistill.distill.distill_config import is_student
 
-    if (config.student_path(student) / "model" / STUDENT_MARKER).exists():
+    if is_student(config.student_model(student)):
         return
     if not train:
         raise AgentDistillError(f"student {student.name} is not trained yet: run the experiment's train stage")
@@ -127,14 +131,21 @@ def train_student(config: ExperimentConfig, student: StudentRun, announce: Annou
 def evaluate_rows(
     config: ExperimentConfig, models: ModelCache, announce: Announce, progress=None, train: bool = False
 ) -> list[EvalSummary]:
-    """Evaluate every row on its suites, readying (with `train`, training) the student a row evaluates first."""
+    """Evaluate every row on its suites, readying (with `train`, training) the student a row evaluates first.
+    A finished cell is summarised from its episodes without a model, so the finished rows of a run resumed on a
+    fresh machine (results committed, weights gone) load, or retrain, nothing."""
     summaries = []
     for row in config.rows:
+        cells = [config.eval_config(row, suite) for suite in config.suites_of(row)]
+        unfinished = {cell.suite for cell in cells if episodes_left(cell.to_collect_config()) > 0}
         student = config.student_of(row)
-        if student is not None:
+        if student is not None and unfinished:
             ready_student(config, student, models, announce, train)
-        for suite in config.suites_of(row):
-            eval_config = config.eval_config(row, suite)
+        for eval_config in cells:
+            suite = eval_config.suite
+            if suite not in unfinished:
+                summaries.append(write_summary(eval_config))
+                continue
             announce(f"evaluate {row.name} on {config.test_tasks} {suite} test tasks")
             with timed_run(config.stage_log, "episodes", stage="evaluate", name=row.name, suite=suite) as timed:
                 model = models(eval_config.model)

@@ -160,10 +160,14 @@ class ExperimentConfig(ModelSettings, CommandConfig):
             return None
         return next(s for s in self.students if s.name == row.model)
 
+    def student_model(self, student: StudentRun) -> str:
+        """The model spec of the student's trained (merged) model."""
+        return f"hf:{self.student_path(student) / 'model'}"
+
     def model_spec(self, row: Row) -> str:
         student = self.student_of(row)
         if student is not None:
-            return f"hf:{self.student_path(student) / 'model'}"
+            return self.student_model(student)
         return self.student if row.model == "student" else self.teacher
 
     def eval_config(self, row: Row, suite: str) -> EvalConfig:
