@@ -70,3 +70,25 @@ def test_a_reply_without_code_is_a_parse_error(tmp_path):
         CollectConfig.build(**GREEDY, suite="math", n=1, out=str(tmp_path / "p.jsonl")), model=model
     ).episode(task, 0)
     assert failure_kind(record) == "parse error"
+
+
+@pytest.mark.parametrize(
+    ("reply", "kind"),
+    [
+        ("12 \\times 7 = 84 cans a box, 84 \\times 9 = 756. The answer is \\boxed{756}.", None),
+        ("12 \\times 7 = 84 cans a box, 84 \\times 9 = 746. The answer is \\boxed{746}.", "arithmetic in the head"),
+        ("12 \\times 7 = 84 cans, and 9 boxes hold 2 + 3 + 4 = 9 rows. The answer is \\boxed{84}.", "dropped quantity"),
+        ("Each box holds 12 + 7 = 19 cans, 19 \\times 9 = 171. The answer is \\boxed{171}.", "wrong plan"),
+        ("I cannot tell how many cans there are.", "parse error"),
+    ],
+)
+def test_a_closed_book_reply_is_read_on_its_text(tmp_path, reply, kind):
+    """No code ran in a chain of thought: a wrong answer is not a parse error (a reply with no number is), and a
+    false equation in the reasoning is arithmetic in the head (a chained `2 + 3 + 4 = 9` is not `3 + 4 = 9`)."""
+    question = "A box holds 12 rows of 7 cans. How many cans are in 9 boxes?"
+    task = Task(id="q-3", question=question, answers=["756"], metric="numeric", suite="math")
+    model = ScriptedModel(model_id="s", outputs=[reply], seen=[], calls=[], params=[])
+    config = CollectConfig.build(
+        **GREEDY, suite="math", n=1, closed_book=True, reasoning=True, out=str(tmp_path / "c.jsonl")
+    )
+    assert failure_kind(Collector(config, model=model).episode(task, 0)) == kind

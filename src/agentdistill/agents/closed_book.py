@@ -19,6 +19,8 @@ from agentdistill.llm import (
 )
 
 _PROMPTS = "closed_book"
+# the `agent` a closed-book trajectory's metadata names: with a chain of thought, and answering at once
+CLOSED_BOOK_AGENTS = ("chain-of-thought", "closed-book")
 
 
 class ClosedBookAgent:
@@ -77,5 +79,5 @@ class ClosedBookAgent:
             messages=[*messages, {"role": "assistant", "content": text}],
             started_at=started_at,
             duration_s=time.perf_counter() - started,
-            metadata={"agent": "chain-of-thought" if self.reasoning else "closed-book", "tools": []},
+            metadata={"agent": CLOSED_BOOK_AGENTS[0] if self.reasoning else CLOSED_BOOK_AGENTS[1], "tools": []},
         )

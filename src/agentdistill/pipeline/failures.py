@@ -12,15 +12,21 @@ Kinds, checked in this order:
 - `dropped quantity`: the answer is the gold one with one number of the question left out (one factor too
   few or too many, one term missing), the typical slip on multi-factor word problems;
 - `wrong plan`: code computed the answer, and it is wrong in another way.
+
+A closed-book episode (no tools, no code: the CoT-distilled row, the closed-book rows) is read on its text: a
+`parse error` is a reply with no answer; `arithmetic in the head` is a reasoning that writes a false equation
+(`86 \\times 13 = 1138`); `copied an example`, `dropped quantity` and `wrong plan` are as above.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from collections import Counter
 from collections.abc import Iterable
 from typing import Literal, get_args
 
+from agentdistill.agents.closed_book import CLOSED_BOOK_AGENTS
 from agentdistill.tasks.metrics import NUMBER_PATTERN, extract_number
 from agentdistill.trajectories.record import TrajectoryRecord
 
@@ -121,11 +127,60 @@ def _dropped_quantity(question: str, answer: float, gold: float) -> bool:
     return False
 
 
+_OPERAND = r"(\d[\d,]*(?:\.\d+)?)"
+_OPERATORS = {"+": "+", "-": "-", "−": "-", "*": "*", "×": "*", "\\times": "*", "\\cdot": "*", "/": "/", "÷": "/"}
+_OPERATOR = "|".join(re.escape(op) for op in _OPERATORS)
+# `a op b = c` with nothing operator-like around it: in `2 + 3 + 4 = 9` the last `3 + 4 = 9` is not an equation
+_EQUATION = re.compile(rf"(?<![\d.,]){_OPERAND}\s*({_OPERATOR})\s*{_OPERAND}\s*=\s*{_OPERAND}(?!\s*[\d+\-−*×/÷^])")
+_CHAINED = (*"+-−*×/÷^{", "\\times", "\\cdot")
+
+
+def _value(token: str) -> float:
+    return float(token.replace(",", ""))
+
+
+def false_equations(text: str) -> list[str]:
+    """The binary equations `a op b = c` of a reasoning text whose result is wrong beyond its written rounding."""
+    wrong = []
+    for match in _EQUATION.finditer(text):
+        if text[: match.start()].rstrip().endswith(_CHAINED):
+            continue
+        left, operator, right, result = match.groups()
+        a, b, c = _value(left), _value(right), _value(result)
+        kind = _OPERATORS[operator]
+        if kind == "/" and b == 0:
+            continue
+        exact = {"+": a + b, "-": a - b, "*": a * b, "/": a / b if b else 0.0}[kind]
+        decimals = len(result.split(".")[1]) if "." in result else 0
+        if abs(exact - c) > 0.5 * 10**-decimals + 1e-9:
+            wrong.append(match.group(0).strip())
+    return wrong
+
+
+def _closed_book_failure(record: TrajectoryRecord) -> FailureKind:
+    trajectory = record.trajectory
+    final = trajectory.final_answer
+    answer, gold = extract_number(final or ""), extract_number(record.gold[0])
+    if final is None or (answer is None and gold is not None):
+        return "parse error"  # no answer at all, or none a numeric task can read
+    if answer is None or gold is None:
+        return "wrong plan"
+    if _copied_example(record, answer):
+        return "copied an example"
+    if false_equations(" ".join(step.model_output for step in trajectory.steps)):
+        return "arithmetic in the head"
+    if _dropped_quantity(record.question, answer, gold):
+        return "dropped quantity"
+    return "wrong plan"
+
+
 def failure_kind(record: TrajectoryRecord) -> FailureKind | None:
     """The kind of failure of `record`, None when it is correct."""
     if record.correct:
         return None
     trajectory = record.trajectory
+    if trajectory.metadata.get("agent") in CLOSED_BOOK_AGENTS:
+        return _closed_book_failure(record)
     ran = [s for s in trajectory.steps if s.code and not (s.error or "").startswith("SyntaxError")]
     if trajectory.final_answer is None or not ran:
         return "parse error"
