@@ -21,6 +21,7 @@ A closed-book episode (no tools, no code: the CoT-distilled row, the closed-book
 from __future__ import annotations
 
 import ast
+import operator
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -128,7 +129,17 @@ def _dropped_quantity(question: str, answer: float, gold: float) -> bool:
 
 
 _OPERAND = r"(\d[\d,]*(?:\.\d+)?)"
-_OPERATORS = {"+": "+", "-": "-", "−": "-", "*": "*", "×": "*", "\\times": "*", "\\cdot": "*", "/": "/", "÷": "/"}
+_OPERATORS = {
+    "+": operator.add,
+    "-": operator.sub,
+    "−": operator.sub,
+    "*": operator.mul,
+    "×": operator.mul,
+    "\\times": operator.mul,
+    "\\cdot": operator.mul,
+    "/": operator.truediv,
+    "÷": operator.truediv,
+}
 _OPERATOR = "|".join(re.escape(op) for op in _OPERATORS)
 # `a op b = c` with nothing operator-like around it: in `2 + 3 + 4 = 9` the last `3 + 4 = 9` is not an equation
 _EQUATION = re.compile(rf"(?<![\d.,]){_OPERAND}\s*({_OPERATOR})\s*{_OPERAND}\s*=\s*{_OPERAND}(?!\s*[\d+\-−*×/÷^])")
@@ -145,12 +156,12 @@ def false_equations(text: str) -> list[str]:
     for match in _EQUATION.finditer(text):
         if text[: match.start()].rstrip().endswith(_CHAINED):
             continue
-        left, operator, right, result = match.groups()
+        left, operator_, right, result = match.groups()
         a, b, c = _value(left), _value(right), _value(result)
-        kind = _OPERATORS[operator]
-        if kind == "/" and b == 0:
+        apply = _OPERATORS[operator_]
+        if apply is operator.truediv and b == 0:
             continue
-        exact = {"+": a + b, "-": a - b, "*": a * b, "/": a / b if b else 0.0}[kind]
+        exact = apply(a, b)
         decimals = len(result.split(".")[1]) if "." in result else 0
         if abs(exact - c) > 0.5 * 10**-decimals + 1e-9:
             wrong.append(match.group(0).strip())
