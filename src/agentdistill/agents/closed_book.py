@@ -20,7 +20,8 @@ from agentdistill.llm import (
 
 _PROMPTS = "closed_book"
 # the `agent` a closed-book trajectory's metadata names: with a chain of thought, and answering at once
-CLOSED_BOOK_AGENTS = ("chain-of-thought", "closed-book")
+CHAIN_OF_THOUGHT, CLOSED_BOOK = "chain-of-thought", "closed-book"
+CLOSED_BOOK_AGENTS = (CHAIN_OF_THOUGHT, CLOSED_BOOK)
 
 
 class ClosedBookAgent:
@@ -79,5 +80,5 @@ class ClosedBookAgent:
             messages=[*messages, {"role": "assistant", "content": text}],
             started_at=started_at,
             duration_s=time.perf_counter() - started,
-            metadata={"agent": CLOSED_BOOK_AGENTS[0] if self.reasoning else CLOSED_BOOK_AGENTS[1], "tools": []},
+            metadata={"agent": CHAIN_OF_THOUGHT if self.reasoning else CLOSED_BOOK, "tools": []},
         )
