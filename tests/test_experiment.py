@@ -231,6 +231,8 @@ def test_the_experiment_command_checks_its_file_and_stages(tmp_path):
     runner = CliRunner()
     result = runner.invoke(app, ["experiment", "run", str(file), "--stage", "colect"])
     assert result.exit_code == 2 and "unknown stages ['colect']" in " ".join(result.output.split())
+    result = runner.invoke(app, ["experiment", "run", str(file), "--row", "student promted"])
+    assert result.exit_code == 2 and "unknown rows ['student promted']" in " ".join(result.output.split())
     file.write_text(yaml.safe_dump(_values(tmp_path, rows=[{"name": "r", "model": "gpt"}])))
     result = runner.invoke(app, ["experiment", "run", str(file)])
     assert result.exit_code == 1 and "model is student, teacher or a student run" in result.output
@@ -341,6 +343,21 @@ def test_a_student_trains_before_its_first_row_and_one_no_row_uses_at_the_end(tm
         "student spare",
     ]
     assert fake_distill.calls == [str(config.folder / "students" / name) for name in ("late", "spare")]
+
+
+def test_named_rows_evaluate_alone_and_a_student_no_named_row_uses_waits(tmp_path, fake_trainer):
+    config = ExperimentConfig.build(**_values(tmp_path, compare=[], goals=[]))
+    models = FakeModels(load_suite("math", "train", 2) + load_suite("math", "test", 2))
+    said = []
+    run_experiment(config, announce=said.append, models=models, rows=["student prompted"])
+    assert [line for line in said if line.startswith(("evaluate", "student"))] == [
+        "evaluate student prompted on 2 math test tasks"
+    ]
+    assert fake_trainer.calls == []  # its rows were not named, so the student is not trained yet
+    assert not (config.folder / "eval" / "agent-distilled-math").exists()
+    run_experiment(config, announce=said.append, models=models)
+    assert fake_trainer.calls == [str(config.folder / "students" / "agent-distilled")]
+    assert (config.folder / "eval" / "agent-distilled-math" / "summary.json").is_file()
 
 
 def _cell(row, suite, correct, tasks=100, planned=100, mae=None):

@@ -20,6 +20,11 @@ def run(
     stage: list[str] = typer.Option(
         [], help="Run only these stages (collect, train, evaluate, report); repeatable. Default: all, in order."
     ),
+    row: list[str] = typer.Option(
+        [],
+        help="Evaluate only these rows (by name); repeatable. Default: every row, in the file's order. A row whose "
+        "student must train first, on a machine that lacks it, can wait while rows without one run.",
+    ),
     backend: str | None = typer.Option(
         None,
         help="Where every local model runs, over the file's `backend`: auto, engine, transformers, or vllm "
@@ -34,6 +39,10 @@ def run(
     config = ExperimentConfig.from_file(file, **overrides)  # a broken file fails here, before any model loads
     if unknown := set(stage) - set(STAGES):
         raise typer.BadParameter(f"unknown stages {sorted(unknown)}; choose from {', '.join(STAGES)}")
+    if unknown := set(row) - {r.name for r in config.rows}:
+        raise typer.BadParameter(
+            f"unknown rows {sorted(unknown)}; the file's rows: {', '.join(r.name for r in config.rows)}"
+        )
     quiet_libraries()
     interrupt_on_sigterm()  # a killed run closes its stores and engine leases as Ctrl-C does
 
@@ -42,7 +51,11 @@ def run(
             console.print(f"  {summary.done} episodes, {summary.correct} correct")
 
     run_experiment(
-        config, stages=[s for s in STAGES if s in stage] or STAGES, announce=console.print, progress=progress
+        config,
+        stages=[s for s in STAGES if s in stage] or STAGES,
+        announce=console.print,
+        progress=progress,
+        rows=row or None,
     )
     if not stage or "report" in stage:
         print((config.folder / "report.md").read_text(encoding="utf-8"))

@@ -41,9 +41,10 @@ def run_experiment(
     announce: Announce = lambda message: None,
     progress: Callable | None = None,
     models: ModelCache | None = None,
+    rows: Iterable[str] | None = None,
 ) -> list[EvalSummary]:
     """Run (or continue) the chosen stages in order (training interleaved with evaluation, see above); returns
-    the evaluation summaries so far."""
+    the evaluation summaries so far. `rows` names the rows to evaluate (default: all, in the file's order)."""
     chosen = set(stages)
     config.folder.mkdir(parents=True, exist_ok=True)
     config.save(config.folder / "config.yaml")  # what ran, next to what it produced
@@ -52,7 +53,7 @@ def run_experiment(
         if "collect" in chosen:
             collect_teacher(config, cache, announce, progress)
         train = "train" in chosen
-        summaries = evaluate_rows(config, cache, announce, progress, train) if "evaluate" in chosen else []
+        summaries = evaluate_rows(config, cache, announce, progress, train, rows) if "evaluate" in chosen else []
         if train:  # the students no row evaluates (all of them, without `evaluate`)
             evaluated = {row.model for row in config.rows} if "evaluate" in chosen else set()
             for student in config.students:
@@ -129,13 +130,21 @@ def train_student(config: ExperimentConfig, student: StudentRun, announce: Annou
 
 
 def evaluate_rows(
-    config: ExperimentConfig, models: ModelCache, announce: Announce, progress=None, train: bool = False
+    config: ExperimentConfig,
+    models: ModelCache,
+    announce: Announce,
+    progress=None,
+    train: bool = False,
+    only: Iterable[str] | None = None,
 ) -> list[EvalSummary]:
-    """Evaluate every row on its suites, readying (with `train`, training) the student a row evaluates first.
-    A finished cell is summarised from its episodes without a model, so the finished rows of a run resumed on a
-    fresh machine (results committed, weights gone) load, or retrain, nothing."""
+    """Evaluate every row (or the rows named in `only`) on its suites, readying (with `train`, training) the
+    student a row evaluates first. A finished cell is summarised from its episodes without a model, so the
+    finished rows of a run resumed on a fresh machine (results committed, weights gone) load, or retrain, nothing."""
     summaries = []
+    names = set(only) if only is not None else None
     for row in config.rows:
+        if names is not None and row.name not in names:
+            continue
         cells = [config.eval_config(row, suite) for suite in config.suites_of(row)]
         unfinished = {cell.suite for cell in cells if episodes_left(cell.to_collect_config()) > 0}
         student = config.student_of(row)
