@@ -72,6 +72,26 @@ def test_collect_scores_stores_and_resumes(scripted, tmp_path):
         Collector(CollectConfig(**GREEDY, suite="math", n=3, out=config.out, resume=False), model=scripted()).jobs()
 
 
+def test_a_run_never_continues_with_another_build_of_its_student(scripted, tmp_path):
+    from agentdistill.distill.distill_config import STUDENT_MARKER
+
+    student = tmp_path / "student" / "model"
+    student.mkdir(parents=True)
+    (student / STUDENT_MARKER).write_text(json.dumps({"build": "aaaa"}))
+    config = CollectConfig(**GREEDY, teacher=f"hf:{student}", suite="math", n=2, out=str(tmp_path / "t.jsonl"))
+    tasks = load_suite("math", "train", 2, 0)
+    first = CollectConfig(**GREEDY, teacher=f"hf:{student}", suite="math", n=1, out=config.out)
+    Collector(first, model=_Solver()(scripted, tasks[:1])).run()
+    assert [r.model_build for r in TrajectoryStore(config.out)] == ["aaaa"]
+    assert len(Collector(config, model=scripted()).jobs()[0]) == 1  # the same build continues
+    (student / STUDENT_MARKER).write_text(json.dumps({"build": "bbbb"}))  # the student trained again
+    with pytest.raises(FileExistsError, match=r"another build of hf:.* \(aaaa; now bbbb\).*move the file aside"):
+        Collector(config, model=scripted())
+    (student / STUDENT_MARKER).write_text("{}")  # nor with one from before builds were recorded
+    with pytest.raises(FileExistsError, match=r"\(aaaa; now unrecorded\)"):
+        Collector(config, model=scripted())
+
+
 def test_the_configs_sampling_reaches_a_given_model_and_the_record_says_what_ran(scripted, tmp_path):
     """A model object passed in (quickstart and the Python API do this) keeps its own defaults (greedy here);
     the config's temperature, top_p and seed must still reach every call, and the record must state them."""

@@ -110,6 +110,10 @@ def test_lora_distillation_trains_saves_and_loads(tmp_path):
     assert result.examples == 4 and result.last_loss < result.first_loss
     assert (tmp_path / "out" / "loss.png").stat().st_size > 1000
     assert (tmp_path / "out" / "adapter" / "adapter_config.json").exists()
+    from agentdistill.distill.distill_config import student_build
+
+    build = student_build(f"hf:{result.model_dir}")  # the adapter's digest: a retrained student has another
+    assert build is not None and len(build) == 16 and student_build("smollm2-135m") is None
     assert result.gguf == result.model_dir / "model-q8_0.gguf" and result.gguf.is_file()  # for the engine
     student = load_chat_model(f"hf:{result.model_dir}", max_new_tokens=4)  # the engine where it is built
     try:

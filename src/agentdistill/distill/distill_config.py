@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Literal
 
@@ -24,6 +25,16 @@ def is_student(spec: str) -> bool:
     """Whether a model spec is a student `distill` trained (an `hf:` folder with the marker): it learned the
     short system prompts, and should be run with them."""
     return spec.startswith("hf:") and (Path(spec[3:]).expanduser() / STUDENT_MARKER).exists()
+
+
+def student_build(spec: str) -> str | None:
+    """The build of a distilled student (a digest of the weights its training produced), or None for a model
+    `distill` did not train (or one trained before builds were recorded). Retraining a student at the same path
+    gives another build, so what was measured on the old one is never continued with the new one."""
+    if not is_student(spec):
+        return None
+    marker = json.loads((Path(spec[3:]).expanduser() / STUDENT_MARKER).read_text(encoding="utf-8"))
+    return marker.get("build")
 
 
 class DistillConfig(DtypeSettings, CommandConfig):

@@ -271,9 +271,26 @@ def _save(trainer: Any, tokenizer: Any, out: Path, config: DistillConfig) -> Pat
     model.save_pretrained(str(model_dir))
     tokenizer.save_pretrained(str(model_dir))  # with the model's own chat template, not the training one
     # students learned the short system prompt; `eval --prompt-style auto` reads this to use it
-    marker = {"student": config.student, "data": config.data, "prompt_style": "short", "full": config.full}
+    marker = {
+        "student": config.student,
+        "data": config.data,
+        "prompt_style": "short",
+        "full": config.full,
+        "build": _build_digest(out / "adapter" if not config.full else model_dir),
+    }
     (model_dir / STUDENT_MARKER).write_text(json.dumps(marker, indent=2), encoding="utf-8")
     return model_dir
+
+
+def _build_digest(weights: Path) -> str:
+    """A digest of the trained weights (the adapter of a LoRA student, else the model): what tells two trainings
+    of one student apart, and a model merged again from the same adapter on another machine the same."""
+    digest = hashlib.sha256()
+    for file in sorted(weights.glob("*.safetensors")):
+        with file.open("rb") as stream:
+            while chunk := stream.read(1 << 24):
+                digest.update(chunk)
+    return digest.hexdigest()[:16]
 
 
 def _export_gguf(model_dir: Path, config: DistillConfig) -> str | None:

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from agentdistill.agents.closed_book import ClosedBookAgent
 from agentdistill.agents.code_agent import CodeAgent
 from agentdistill.agents.first_thought import chains_of_thought, cut_prefix
+from agentdistill.distill.distill_config import student_build
 from agentdistill.errors import OutputExistsError
 from agentdistill.llm import AgentChatModel
 from agentdistill.llm.batching import BatchingChatModel
@@ -116,6 +117,7 @@ class Collector:
     def __init__(self, config: CollectConfig, model: AgentChatModel | None = None) -> None:
         self.config = config
         self.store = TrajectoryStore(config.out)
+        self.build = student_build(config.teacher)
         # an unknown suite, a corrupt or unwritable store, or --no-resume over records fail now, not after a
         # model load of half a minute
         self._jobs: tuple[list[tuple[Task, int]], int] | None = self.jobs()
@@ -177,12 +179,18 @@ class Collector:
     def jobs(self) -> tuple[list[tuple[Task, int]], int]:
         """The (task, sample) episodes not stored yet, and how many are; refuses a store with records unless
         resuming."""
-        done = self.store.ids()
-        if done and not self.config.resume:
+        stored = list(self.store)
+        if stored and not self.config.resume:
             raise OutputExistsError(
-                f"{self.store.path} already holds {len(done)} records; resume, or choose another --out"
+                f"{self.store.path} already holds {len(stored)} records; resume, or choose another --out"
             )
-        return unstored_jobs(self.config, done)
+        if others := {record.model_build or "unrecorded" for record in stored} - {self.build or "unrecorded"}:
+            raise OutputExistsError(
+                f"{self.store.path} holds episodes of another build of {self.config.teacher} "
+                f"({', '.join(sorted(others))}; now {self.build or 'unrecorded'}): continuing would mix two "
+                "models in one run; move the file aside to run it afresh"
+            )
+        return unstored_jobs(self.config, {record.id for record in stored})
 
     def episode(self, task: Task, sample: int) -> TrajectoryRecord:
         prefix = cot = None
@@ -204,6 +212,7 @@ class Collector:
             teacher=self.model.model_id,
             sampling=_used_sampling(self.model, agent, self.config.max_steps),
             precision=self.model.precision,
+            model_build=self.build,
             used_prefix=prefix is not None,
             prefix=_prefix_info(prefix, cot or "", self.config.prefix_style, first) if prefix else None,
             trajectory=trajectory,

@@ -39,6 +39,11 @@ class TrajectoryRecord(BaseModel):
         description="The dtype the model ran in and why; None: "
         "a server's own choice, or a record from before precision was recorded.",
     )
+    model_build: str | None = Field(
+        default=None,
+        description="The build of the distilled student that ran (a digest of its trained weights); None: a model "
+        "distill did not train, or a record from before builds were recorded.",
+    )
     used_prefix: bool = False
     prefix: PrefixInfo | None = None
     trajectory: Trajectory
