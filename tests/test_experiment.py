@@ -431,6 +431,38 @@ def test_goals_are_met_not_met_or_pending_from_the_cells():
     assert "over facts" in check_goals(goals[:1], cells, hours=1.0)[0].measured
 
 
+def test_two_builds_of_one_student_are_never_paired():
+    """A student retrained on a fresh machine (its weights lost) is another model: its cells wait for cells of
+    the same build before a paired comparison or a goal reads them, and the report says which rows ran which."""
+    from pydantic import TypeAdapter
+
+    from agentdistill.pipeline.experiment_goals import Goal, check_goals
+    from agentdistill.pipeline.experiment_report import build_notes
+
+    def built(cell, build):
+        return cell.model_copy(update={"model": "d", "builds": [build]})
+
+    band_gap = {"unit": "eV", "tasks": 40, "answered": 40}
+    plain, sag = built(_cell("d", "math", 40), "unrecorded"), built(_cell("d sag", "math", 60), "b1")
+    agent = built(_cell("d", "materials", 30, mae={"band_gap": {**band_gap, "mae": 0.1}}), "unrecorded")
+    closed = built(_cell("d closed", "materials", 0, mae={"band_gap": {**band_gap, "mae": 1.5}}), "b1")
+    prompted = _cell("p", "math", 10).model_copy(update={"model": "student"})
+    assert not plain.comparable(sag) and plain.comparable(prompted)
+    assert sag.comparable(built(_cell("d", "math", 40), "b1"))  # the same build, rows apart
+    goals = TypeAdapter(list[Goal]).validate_python(
+        [
+            {"kind": "margin", "name": "sag", "row": "d sag", "baseline": "d", "points": 2},
+            {"kind": "margin", "name": "distilled", "row": "d", "baseline": "p", "points": 15},
+            {"kind": "mae_ratio", "name": "mae", "row": "d", "baseline": "d closed", "ratio": 10},
+        ]
+    )
+    verdicts = {g.name: g for g in check_goals(goals, [plain, sag, agent, closed, prompted], hours=1.0)}
+    assert verdicts["sag"].status == "pending" and verdicts["distilled"].status == "met"
+    assert verdicts["mae"].status == "pending" and "different builds of d" in verdicts["mae"].measured
+    (note,) = build_notes([plain, sag, agent, closed, prompted])
+    assert "`d` ran as 2 builds" in note and "build b1: d sag on math, d closed on materials" in note
+
+
 def test_a_margin_interval_is_paired_and_averages_the_suites():
     from agentdistill.pipeline.experiment_goals import paired_difference_interval
 

@@ -64,7 +64,8 @@ class _RowGoal(_Goal):
         mine = {c.suite: c for c in cells if c.row == self.row}
         theirs = {c.suite: c for c in cells if c.row == self.baseline}
         suites = self.suites or [s for s in mine if s in theirs]
-        pairs = [(mine[s], theirs[s]) for s in suites if s in mine and s in theirs]
+        # two builds of one student are two models: such a pair waits for cells of one build
+        pairs = [(mine[s], theirs[s]) for s in suites if s in mine and s in theirs and mine[s].comparable(theirs[s])]
         done = len(pairs) == len(suites) > 0 and all(c.tasks >= c.planned for pair in pairs for c in pair)
         return [(a, b) for a, b in pairs if a.stated and b.stated], done
 
@@ -132,6 +133,9 @@ class MaeRatioGoal(_Goal):
         theirs = next((c for c in cells if c.row == self.baseline and c.suite == self.suite), None)
         if mine is None or theirs is None or not (mine.mae and theirs.mae):
             return GoalResult(name=self.name, status="pending", measured="no regression answers of both rows yet")
+        if not mine.comparable(theirs):
+            measured = f"the rows ran different builds of {mine.model} ({mine.builds} vs {theirs.builds})"
+            return GoalResult(name=self.name, status="pending", measured=measured)
         parts, ok = [], True
         for quantity in sorted(mine.mae.keys() & theirs.mae.keys()):
             a, b = mine.mae[quantity], theirs.mae[quantity]

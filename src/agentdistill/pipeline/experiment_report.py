@@ -28,6 +28,12 @@ class Cell(BaseModel):
 
     row: str
     suite: str
+    model: str = Field("", description="What the row evaluates: student, teacher, or a student run's name.")
+    builds: list[str] = Field(
+        default_factory=list,
+        description="The builds of the distilled student whose episodes the cell holds ('unrecorded': from before "
+        "builds were recorded); empty for a model distill did not train.",
+    )
     tasks: int
     planned: int
     correct: int
@@ -47,6 +53,11 @@ class Cell(BaseModel):
     @property
     def accuracy(self) -> float:
         return self.correct / self.tasks if self.tasks else 0.0
+
+    def comparable(self, other: Cell) -> bool:
+        """Whether the two cells may be compared task by task: not two different builds of one student (a student
+        retrained on a fresh machine is another model, however alike its recipe)."""
+        return self.model != other.model or self.builds == other.builds
 
 
 class TeacherCell(BaseModel):
@@ -109,9 +120,12 @@ def read_cell(config: ExperimentConfig, row: Row, suite: str) -> Cell:
     records = list(TrajectoryStore(store)) if store.is_file() else []
     per_task = {r.task_id: r.correct for r in sorted(records, key=lambda r: r.task_id)}
     n = len(records) or 1
+    builds = {r.model_build or "unrecorded" for r in records} if config.student_of(row) else set()
     return Cell(
         row=row.name,
         suite=suite,
+        model=row.model,
+        builds=sorted(builds),
         tasks=len(records),
         planned=config.test_tasks,
         correct=sum(per_task.values()),
@@ -159,9 +173,24 @@ def comparisons(config: ExperimentConfig, cells: list[Cell]) -> list[tuple[str, 
         for suite in config.suites:
             first = next((c for c in cells if c.row == a and c.suite == suite), None)
             second = next((c for c in cells if c.row == b and c.suite == suite), None)
-            if first and second and first.stated and second.stated:
+            if first and second and first.stated and second.stated and first.comparable(second):
                 found.append((a, b, suite, paired(first.per_task, second.per_task)))
     return found
+
+
+def build_notes(cells: list[Cell]) -> list[str]:
+    """One line per student whose cells ran more than one build: which rows ran which (never paired)."""
+    notes = []
+    for model in sorted({c.model for c in cells if c.builds}):
+        ran: dict[str, list[str]] = {}
+        for cell in cells:
+            if cell.model == model:
+                for build in cell.builds:
+                    ran.setdefault(build, []).append(f"{cell.row} on {cell.suite}")
+        if len(ran) > 1:
+            each = "; ".join(f"build {build}: {', '.join(where)}" for build, where in sorted(ran.items()))
+            notes.append(f"- student `{model}` ran as {len(ran)} builds, never paired with each other ({each})")
+    return notes
 
 
 def cost_rows(cells: list[Cell]) -> list[list[str]]:
@@ -237,6 +266,9 @@ def write_experiment_report(config: ExperimentConfig) -> Path:
         ]
         header = ["A", "B", "suite", "tasks", "only A", "only B", "B - A (points)", "McNemar p"]
         parts += ["", "Paired on the same tasks (exact McNemar):", "", markdown_rows(header, rows)]
+    if notes := build_notes(cells):
+        parts += ["", "Students retrained during the experiment (a build is a digest of the trained weights):", ""]
+        parts += notes
     parts += [
         "",
         "Cost per task, and failures by kind (`pipeline/failures.py`); `tool errors` counts the wrong episodes in",
