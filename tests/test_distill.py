@@ -1,6 +1,7 @@
 """Distillation: the loss mask on real tokenisers, the training templates, and a real (tiny) TRL run."""
 
 import json
+import shutil
 
 import pytest
 
@@ -96,17 +97,16 @@ def test_lora_distillation_trains_saves_and_loads(tmp_path):
     rows = [{"id": f"t{i}", "messages": CONVERSATION} for i in range(4)]
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "train.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    result = distill(
-        DistillConfig(
-            data=str(tmp_path / "data"),
-            student="smollm2-135m",
-            out=str(tmp_path / "out"),
-            epochs=2,
-            grad_accum=2,
-            learning_rate=1e-3,
-            gradient_checkpointing=True,  # its path proven too: the loss must still fall
-        )
+    result_config = dict(
+        data=str(tmp_path / "data"),
+        student="smollm2-135m",
+        out=str(tmp_path / "out"),
+        epochs=2,
+        grad_accum=2,
+        learning_rate=1e-3,
+        gradient_checkpointing=True,  # its path proven too: the loss must still fall
     )
+    result = distill(DistillConfig(**result_config))
     assert result.examples == 4 and result.last_loss < result.first_loss
     assert (tmp_path / "out" / "loss.png").stat().st_size > 1000
     assert (tmp_path / "out" / "adapter" / "adapter_config.json").exists()
@@ -114,6 +114,15 @@ def test_lora_distillation_trains_saves_and_loads(tmp_path):
 
     build = student_build(f"hf:{result.model_dir}")  # the adapter's digest: a retrained student has another
     assert build is not None and len(build) == 16 and student_build("smollm2-135m") is None
+    from safetensors.torch import load_file
+
+    kept = load_file(str(tmp_path / "out" / "adapter" / "adapter_model.safetensors"))
+    assert {str(tensor.dtype) for tensor in kept.values()} == {"torch.bfloat16"}
+    # a fresh checkout keeps the adapter, not the merged model: the same student is merged again, not retrained
+    shutil.rmtree(result.model_dir)
+    again = distill(DistillConfig(**result_config))
+    assert student_build(f"hf:{again.model_dir}") == build and again.seconds == round(result.seconds, 1)
+    assert again.gguf is not None and again.gguf.is_file()
     assert result.gguf == result.model_dir / "model-q8_0.gguf" and result.gguf.is_file()  # for the engine
     student = load_chat_model(f"hf:{result.model_dir}", max_new_tokens=4)  # the engine where it is built
     try:

@@ -1,7 +1,8 @@
 """`distill`: fine-tune a student on teacher trajectories with TRL's SFTTrainer (LoRA by default).
 
 Output folder:
-    adapter/          the LoRA adapter (peft), when not --full
+    adapter/          the LoRA adapter (peft, bf16) and run.json, when not --full: kept, so that a checkout
+                      without model/ merges the student again in seconds rather than training (distill/merge.py)
     model/            the merged student: `load_chat_model("hf:out/model")`, `vllm serve out/model`
     train_log.jsonl   one line per logged step (loss, learning rate, grad norm, ...)
     loss.png          the loss curve
@@ -35,7 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from agentdistill.distill.dataset import build_dataset, load_training_rows
-from agentdistill.distill.distill_config import STUDENT_MARKER, DistillConfig
+from agentdistill.distill.distill_config import DistillConfig
+from agentdistill.distill.merge import build_digest, finished_adapter, keep_adapter, merge_adapter, write_marker
 from agentdistill.distill.templates import training_template
 from agentdistill.errors import InputFileError
 from agentdistill.llm.precision import TrainingPrecision, training_precision
@@ -84,7 +86,10 @@ def distill(
     rows = load_training_rows(config.data)
     if not rows:
         raise InputFileError(f"{config.data} holds no training examples (did the filter keep any trajectory?)")
-    resume_from = _checkpoint_to_resume(out, _run_fingerprint(config, precision, rows))  # before loading a model
+    fingerprint = _run_fingerprint(config, precision, rows)
+    if not config.full and finished_adapter(out, fingerprint):
+        return _from_kept_adapter(out, config)  # trained before, only the merged model is missing: seconds
+    resume_from = _checkpoint_to_resume(out, fingerprint)  # before loading a model
     resumed_from_step = _checkpoint_step(resume_from)
     path = local_model_path(config.student)
     tokenizer = AutoTokenizer.from_pretrained(path)
@@ -106,7 +111,7 @@ def distill(
     started = time.perf_counter()
     trainer.train(resume_from_checkpoint=resume_from)
     seconds = time.perf_counter() - started
-    model_dir = _save(trainer, tokenizer, out, config)
+    model_dir = _save(trainer, tokenizer, out, config, fingerprint)
     shutil.rmtree(out / "checkpoints", ignore_errors=True)
     gguf = _export_gguf(model_dir, config)
     history = [h for h in trainer.state.log_history if "loss" in h]
@@ -131,6 +136,26 @@ def distill(
     )
     _write_summary(out, config, result, gguf)
     return result
+
+
+def _from_kept_adapter(out: Path, config: DistillConfig) -> DistillResult:
+    """The student again from its kept adapter (a fresh checkout of an experiment), as its training measured it."""
+    model_dir = merge_adapter(out, config) if config.merge else out / "adapter"
+    gguf = _export_gguf(model_dir, config)
+    trained = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    return DistillResult(
+        out=out,
+        model_dir=model_dir,
+        examples=trained["examples"],
+        loss_tokens=trained["loss_tokens"],
+        train_tokens=trained["train_tokens"],
+        seconds=trained["seconds"],
+        first_loss=trained["first_loss"],
+        last_loss=trained["last_loss"],
+        precision=TrainingPrecision.model_validate(trained["precision"]),
+        gguf=model_dir / gguf if gguf else None,
+        resumed_from_step=trained["resumed_from_step"],
+    )
 
 
 def _steps_done_here(on_step: Callable[[int], None]) -> Any:
@@ -254,43 +279,18 @@ def _lora(config: DistillConfig):
     )
 
 
-def _save(trainer: Any, tokenizer: Any, out: Path, config: DistillConfig) -> Path:
-    """Adapter (LoRA) and a merged, standalone fp32 model folder."""
+def _save(trainer: Any, tokenizer: Any, out: Path, config: DistillConfig, fingerprint: dict) -> Path:
+    """The kept adapter (LoRA) and the merged student made from it, or the fully fine-tuned model, in fp32."""
     import torch
 
+    if not config.full:
+        adapter = keep_adapter(trainer.model, out, fingerprint)
+        return merge_adapter(out, config) if config.merge else adapter
     model_dir = out / "model"
-    model = trainer.model
-    if not config.full:
-        model.save_pretrained(str(out / "adapter"))
-        if not config.merge:
-            return out / "adapter"
-    # fp32 before merging: added into bf16 base weights, updates below bf16's 8-bit mantissa would vanish
-    model = model.to(torch.float32)
-    if not config.full:
-        model = model.merge_and_unload()
-    model.save_pretrained(str(model_dir))
+    trainer.model.to(torch.float32).save_pretrained(str(model_dir))
     tokenizer.save_pretrained(str(model_dir))  # with the model's own chat template, not the training one
-    # students learned the short system prompt; `eval --prompt-style auto` reads this to use it
-    marker = {
-        "student": config.student,
-        "data": config.data,
-        "prompt_style": "short",
-        "full": config.full,
-        "build": _build_digest(out / "adapter" if not config.full else model_dir),
-    }
-    (model_dir / STUDENT_MARKER).write_text(json.dumps(marker, indent=2), encoding="utf-8")
+    write_marker(model_dir, config, build_digest(model_dir))
     return model_dir
-
-
-def _build_digest(weights: Path) -> str:
-    """A digest of the trained weights (the adapter of a LoRA student, else the model): what tells two trainings
-    of one student apart, and a model merged again from the same adapter on another machine the same."""
-    digest = hashlib.sha256()
-    for file in sorted(weights.glob("*.safetensors")):
-        with file.open("rb") as stream:
-            while chunk := stream.read(1 << 24):
-                digest.update(chunk)
-    return digest.hexdigest()[:16]
 
 
 def _export_gguf(model_dir: Path, config: DistillConfig) -> str | None:
