@@ -37,9 +37,9 @@ def finished_adapter(out: Path, fingerprint: dict) -> bool:
         return False
 
 
-def keep_adapter(model: Any, out: Path, fingerprint: dict) -> Path:
-    """Save the trained adapter in bf16 with its run's fingerprint (the stamp last: a half-written adapter is
-    never taken for a finished one)."""
+def keep_adapter(model: Any, out: Path) -> Path:
+    """Save the trained adapter in bf16, unstamped: `stamp_adapter` marks it finished once the run's summary is
+    written, so that a run stopped in between resumes from its checkpoint rather than from a half-kept student."""
     import torch
     from safetensors.torch import load_file, save_file
 
@@ -49,8 +49,13 @@ def keep_adapter(model: Any, out: Path, fingerprint: dict) -> Path:
     for file in folder.glob("*.safetensors"):
         tensors = {name: t.to(torch.bfloat16).contiguous() for name, t in load_file(str(file)).items()}
         save_file(tensors, str(file), metadata={"format": "pt"})
-    (folder / ADAPTER_RUN).write_text(json.dumps(adapter_fingerprint(fingerprint), indent=2), encoding="utf-8")
     return folder
+
+
+def stamp_adapter(out: Path, fingerprint: dict) -> None:
+    """Mark `out/adapter` as the finished adapter of the run with this fingerprint."""
+    stamp = out / "adapter" / ADAPTER_RUN
+    stamp.write_text(json.dumps(adapter_fingerprint(fingerprint), indent=2), encoding="utf-8")
 
 
 def merge_adapter(out: Path, config: DistillConfig) -> Path:

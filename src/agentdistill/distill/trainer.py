@@ -37,7 +37,14 @@ from typing import Any
 
 from agentdistill.distill.dataset import build_dataset, load_training_rows
 from agentdistill.distill.distill_config import DistillConfig
-from agentdistill.distill.merge import build_digest, finished_adapter, keep_adapter, merge_adapter, write_marker
+from agentdistill.distill.merge import (
+    build_digest,
+    finished_adapter,
+    keep_adapter,
+    merge_adapter,
+    stamp_adapter,
+    write_marker,
+)
 from agentdistill.distill.templates import training_template
 from agentdistill.errors import InputFileError
 from agentdistill.llm.precision import TrainingPrecision, training_precision
@@ -111,8 +118,7 @@ def distill(
     started = time.perf_counter()
     trainer.train(resume_from_checkpoint=resume_from)
     seconds = time.perf_counter() - started
-    model_dir = _save(trainer, tokenizer, out, config, fingerprint)
-    shutil.rmtree(out / "checkpoints", ignore_errors=True)
+    model_dir = _save(trainer, tokenizer, out, config)
     gguf = _export_gguf(model_dir, config)
     history = [h for h in trainer.state.log_history if "loss" in h]
     _write_log(out, history)
@@ -135,6 +141,9 @@ def distill(
         resumed_from_step=resumed_from_step,
     )
     _write_summary(out, config, result, gguf)
+    if not config.full:  # finished, summary written: from now on the adapter stands for the run
+        stamp_adapter(out, fingerprint)
+    shutil.rmtree(out / "checkpoints", ignore_errors=True)  # last: until then a stopped run resumes from them
     return result
 
 
@@ -279,12 +288,12 @@ def _lora(config: DistillConfig):
     )
 
 
-def _save(trainer: Any, tokenizer: Any, out: Path, config: DistillConfig, fingerprint: dict) -> Path:
+def _save(trainer: Any, tokenizer: Any, out: Path, config: DistillConfig) -> Path:
     """The kept adapter (LoRA) and the merged student made from it, or the fully fine-tuned model, in fp32."""
     import torch
 
     if not config.full:
-        adapter = keep_adapter(trainer.model, out, fingerprint)
+        adapter = keep_adapter(trainer.model, out)
         return merge_adapter(out, config) if config.merge else adapter
     model_dir = out / "model"
     trainer.model.to(torch.float32).save_pretrained(str(model_dir))
