@@ -9,9 +9,10 @@ import time
 import pytest
 
 from agentdistill.agents.first_thought import cut_prefix
-from agentdistill.errors import ConfigError
+from agentdistill.errors import ConfigError, InputFileError, OutputExistsError
 from agentdistill.llm import call_seed
 from agentdistill.llm.batching import BatchingChatModel
+from agentdistill.llm.precision import Precision
 from agentdistill.pipeline.collect import Collector
 from agentdistill.pipeline.collect_config import CollectConfig
 from agentdistill.tasks import load_suite
@@ -90,6 +91,33 @@ def test_a_run_never_continues_with_another_build_of_its_student(scripted, tmp_p
     (student / STUDENT_MARKER).write_text("{}")  # nor with one from before builds were recorded
     with pytest.raises(FileExistsError, match=r"\(aaaa; now unrecorded\)"):
         Collector(config, model=scripted())
+    (student / STUDENT_MARKER).write_text('{"build": "aa')  # a marker cut short: one line, nothing lost
+    with pytest.raises(InputFileError, match=r"unreadable student marker .*train the student again"):
+        Collector(config, model=scripted())
+    assert [r.model_build for r in TrajectoryStore(config.out)] == ["aaaa"]
+
+
+def test_a_run_never_continues_in_other_numerics(scripted, tmp_path):
+    """A cell the engine began in Q8_0 is not continued in eager bf16 (a machine without the engine built)."""
+    engine = Precision(
+        dtype="fp32",
+        device="cpu",
+        requested="auto",
+        native_bf16=False,
+        hardware="x",
+        reason="engine",
+        quantization="Q8_0",
+    )
+    eager = engine.model_copy(update={"dtype": "bf16", "quantization": None, "hardware": "y"})
+    tasks = load_suite("math", "train", 2, 0)
+    config = CollectConfig(**GREEDY, suite="math", n=2, out=str(tmp_path / "t.jsonl"))
+    first = config.model_copy(update={"n": 1})
+    Collector(first, model=_Solver()(scripted, tasks[:1]).model_copy(update={"precision": engine})).run()
+    elsewhere = engine.model_copy(update={"hardware": "another machine"})  # the same numerics on another CPU
+    assert len(Collector(config, model=scripted().model_copy(update={"precision": elsewhere})).jobs()[0]) == 1
+    with pytest.raises(OutputExistsError, match=r"run in Q8_0 \(now bf16\).*move the file aside"):
+        Collector(config, model=scripted().model_copy(update={"precision": eager}))
+    assert len(list(TrajectoryStore(config.out))) == 1
 
 
 def test_the_configs_sampling_reaches_a_given_model_and_the_record_says_what_ran(scripted, tmp_path):

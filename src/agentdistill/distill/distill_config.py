@@ -16,6 +16,7 @@ from agentdistill.config import (
     ModelSpec,
     cli,
 )
+from agentdistill.errors import InputFileError
 from agentdistill.llm.gguf_convert import GgufType
 
 STUDENT_MARKER = "agentdistill_student.json"  # written next to a student's weights: how it was trained
@@ -33,8 +34,15 @@ def student_build(spec: str) -> str | None:
     gives another build, so what was measured on the old one is never continued with the new one."""
     if not is_student(spec):
         return None
-    marker = json.loads((Path(spec[3:]).expanduser() / STUDENT_MARKER).read_text(encoding="utf-8"))
-    return marker.get("build")
+    path = Path(spec[3:]).expanduser() / STUDENT_MARKER
+    try:
+        marker = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InputFileError(f"{path}: unreadable student marker ({error}); train the student again") from error
+    if not isinstance(marker, dict):
+        raise InputFileError(f"{path}: a student marker is a JSON object; train the student again")
+    build = marker.get("build")
+    return build if isinstance(build, str) else None
 
 
 class DistillConfig(DtypeSettings, CommandConfig):

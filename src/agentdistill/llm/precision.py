@@ -145,6 +145,11 @@ class Precision(BaseModel):
     def torch_dtype(self):
         return _torch_dtype(self.dtype)
 
+    @property
+    def numerics(self) -> str:
+        """What a model's numbers are: its GGUF type when quantised, else its dtype (the machine aside)."""
+        return self.quantization or self.dtype
+
     def __str__(self) -> str:
         weights = f"{self.quantization} weights, {self.dtype} compute" if self.quantization else self.dtype
         return f"{weights}, {_MACHINE_LABELS[machine_kind(self.device, self.native_bf16)]}"

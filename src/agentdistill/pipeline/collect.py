@@ -21,6 +21,7 @@ from agentdistill.distill.distill_config import student_build
 from agentdistill.errors import OutputExistsError
 from agentdistill.llm import AgentChatModel
 from agentdistill.llm.batching import BatchingChatModel
+from agentdistill.llm.precision import Precision
 from agentdistill.pipeline.collect_config import CollectConfig
 from agentdistill.tasks import Task, load_suite, score_task
 from agentdistill.trajectories.filters import demonstration_key
@@ -129,6 +130,11 @@ class Collector:
         self.model = (
             BatchingChatModel(inner=base, model_id=base.model_id, max_batch=config.concurrency) if batched else base
         )
+        try:
+            self._refuse_other_numerics(base.precision)
+        except OutputExistsError:
+            self.close()
+            raise
         self._agents: dict[tuple[tuple[str, ...], str, int, bool], CodeAgent | ClosedBookAgent] = {}
         self._lock = threading.Lock()
         self._thoughts: dict[str, str] | None = None  # task id -> its greedy chain of thought (the prefix's source)
@@ -190,7 +196,20 @@ class Collector:
                 f"({', '.join(sorted(others))}; now {self.build or 'unrecorded'}): continuing would mix two "
                 "models in one run; move the file aside to run it afresh"
             )
+        self._stored_numerics = {record.precision.numerics for record in stored if record.precision is not None}
         return unstored_jobs(self.config, {record.id for record in stored})
+
+    def _refuse_other_numerics(self, precision: Precision | None) -> None:
+        """A run continues only in the numerics it started in: a store the engine filled with Q8_0 and a machine
+        without the engine continuing it in eager bf16 would be two models in one cell."""
+        if precision is None:  # a server that does not say
+            return
+        if others := self._stored_numerics - {precision.numerics}:
+            raise OutputExistsError(
+                f"{self.store.path} holds episodes run in {', '.join(sorted(others))} (now {precision.numerics}): "
+                "continuing would mix two precisions in one run; use the backend and dtype it started with "
+                "(build the engine: agentdistill engine build), or move the file aside"
+            )
 
     def episode(self, task: Task, sample: int) -> TrajectoryRecord:
         prefix = cot = None
