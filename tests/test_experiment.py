@@ -489,3 +489,23 @@ def test_a_teacher_run_reads_running_until_best_of_k_has_nothing_left(tmp_path, 
     row = next(line for line in (config.folder / "report.md").read_text().splitlines() if "| agent | math |" in line)
     assert row.startswith(f"| agent | math | {shown} | {len(kept)} |"), row
     assert ("%)" in row) == (shown == "2/2")
+
+
+def test_teacher_runs_of_one_suite_are_paired_on_the_train_tasks_both_ran(tmp_path):
+    """What a setting does to the teacher (a prefix that steers it off its tools) is measured task by task."""
+    runs = [
+        {"name": "agent", "train_tasks": 2, "settings": {"samples": 1, "prefix": False}},
+        {"name": "agent-prefix", "train_tasks": 2, "settings": {"samples": 1, "prefix": False}},
+    ]
+    config = ExperimentConfig.build(**_values(tmp_path, teacher_runs=runs))
+    run_experiment(config, stages=["collect"], models=FakeModels(load_suite("math", "train", 2)))
+    store = config.folder / "teacher" / "agent-prefix-math.jsonl"
+    records = [json.loads(line) for line in store.read_text().splitlines()]
+    records[0]["correct"] = False  # the prefixed run fails one task the plain run solves
+    store.write_text("".join(json.dumps(r) + "\n" for r in records))
+    write_experiment_report(config)
+    report = (config.folder / "report.md").read_text()
+    assert "| run A | run B | suite | tasks | only A | only B |" in report
+    assert "| agent | agent-prefix | math | 2 | 1 | 0 | -50.0 | 1.000 |" in report
+    pairs = json.loads((config.folder / "summary.json").read_text())["teacher_comparisons"]
+    assert [(p["a"], p["b"], p["only_a"], p["only_b"]) for p in pairs] == [("agent", "agent-prefix", 1, 0)]

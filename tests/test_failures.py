@@ -5,7 +5,7 @@ import pytest
 
 from agentdistill.pipeline.collect import Collector
 from agentdistill.pipeline.collect_config import CollectConfig
-from agentdistill.pipeline.failures import answers_from_prompt, failure_kind, hit_a_tool_error
+from agentdistill.pipeline.failures import answers_from_prompt, failure_kind, hit_a_tool_error, used_a_tool
 from agentdistill.tasks import Task
 from conftest import GREEDY, ScriptedModel
 
@@ -61,6 +61,17 @@ def test_a_failed_tool_call_is_counted_whatever_the_kind(tmp_path):
     assert hit_a_tool_error(failed_call) and failure_kind(failed_call) == "arithmetic in the head"
     python_error = _record_answering(tmp_path, ["print(1 / 0)", "final_answer(700)"], tools=["retrieve"])
     assert not hit_a_tool_error(python_error)
+
+
+def test_an_episode_that_recalls_instead_of_retrieving_did_not_use_its_tool(tmp_path):
+    """The prefix-distilled student's facts failure: the first thought states an answer and the code prints it."""
+    recalled = _record_answering(tmp_path, ['print("Saipan")', 'final_answer("Saipan")'], tools=["retrieve"])
+    assert used_a_tool(recalled) is False
+    retrieved = _record_answering(
+        tmp_path, ['print(retrieve("Guam capital", k=1))', "final_answer(1)"], tools=["retrieve"]
+    )
+    assert used_a_tool(retrieved) is True
+    assert used_a_tool(_record_answering(tmp_path, ["final_answer(756)"])) is None  # given no tools
 
 
 def test_a_reply_without_code_is_a_parse_error(tmp_path):

@@ -13,13 +13,14 @@ from pydantic import BaseModel, Field
 from agentdistill.pipeline.collect import episodes_left
 from agentdistill.pipeline.experiment_config import ExperimentConfig, Row
 from agentdistill.pipeline.experiment_goals import check_goals
-from agentdistill.pipeline.failures import FAILURE_KINDS, failure_counts, hit_a_tool_error
+from agentdistill.pipeline.failures import FAILURE_KINDS, failure_counts, hit_a_tool_error, used_a_tool
 from agentdistill.pipeline.markdown import markdown_rows
 from agentdistill.pipeline.stats import PairedComparison, bootstrap_interval, paired, stated
 from agentdistill.pipeline.wall_time import read_runs, work_done
 from agentdistill.pipeline.yields import yield_at
 from agentdistill.trajectories.store import TrajectoryStore
 
+PAIRED_COLUMNS = ["suite", "tasks", "only A", "only B", "B - A (points)", "McNemar p"]
 FINAL_STEPS = 20  # the students table's loss: the mean over this many last logged steps
 
 
@@ -42,6 +43,9 @@ class Cell(BaseModel):
     tokens_per_task: float
     failures: dict[str, int]
     tool_errors: int = Field(0, description="Wrong episodes in which a tool call failed, whatever their kind.")
+    tool_use: float | None = Field(
+        None, description="Share of the episodes given tools that called one; None where none was given any."
+    )
     mae: dict[str, dict] = Field(default_factory=dict, description="Regression-style templates: MAE (LLaMP-style).")
     per_task: dict[str, bool] = Field(description="Task id -> correct.")
 
@@ -73,6 +77,12 @@ class TeacherCell(BaseModel):
     distinct_correct: int = Field(description="Correct trajectories left after dropping near-identical ones.")
     wall_minutes: float
     episodes_left: int = Field(0, description="Episodes best-of-k may still draw; 0 once the run is finished.")
+    per_task: dict[str, bool] = Field(default_factory=dict, description="Task id -> solved by one of its samples.")
+
+    @property
+    def finished(self) -> bool:
+        """Whether the run's solved count is final and stated (best-of-k has nothing left to draw)."""
+        return not self.episodes_left and stated(self.tasks, self.planned)
 
 
 def teacher_cells(config: ExperimentConfig) -> list[TeacherCell]:
@@ -86,12 +96,22 @@ def teacher_cells(config: ExperimentConfig) -> list[TeacherCell]:
     for run in config.teacher_runs:
         for suite in config.suites_of(run):
             collect = config.collect_config(run, suite)
-            got = yield_at(TrajectoryStore(collect.out), collect.samples).model_dump(exclude={"k"})
+            records = [r for r in TrajectoryStore(collect.out) if r.sample < collect.samples]
+            got = yield_at(records, collect.samples).model_dump(exclude={"k"})
+            per_task: dict[str, bool] = {}
+            for record in records:
+                per_task[record.task_id] = per_task.get(record.task_id, False) or bool(record.correct)
             wall = round(minutes.get((run.name, suite), 0.0), 1)
             left = episodes_left(collect)
             cells.append(
                 TeacherCell(
-                    run=run.name, suite=suite, planned=run.train_tasks, wall_minutes=wall, episodes_left=left, **got
+                    run=run.name,
+                    suite=suite,
+                    planned=run.train_tasks,
+                    wall_minutes=wall,
+                    episodes_left=left,
+                    per_task=per_task,
+                    **got,
                 )
             )
     return cells
@@ -105,12 +125,37 @@ def teacher_rows(cells: list[TeacherCell]) -> list[list[str]]:
         if not c.tasks:
             continue
         low, high = c.solved_ci
-        final = not c.episodes_left and stated(c.tasks, c.planned)
-        solved = f"{c.solved} ({100 * low:.0f}–{100 * high:.0f}%)" if final else str(c.solved)
+        solved = f"{c.solved} ({100 * low:.0f}–{100 * high:.0f}%)" if c.finished else str(c.solved)
         tasks = f"running, {c.tasks}/{c.planned}" if c.episodes_left else f"{c.tasks}/{c.planned}"
         counts = [tasks, str(c.episodes), solved, str(c.distinct_correct)]
         rows.append([c.run, c.suite, *counts, f"{c.wall_minutes:.1f}"])
     return rows
+
+
+def teacher_comparisons(cells: list[TeacherCell]) -> list[tuple[str, str, str, PairedComparison]]:
+    """Every two finished teacher runs of one suite, paired on the train tasks both ran: what a setting (a
+    first-thought prefix, a closed book) does to the teacher shows in what its students learn from."""
+    found = []
+    for i, first in enumerate(cells):
+        for second in cells[i + 1 :]:
+            if first.suite != second.suite or not (first.finished and second.finished):
+                continue
+            if (comparison := paired(first.per_task, second.per_task)).tasks:
+                found.append((first.run, second.run, first.suite, comparison))
+    return found
+
+
+def paired_rows(compared: list[tuple[str, str, str, PairedComparison]]) -> list[list[str]]:
+    """Table rows of paired comparisons: tasks, discordant counts, the difference and its exact McNemar p."""
+    return [
+        [a, b, s, str(c.tasks), str(c.only_a), str(c.only_b), f"{100 * c.difference:+.1f}", f"{c.p_value:.3f}"]
+        for a, b, s, c in compared
+    ]
+
+
+def paired_records(compared: list[tuple[str, str, str, PairedComparison]]) -> list[dict[str, Any]]:
+    """Paired comparisons as summary.json states them."""
+    return [{"a": a, "b": b, "suite": s, **c.model_dump(), "p": c.p_value} for a, b, s, c in compared]
 
 
 def read_cell(config: ExperimentConfig, row: Row, suite: str) -> Cell:
@@ -134,9 +179,14 @@ def read_cell(config: ExperimentConfig, row: Row, suite: str) -> Cell:
         tokens_per_task=sum(r.trajectory.completion_tokens for r in records) / n,
         failures=dict(failure_counts(records)),
         tool_errors=sum(hit_a_tool_error(r) for r in records),
+        tool_use=_share([used for r in records if (used := used_a_tool(r)) is not None]),
         mae={name: e.model_dump() for name, e in regression_errors(records, suite).items()},
         per_task=per_task,
     )
+
+
+def _share(flags: list[bool]) -> float | None:
+    return sum(flags) / len(flags) if flags else None
 
 
 def _accuracy(cell: Cell) -> str:
@@ -194,11 +244,11 @@ def build_notes(cells: list[Cell]) -> list[str]:
 
 
 def cost_rows(cells: list[Cell]) -> list[list[str]]:
-    """Per stated cell: generated tokens and seconds per task, then its failures by kind."""
+    """Per stated cell: generated tokens and seconds per task, its failures by kind, and how often it used a tool."""
     return [
         [c.row, c.suite, f"{c.tokens_per_task:.0f}", f"{c.seconds_per_task:.1f}", str(c.tasks - c.correct)]
         + [str(c.failures.get(k, 0)) for k in FAILURE_KINDS]
-        + [str(c.tool_errors)]
+        + [str(c.tool_errors), "-" if c.tool_use is None else f"{100 * c.tool_use:.0f}%"]
         for c in cells
         if c.stated
     ]
@@ -236,12 +286,14 @@ def write_experiment_report(config: ExperimentConfig) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     stages = stage_times(config)
     teacher = teacher_cells(config)
+    teacher_pairs = teacher_comparisons(teacher)
     goals = check_goals(config.goals, cells, sum(t["seconds"] for t in stages.values()) / 3600)
     summary = {
         "experiment": config.name,
         "cells": [c.model_dump(mode="json") for c in cells],
-        "comparisons": [{"a": a, "b": b, "suite": s, **c.model_dump(), "p": c.p_value} for a, b, s, c in compared],
+        "comparisons": paired_records(compared),
         "teacher": [c.model_dump(mode="json") for c in teacher],
+        "teacher_comparisons": paired_records(teacher_pairs),
         "training": training,
         "stages": stages,
         "goals": [g.model_dump() for g in goals],
@@ -260,22 +312,19 @@ def write_experiment_report(config: ExperimentConfig) -> Path:
         parts += ["", "Goals (`pending` until every cell a goal reads has run all its tasks):", ""]
         parts.append(markdown_rows(["goal", "measured", "status"], rows))
     if compared:
-        rows = [
-            [a, b, s, str(c.tasks), str(c.only_a), str(c.only_b), f"{100 * c.difference:+.1f}", f"{c.p_value:.3f}"]
-            for a, b, s, c in compared
-        ]
-        header = ["A", "B", "suite", "tasks", "only A", "only B", "B - A (points)", "McNemar p"]
-        parts += ["", "Paired on the same tasks (exact McNemar):", "", markdown_rows(header, rows)]
+        paired_table = markdown_rows(["A", "B", *PAIRED_COLUMNS], paired_rows(compared))
+        parts += ["", "Paired on the same tasks (exact McNemar):", "", paired_table]
     if notes := build_notes(cells):
         parts += ["", "Students retrained during the experiment (a build is a digest of the trained weights):", ""]
         parts += notes
     parts += [
         "",
         "Cost per task, and failures by kind (`pipeline/failures.py`); `tool errors` counts the wrong episodes in",
-        "which a tool call failed, whatever their kind:",
+        "which a tool call failed, whatever their kind; `used a tool`, the episodes given tools that called one:",
         "",
         markdown_rows(
-            ["row", "suite", "tokens/task", "s/task", "wrong", *FAILURE_KINDS, "tool errors"], cost_rows(cells)
+            ["row", "suite", "tokens/task", "s/task", "wrong", *FAILURE_KINDS, "tool errors", "used a tool"],
+            cost_rows(cells),
         ),
     ]
     mae_rows = [
@@ -296,6 +345,9 @@ def write_experiment_report(config: ExperimentConfig) -> Path:
         header = ["run", "suite", "tasks", "episodes", "solved (95% CI)", "distinct correct", "wall min"]
         parts += ["", "Teacher trajectories, per run and train suite (what the students learn from):", ""]
         parts.append(markdown_rows(header, rows))
+    if teacher_pairs:
+        title = "Teacher runs paired on the train tasks both ran (solved by one of a task's samples; exact McNemar):"
+        parts += ["", title, "", markdown_rows(["run A", "run B", *PAIRED_COLUMNS], paired_rows(teacher_pairs))]
     if any(training.values()):
         rows = [
             [name, str(t.get("examples", "-")), f"{t.get('tokens_per_second', 0):.0f}", _loss_cell(t.get("final_loss"))]

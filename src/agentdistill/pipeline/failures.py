@@ -220,6 +220,14 @@ def answers_from_prompt(record: TrajectoryRecord) -> bool:
     return not record.correct and answer is not None and _copied_example(record, answer)
 
 
+def used_a_tool(record: TrajectoryRecord) -> bool | None:
+    """Whether the episode's code called one of the tools it was given (an answer recalled from memory did not);
+    None for an episode given no tools."""
+    if not (tools := set(record.trajectory.metadata.get("tools") or [])):
+        return None
+    return any(_names(step.code)[1] & tools for step in record.trajectory.steps)
+
+
 def hit_a_tool_error(record: TrajectoryRecord) -> bool:
     """A wrong episode in which a tool call failed (bad arguments, an unknown name), whatever its kind."""
     return not record.correct and any("ToolError" in (step.error or "") for step in record.trajectory.steps)
