@@ -231,6 +231,12 @@ CATALOGUE: list[Hostile] = [
     Hostile("kill the host", "import os, signal\nos.kill(HOST_PID, signal.SIGKILL)"),
     Hostile("kill every process", "import os, signal\nos.kill(-1, signal.SIGKILL)"),
     Hostile("kill the host's group", "import os, signal\nos.killpg(os.getpgid(HOST_PID), signal.SIGKILL)"),
+    Hostile(  # PR_SET_PDEATHSIG = 0: the worker would then outlive a host killed while it is stopped
+        "outlive the host",
+        "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+        "if libc.prctl(1, 0, 0, 0, 0) < 0 and ctypes.get_errno() == 1: raise PermissionError(1, 'denied')\n"
+        "print('cleared')",
+    ),
     # crashes
     Hostile("segfault", "import ctypes\nctypes.string_at(0)", restarted),
     Hostile("os._exit", "import os\nos._exit(3)", restarted),

@@ -1,5 +1,9 @@
 import json
+import os
+import signal
+import time
 
+import pytest
 from typer.testing import CliRunner
 
 from agentdistill.cli import app
@@ -130,3 +134,23 @@ def test_collect_and_eval_check_their_arguments_before_loading_a_model(tmp_path,
         text = " ".join(result.output.replace("│", " ").split())  # the usage box wraps long lines
         assert result.exit_code == code and message in text, (args, result.output)
         assert "Traceback" not in result.output and "models pull" not in result.output
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_interrupts_the_command_and_stops_every_generation(signum):
+    from agentdistill.cli.common import interrupt_on_signals
+    from agentdistill.llm import GenerationStopped, resume_generation
+    from agentdistill.llm.base import raise_if_stopping
+
+    handlers = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    try:
+        interrupt_on_signals()
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signum)
+            time.sleep(5)  # the handler runs at the next bytecode; this line is never finished
+        with pytest.raises(GenerationStopped):  # episodes on other threads end at their next token
+            raise_if_stopping()
+    finally:
+        signal.signal(signal.SIGTERM, handlers[0])
+        signal.signal(signal.SIGINT, handlers[1])
+        resume_generation()

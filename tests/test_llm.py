@@ -190,3 +190,45 @@ def test_an_engine_built_with_other_flags_is_not_reused(monkeypatch):
     before = engine.engine_dir()
     monkeypatch.setattr(engine, "_NO_AMX", "-mno-amx-int8")
     assert engine.engine_dir() != before
+
+
+@pytest.fixture
+def stopping():
+    """`stop_generation` for one test; generation is allowed again afterwards (it is process-wide)."""
+    from agentdistill.llm import resume_generation, stop_generation
+
+    yield stop_generation
+    resume_generation()
+
+
+@pytest.mark.model
+def test_hf_generation_in_flight_ends_at_the_next_token_once_the_process_stops(smollm, stopping):
+    from agentdistill.llm import GenerationStopped
+
+    forwards = []
+
+    def stop_after_first_decode(module, args, output):  # the process is told to stop mid-generation
+        forwards.append(1)
+        if len(forwards) == 2:
+            stopping()
+
+    hook = smollm.model.register_forward_hook(stop_after_first_decode)
+    try:
+        with pytest.raises(GenerationStopped):
+            smollm.complete([{"role": "user", "content": "Count from 1 to 100."}], SamplingParams(max_new_tokens=64))
+    finally:
+        hook.remove()
+    assert len(forwards) == 2  # no token after the one being decoded when the stop came
+    with pytest.raises(GenerationStopped):  # and none starts
+        smollm.complete([{"role": "user", "content": "hi"}])
+
+
+def test_no_request_starts_once_the_process_stops(fake_server, stopping):
+    from agentdistill.llm import GenerationStopped
+
+    model = load_chat_model(f"openai:teacher@{fake_server.base_url}")
+    assert model.complete([{"role": "user", "content": "hi"}])[0].text == "answer 0"
+    stopping()
+    with pytest.raises(GenerationStopped):
+        model.complete([{"role": "user", "content": "hi"}])
+    assert len(fake_server.requests) == 1

@@ -4,7 +4,9 @@ model code; the host must stay unchanged, answer within the run's deadline and g
 
 import os
 import stat
+import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -165,3 +167,58 @@ def test_threads_left_running_do_nothing_between_runs(box):
     time.sleep(1.0)  # the agent thinking: the worker is stopped
     second = int(box.run("print(count[0])").output)
     assert second - first < 30  # ~100 would mean it ran while paused
+
+
+# a host that starts a sandbox, runs the code given as argv[1], prints the output and the worker's pid, and waits
+HOST = """
+import sys, time
+from agentdistill.tools import PythonSandbox, SandboxLimits
+box = PythonSandbox(limits=SandboxLimits(timeout_s=5))
+print(box.run(sys.argv[1] + "\\nimport os\\nprint(os.getpid())").output, flush=True)
+time.sleep(600)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat_file:
+            return stat_file.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has died
+    except FileNotFoundError:
+        return False
+
+
+@linux_only
+@pytest.mark.parametrize(
+    "code",
+    ["", "import ctypes\nprint(ctypes.CDLL(None).prctl(1, 0, 0, 0, 0))"],  # PR_SET_PDEATHSIG = 0: stay
+    ids=["paused", "clears-its-death-signal"],
+)
+def test_a_paused_worker_dies_with_its_host(code):
+    # found after an experiment's host was SIGKILLed: its worker, stopped between runs, never read the closed pipe
+    host = subprocess.Popen([sys.executable, "-c", HOST, code], stdout=subprocess.PIPE, text=True)
+    try:
+        lines = [host.stdout.readline().strip() for _ in range(2 if code else 1)]
+    finally:
+        host.kill()
+        host.wait()
+    worker = int(lines[-1])
+    if code:
+        assert lines[0] == "-1"  # the prctl was refused
+    deadline = time.monotonic() + 10
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(worker), f"worker {worker} outlived its host"
+
+
+def test_a_sandbox_outlives_the_thread_that_started_it():
+    # agents start sandboxes on pool threads; the worker must die with the host, not with that thread
+    sandbox = PythonSandbox(limits=LIMITS)  # not started: its first run starts it, on the thread below
+    try:
+        starter = threading.Thread(target=sandbox.run, args=("x = 42",))
+        starter.start()
+        starter.join()
+        time.sleep(0.3)
+        result = sandbox.run("print(x)")
+    finally:
+        sandbox.close()
+    assert not result.restarted and result.output.strip() == "42", result

@@ -433,7 +433,7 @@ def test_a_study_killed_with_sigterm_still_writes_the_wall_time_of_its_cell(tmp_
         import sys, time
         sys.path.insert(0, {os.path.dirname(__file__)!r})
         from conftest import ScriptedModel
-        from agentdistill.cli.common import interrupt_on_sigterm
+        from agentdistill.cli.common import interrupt_on_signals
         from agentdistill.llm.base import Completion
         from agentdistill.pipeline.study import StudyConfig, run_cell
 
@@ -442,7 +442,7 @@ def test_a_study_killed_with_sigterm_still_writes_the_wall_time_of_its_cell(tmp_
                 time.sleep(0.2)
                 return [[Completion(text="Thought: t\\n```python\\nfinal_answer(1)\\n```")] for _ in conversations]
 
-        interrupt_on_sigterm()
+        interrupt_on_signals()
         study = StudyConfig.from_file({str(study_file)!r})
         run_cell(study, study.cells[0], Slow(model_id="slow", outputs=[], seen=[]))
     """)

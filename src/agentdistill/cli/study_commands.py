@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from agentdistill.cli.common import console, interrupt_on_sigterm, quiet_libraries
+from agentdistill.cli.common import console, quiet_libraries
 
 study_app = typer.Typer(
     help="Compare teacher recipes (greedy, best-of-k, SAG, prefixes, prompts) on the same tasks, resumably.",
@@ -27,7 +27,6 @@ def run(
 
     study = StudyConfig.from_file(file)  # a broken file fails here, before any model loads
     quiet_libraries()
-    interrupt_on_sigterm()  # a killed run still writes the wall time of the cell it was in
 
     def started(cell, left: int) -> None:
         console.print(f"[bold]{cell.name}[/] ({cell.n} tasks; {left} cells left)")

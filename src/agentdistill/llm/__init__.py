@@ -28,8 +28,11 @@ from agentdistill.llm.base import (
     AgentChatModel,
     ChatMessage,
     Completion,
+    GenerationStopped,
     SamplingParams,
     call_seed,
+    resume_generation,
+    stop_generation,
 )
 from agentdistill.llm.precision import (
     Precision,
@@ -50,6 +53,7 @@ __all__ = [
     "Backend",
     "ChatMessage",
     "Completion",
+    "GenerationStopped",
     "ModelNotAvailable",
     "Precision",
     "PrecisionError",
@@ -65,6 +69,8 @@ __all__ = [
     "parse_dtype",
     "registry",
     "resolve_backend",
+    "resume_generation",
+    "stop_generation",
 ]
 
 Backend = Literal["auto", "engine", "transformers", "vllm"]

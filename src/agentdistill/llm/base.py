@@ -8,6 +8,7 @@ mean log-probabilities, and continuing a partial assistant message (first-though
 from __future__ import annotations
 
 import hashlib
+import threading
 from abc import abstractmethod
 from typing import Any, Literal
 
@@ -100,6 +101,33 @@ class Capabilities(BaseModel):
         "prefilled from where they differ, across calls.",
     )
     logprobs: bool = Field(default=False, description="`Completion.mean_logprob` is filled.")
+
+
+class GenerationStopped(AgentDistillError, RuntimeError):
+    """The process is stopping (`stop_generation`): no generation runs to its end any more."""
+
+
+_STOPPING = threading.Event()
+
+
+def stop_generation() -> None:
+    """End every generation in this process, running or to come, at its next token with `GenerationStopped`.
+
+    For a process that is stopping (Ctrl-C, SIGTERM): a signal interrupts only the main thread, and Python
+    waits at exit for the threads that run episodes, each inside a generation that can take minutes on a CPU.
+    """
+    _STOPPING.set()
+
+
+def resume_generation() -> None:
+    """Undo `stop_generation` (a process that handled the interruption and goes on)."""
+    _STOPPING.clear()
+
+
+def raise_if_stopping() -> None:
+    """Raise `GenerationStopped` once `stop_generation` was called; backends call it before and during work."""
+    if _STOPPING.is_set():
+        raise GenerationStopped("generation stopped: the process is stopping")
 
 
 class UnsupportedRequest(AgentDistillError, ValueError):

@@ -19,6 +19,7 @@ from agentdistill.llm.base import (
     Completion,
     SamplingParams,
     continues_assistant,
+    raise_if_stopping,
     truncate_at_stop,
 )
 from agentdistill.llm.grammar import JsonSchemaProcessor, tokenizer_for
@@ -26,6 +27,14 @@ from agentdistill.llm.precision import inference_precision
 
 _MIN_SHARED = 16  # shorter shared prefixes are not worth a cache copy
 _CACHE_KWARG = "cache" if int(transformers.__version__.split(".")[0]) >= 5 else "past_key_values"
+
+
+class _StopWithTheProcess(transformers.StoppingCriteria):
+    """Raises `GenerationStopped` at the next token once the process stops generating (`stop_generation`)."""
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        raise_if_stopping()
+        return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
 
 
 class _ChosenTokenLogprobs:
@@ -118,6 +127,7 @@ class HFChatModel(AgentChatModel):
     def complete_batch(
         self, conversations: list[list[ChatMessage]], params: SamplingParams | None = None
     ) -> list[list[Completion]]:
+        raise_if_stopping()
         p = self.resolve(params)
         n = p.n or 1
         rows = [
@@ -145,6 +155,7 @@ class HFChatModel(AgentChatModel):
                 logits_processor=[*processors, recorder],  # the recorder sees the masked scores
                 pad_token_id=self._tokenizer.pad_token_id,
                 return_dict_in_generate=True,
+                stopping_criteria=transformers.StoppingCriteriaList([_StopWithTheProcess()]),
                 **({_CACHE_KWARG: cache} if cache is not None else {}),
                 **sampling,
                 **stop,

@@ -15,6 +15,7 @@ from agentdistill.llm.base import (
     Completion,
     SamplingParams,
     continues_assistant,
+    raise_if_stopping,
 )
 
 
@@ -50,6 +51,7 @@ class OpenAIChatModel(AgentChatModel):
         return Capabilities(parallel_requests=True, json_schema=True, logprobs=self.logprobs)
 
     def _request(self, conversation: list[ChatMessage], p: SamplingParams) -> list[Completion]:
+        raise_if_stopping()  # a request in flight ends with the server's answer (seconds); none starts after
         want = p.n or 1
         completions = self._choices(conversation, p, want)
         while len(completions) < want:  # a server that ignores `n`: ask again, one sample at a time

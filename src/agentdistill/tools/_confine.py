@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import os
 import platform
+import signal
 import struct
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -26,6 +27,7 @@ CAP_DAC_READ_SEARCH = 2
 _CAP_VERSION_3 = 0x20080522
 NOBODY = 65534
 PR_SET_SECCOMP = 22
+PR_SET_PDEATHSIG = 1
 SECCOMP_MODE_FILTER = 2
 CLONE_NEWNET = 0x40000000
 CLONE_THREAD = 0x00010000
@@ -40,6 +42,16 @@ def _check(result: int, what: str) -> int:
 
 def no_new_privs() -> None:
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(NO_NEW_PRIVS)")
+
+
+def die_with_host(host_pid: int) -> str:
+    """SIGKILL this worker when the host dies, even while it is stopped between runs (a stopped process
+    never reads the closed pipe). Set after `drop_privileges`, since a change of user clears it, and before
+    `seccomp`, which keeps the code from clearing it."""
+    _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PDEATHSIG)")
+    if os.getppid() != host_pid:  # the host died before the line above: nothing would ever signal us
+        os._exit(0)
+    return "dies with the host"
 
 
 def private_network() -> str:
@@ -177,6 +189,7 @@ _ARCH = {
             mknodat=259,
             name_to_handle_at=303,
             open_by_handle_at=304,
+            prctl=157,
         ),
     ),
     "aarch64": (
@@ -230,6 +243,7 @@ _ARCH = {
             mknodat=33,
             name_to_handle_at=264,
             open_by_handle_at=265,
+            prctl=167,
         ),
     ),
 }
@@ -302,8 +316,8 @@ def _op(code: int, k: int, jt: int = 0, jf: int = 0) -> tuple[int, int, int, int
 
 def seccomp() -> str:
     """Deny new processes (threads stay allowed), exec, sockets, signals to other processes, changes of
-    file metadata, and kernel interfaces a Python program has no use for. Denied calls fail with EPERM, so the code sees
-    a PermissionError instead of being killed."""
+    file metadata, clearing the parent-death signal, and kernel interfaces a Python program has no use for.
+    Denied calls fail with EPERM, so the code sees a PermissionError instead of being killed."""
     machine = platform.machine()
     if machine not in _ARCH:
         raise OSError(0, f"seccomp filter not written for {machine}")
@@ -329,6 +343,8 @@ def seccomp() -> str:
     own_pid_only = [_op(_LD_W_ABS, _ARG0), _op(_JEQ, me, jf=1), _op(_RET, _ALLOW), _op(_RET, _EPERM)]
     block("kill", own_pid_only)
     block("tgkill", own_pid_only)
+    # the worker's death with its host (`die_with_host`) must stay set: PR_SET_PDEATHSIG is refused
+    block("prctl", [_op(_LD_W_ABS, _ARG0), _op(_JEQ, PR_SET_PDEATHSIG, jf=1), _op(_RET, _EPERM), _op(_RET, _ALLOW)])
     block(
         "prlimit64",
         [_op(_LD_W_ABS, _ARG0), _op(_JEQ, 0, jt=1), _op(_JEQ, me, jf=1), _op(_RET, _ALLOW), _op(_RET, _EPERM)],

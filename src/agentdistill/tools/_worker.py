@@ -126,6 +126,7 @@ def confine() -> list[str]:
     steps = [
         kernel.private_network,  # needs the privileges dropped next
         lambda: kernel.drop_privileges(os.getcwd()),
+        lambda: kernel.die_with_host(CONFIG["host_pid"]),
         lambda: kernel.landlock(CONFIG["read_only"], [os.getcwd()], CONFIG["read_only_files"]),
         kernel.seccomp,
     ]

@@ -19,8 +19,10 @@ import site
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
@@ -125,7 +127,7 @@ class PythonSandbox:
     fork/exec, no sockets, no signals to other processes, no changes of file metadata). The worker starts
     with an empty environment, so host secrets in environment variables never reach it. The host bounds
     each run by one deadline, caps tool calls, message sizes and the private folder's size, validates
-    every message, and stops the worker between runs.
+    every message, and stops the worker between runs; the kernel kills the worker when the host dies.
 
     >>> with PythonSandbox() as box:
     ...     box.run("x = 6 * 7").error is None, box.run("print(x)").output
@@ -166,6 +168,7 @@ class PythonSandbox:
         config = {
             "fd_in": to_worker_r,
             "fd_out": from_worker_w,
+            "host_pid": os.getpid(),
             "limits": self.limits.model_dump(),
             "preimport": self.preimport,
             "read_only": _readable_roots(),
@@ -186,7 +189,7 @@ class PythonSandbox:
             "PYTHONHASHSEED": "0",
             "PYTHONDONTWRITEBYTECODE": "1",
         }
-        self._process = subprocess.Popen(
+        self._process = _spawn(
             [sys.executable, "-s", "-P", str(_WORKER), json.dumps(config)],
             cwd=self._workdir,
             env=env,
@@ -388,6 +391,22 @@ class PythonSandbox:
             return _WORKER_MESSAGE.validate_python(replace_surrogates(json.loads(line)))
         except (ValueError, ValidationError):
             raise _Broken("the code's process sent a malformed message and was stopped") from None
+
+
+_spawner: tuple[int, ThreadPoolExecutor] | None = None
+_spawner_lock = threading.Lock()
+
+
+def _spawn(args: list[str], **options: Any) -> subprocess.Popen:
+    """`subprocess.Popen` from one thread that lives as long as this process. The worker's parent-death
+    signal follows the *thread* that started it, and agents start sandboxes on pool threads that end while
+    the sandbox lives on (its next run would find the worker killed and its variables gone)."""
+    global _spawner
+    with _spawner_lock:
+        if _spawner is None or _spawner[0] != os.getpid():  # a forked host has no spawner thread
+            _spawner = (os.getpid(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-spawner"))
+        pool = _spawner[1]
+    return pool.submit(lambda: subprocess.Popen(args, **options)).result()
 
 
 def _cap(text: str | None, limit: int) -> str | None:
