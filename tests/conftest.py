@@ -9,7 +9,7 @@ import pytest
 from pydantic import Field
 
 from agentdistill.llm import registry
-from agentdistill.llm.base import AgentChatModel, Completion, SamplingParams
+from agentdistill.llm.base import AgentChatModel, Completion, ContextOverflow, SamplingParams
 
 # fixtures that load a real model, start the engine or embed a corpus or catalogue with MiniLM
 SLOW_FIXTURES = {"smollm", "smollm_fp32", "qwen05", "engine", "engine_and_model", "countries", "services"}
@@ -70,6 +70,19 @@ class ScriptedModel(AgentChatModel):
         return Completion(text=text, prompt_tokens=10, completion_tokens=len(text.split()), mean_logprob=logprob)
 
 
+class ShortContextModel(ScriptedModel):
+    """A `ScriptedModel` that refuses, as a server does, a conversation longer than `limit` messages."""
+
+    limit: int = 3
+    refused: list = Field(default_factory=list)
+
+    def complete_batch(self, conversations, params: SamplingParams | None = None):
+        if too_long := [c for c in conversations if len(c) > self.limit]:
+            self.refused += too_long
+            raise ContextOverflow(f"{self.model_id}: the prompt exceeds its context")
+        return super().complete_batch(conversations, params)
+
+
 @pytest.fixture
 def scripted():
     def make(*outputs: str) -> ScriptedModel:
@@ -115,7 +128,8 @@ def qwen05():
 
 
 class FakeOpenAIServer:
-    """A local HTTP server speaking the OpenAI chat-completions shape; `reply(body, i)` gives choice i's text."""
+    """A local HTTP server speaking the OpenAI chat-completions shape; `reply(body, i)` gives choice i's text, or a
+    (status, error object) pair the server answers with instead."""
 
     def __init__(self, reply, max_choices: int = 64, logprobs: bool = True) -> None:
         import threading
@@ -128,6 +142,8 @@ class FakeOpenAIServer:
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 server_self.requests.append(body)
+                if isinstance(answer := reply(body, 0), tuple):  # (status, error): the server refuses
+                    return self._send(answer[0], {"error": answer[1]})
                 n = min(body.get("n") or 1, max_choices)  # max_choices=1: a server that ignores `n`
                 logprobs = (
                     None
@@ -155,8 +171,11 @@ class FakeOpenAIServer:
                     ],
                     "usage": {"prompt_tokens": 7, "completion_tokens": 2 * n, "total_tokens": 7 + 2 * n},
                 }
+                self._send(200, payload)
+
+            def _send(self, status, payload):
                 data = json.dumps(payload).encode()
-                self.send_response(200)
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()

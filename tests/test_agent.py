@@ -140,3 +140,22 @@ def test_real_small_model_computes_in_the_sandbox(qwen05):
     trajectory = CodeAgent(qwen05, max_steps=3, max_new_tokens=96).run("What is 1234 * 5678?")
     assert str(trajectory.final_answer).replace(",", "") == "7006652"
     assert any(step.code and "1234" in step.code for step in trajectory.steps)
+
+
+@pytest.mark.parametrize(
+    ("sag", "max_steps", "ends_in"),
+    [(1, 5, "think"), (2, 5, "think"), (1, 1, "finalize")],
+)
+def test_a_conversation_that_outgrows_the_context_ends_the_episode_not_the_run(sag, max_steps, ends_in):
+    """A server refuses a prompt longer than its context (long observations over many steps): the episode ends
+    with its steps kept and `context_overflow`, where the refusal used to propagate and stop a whole evaluation."""
+    from conftest import ShortContextModel
+
+    # 3 messages fit: the first step's prompt (system, task); the next call, a step or the fallback, does not
+    model = ShortContextModel(model_id="short", outputs=["Thought: look.\n```python\nprint(6 * 7)\n```"] * sag)
+    trajectory = CodeAgent(model, max_steps=max_steps, sag=sag, sampling=SamplingParams(temperature=0.7)).run("6*7?")
+    assert trajectory.termination == "context_overflow" and trajectory.final_answer is None
+    assert [s.observation for s in trajectory.steps] == ["42"] and not trajectory.finished
+    assert len(model.calls) == 1 and len(model.refused) == 1  # the second call was refused, and nothing after it
+    refused_after = model.refused[0][-1]["content"]  # the next step's prompt ends with the observation
+    assert refused_after.startswith("Observation:") == (ends_in == "think")

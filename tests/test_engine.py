@@ -143,3 +143,12 @@ def test_a_server_that_dies_is_restarted_once_then_reported():
             model.complete(TASK)
     finally:
         model.close()
+
+
+def test_a_prompt_longer_than_the_context_is_refused_as_context_overflow(engine):
+    """llama.cpp answers 400 `exceed_context_size_error` for a prompt over its context (8,192 a slot)."""
+    from agentdistill.llm import ContextOverflow
+
+    with pytest.raises(ContextOverflow, match="exceeds the available context size"):
+        engine.complete([{"role": "user", "content": "hello " * 9000}])
+    assert engine.complete(TASK)[0].text  # the server goes on serving

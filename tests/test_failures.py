@@ -7,16 +7,20 @@ from agentdistill.pipeline.collect import Collector
 from agentdistill.pipeline.collect_config import CollectConfig
 from agentdistill.pipeline.failures import answers_from_prompt, failure_kind, hit_a_tool_error, used_a_tool
 from agentdistill.tasks import Task
-from conftest import GREEDY, ScriptedModel
+from conftest import GREEDY, ScriptedModel, ShortContextModel
 
 
 def _record_answering(
-    tmp_path, code_steps, question="A box holds 12 rows of 7 cans. How many cans are in 9 boxes?", tools=()
+    tmp_path,
+    code_steps,
+    question="A box holds 12 rows of 7 cans. How many cans are in 9 boxes?",
+    tools=(),
+    model_class=ScriptedModel,
 ):
     metadata = {"tools": list(tools)} if tools else {}
     task = Task(id="q-1", question=question, answers=["756"], metric="numeric", suite="math", metadata=metadata)
     outputs = [f"Thought: step.\n```python\n{code}\n```" for code in code_steps]
-    model = ScriptedModel(model_id="s", outputs=outputs, seen=[], calls=[], params=[])
+    model = model_class(model_id="s", outputs=outputs, seen=[], calls=[], params=[])
     config = CollectConfig.build(
         **GREEDY, suite="math", n=1, out=str(tmp_path / f"{len(list(tmp_path.iterdir()))}.jsonl")
     )
@@ -103,3 +107,9 @@ def test_a_closed_book_reply_is_read_on_its_text(tmp_path, reply, kind):
         **GREEDY, suite="math", n=1, closed_book=True, reasoning=True, out=str(tmp_path / "c.jsonl")
     )
     assert failure_kind(Collector(config, model=model).episode(task, 0)) == kind
+
+
+def test_an_episode_that_outgrew_the_context_is_kept_and_named(tmp_path):
+    record = _record_answering(tmp_path, ["print(12 * 7)", "final_answer(756)"], model_class=ShortContextModel)
+    assert record.trajectory.termination == "context_overflow" and len(record.trajectory.steps) == 1
+    assert failure_kind(record) == "context overflow"

@@ -232,3 +232,44 @@ def test_no_request_starts_once_the_process_stops(fake_server, stopping):
     with pytest.raises(GenerationStopped):
         model.complete([{"role": "user", "content": "hi"}])
     assert len(fake_server.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("error", "overflow"),
+    [
+        # vLLM's words for a prompt longer than --max-model-len
+        (
+            {
+                "message": "This model's maximum context length is 2048 tokens. However, you requested 4096 tokens "
+                "(4032 in the messages, 64 in the completion).",
+                "type": "BadRequestError",
+                "code": 400,
+            },
+            True,
+        ),
+        ({"message": "Invalid value for 'temperature'", "type": "invalid_request_error", "code": 400}, False),
+    ],
+)
+def test_a_server_refusing_a_long_prompt_raises_context_overflow(fake_openai, error, overflow):
+    """The one error every backend raises for a conversation that does not fit (agents end the episode on it);
+    any other refusal stays the client's own error."""
+    import openai
+
+    from agentdistill.llm import ContextOverflow, load_chat_model
+
+    server = fake_openai(lambda body, i: (400, error))
+    model = load_chat_model(f"openai:m@{server.base_url}")
+    expected = ContextOverflow if overflow else openai.BadRequestError
+    with pytest.raises(expected) as raised:
+        model.complete([{"role": "user", "content": "hi"}])
+    assert (str(raised.value) == f"m: {error['message']}") == overflow
+
+
+@pytest.mark.model
+def test_transformers_refuses_a_prompt_past_the_models_positions(smollm_fp32, monkeypatch):
+    from agentdistill.llm import ContextOverflow
+
+    monkeypatch.setattr(smollm_fp32._model.config, "max_position_embeddings", 64)  # SmolLM2's 8192, made short
+    with pytest.raises(ContextOverflow, match=r"the prompt \(\d+ tokens\) exceeds its context \(64\)"):
+        smollm_fp32.complete([{"role": "user", "content": "word " * 80}], SamplingParams(max_new_tokens=2))
+    assert smollm_fp32.complete([{"role": "user", "content": "Hi"}], SamplingParams(max_new_tokens=2))[0].text

@@ -184,7 +184,7 @@ def test_a_study_runs_each_cell_once_and_reports_yield_cost_and_failures(tmp_pat
     assert "| math | train | greedy | 1/2 (50%;" in report and "until 1 distinct correct" in report
     # every table names the split: a suite's train and test cells of one condition are otherwise two equal rows
     assert "| math | train | greedy | 1 | 2 | 1/2 (50%;" in report  # yield: k = 1, 2 episodes
-    assert "| math | train | greedy | 1 | 0 | 0 | 0 | 0 | 0 | 0 | 1 |" in report  # failures: one wrong plan
+    assert "| math | train | greedy | 1 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 1 |" in report  # failures: one wrong plan
     settings = "| 2 | 0.7 | all samples (1 on expressions) | no | auto (exact on expressions, else full) |"
     assert f"| sample-k2 | qwen2.5-coder-1.5b {settings} auto (on expressions) | 1 |" in report  # as collect runs it
     payload = json.loads((study.folder / "summary.json").read_text())

@@ -1,7 +1,8 @@
 """`CodeAgent`: a LangGraph ReAct loop whose actions are Python code run in the confined sandbox.
 
     think --(parsed step)--> act --(observation)--> think ... --> END
-                                 \\--(max steps)--> finalize --> END
+      |                          \\--(max steps)--> finalize --> END
+      \\--(context overflow)--> END
 
 The state is a typed dict with list reducers; nodes are plain functions that receive their runtime
 (model, sandbox) through LangGraph's `config["configurable"]`; the graph is built in `build_graph`.
@@ -27,6 +28,7 @@ from agentdistill.llm import (
     AgentChatModel,
     ChatMessage,
     Completion,
+    ContextOverflow,
     SamplingParams,
     load_chat_model,
 )
@@ -62,8 +64,15 @@ def think(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
 
     A reply that ends without code and without a stated answer is continued once with an opened
     ```python fence: small models often stop after the thought, and this costs one short call instead
-    of a whole wasted step.
+    of a whole wasted step. A conversation that no longer fits the model's context ends the episode.
     """
+    try:
+        return _think(state, config)
+    except ContextOverflow:
+        return {"pending": None, "termination": "context_overflow"}
+
+
+def _think(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
     agent, _ = _runtime(config)
     prefix = state.get("prefix") if not state.get("steps") else None
     started = time.perf_counter()
@@ -176,7 +185,11 @@ def finalize(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
     """Out of steps: ask once for the bare answer, so every episode ends with one."""
     agent, sandbox = _runtime(config)
     conversation = [*list(state["messages"]), _user(render(_PROMPTS, "final_fallback"))]
-    completion = agent.model.complete(conversation, agent.sampling(state["question"], "final", max_new_tokens=64))[0]
+    try:
+        params = agent.sampling(state["question"], "final", max_new_tokens=64)
+        completion = agent.model.complete(conversation, params)[0]
+    except ContextOverflow:  # no room left to ask: the episode ends without an answer
+        return {"termination": "context_overflow"}
     parsed = parse_step(completion.text)
     answer: Any = None
     if parsed.code and "final_answer" in parsed.code:
@@ -190,6 +203,10 @@ def finalize(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
         "final_answer": answer,
         "termination": "max_steps",
     }
+
+
+def route_after_think(state: AgentState) -> Literal["act", "__end__"]:
+    return "__end__" if state.get("termination") else "act"
 
 
 def route_after_act(state: AgentState, config: RunnableConfig) -> Literal["think", "finalize", "__end__"]:
@@ -206,7 +223,7 @@ def build_graph():
     graph.add_node("act", act)
     graph.add_node("finalize", finalize)
     graph.add_edge(START, "think")
-    graph.add_edge("think", "act")
+    graph.add_conditional_edges("think", route_after_think, ["act", END])
     graph.add_conditional_edges("act", route_after_act, ["think", "finalize", END])
     graph.add_edge("finalize", END)
     return graph.compile()

@@ -11,7 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-Termination = Literal["final_answer", "extracted", "max_steps", "error"]
+# context_overflow: the conversation outgrew the model's context window (long observations over many steps)
+Termination = Literal["final_answer", "extracted", "max_steps", "context_overflow", "error"]
 # system prompts of the code agent (keys `system_<style>` of prompts/code_agent.yaml): `full`, `plan`, `exact` and
 # `nocopy` are few-shot prompts for prompted models and teachers, `short` is the distilled students' prompt
 PromptStyle = Literal["full", "plan", "exact", "nocopy", "short"]

@@ -130,6 +130,11 @@ def raise_if_stopping() -> None:
         raise GenerationStopped("generation stopped: the process is stopping")
 
 
+class ContextOverflow(AgentDistillError, ValueError):
+    """The conversation does not fit the model's context window; every backend raises this one error for it, so an
+    agent can end the episode (`termination="context_overflow"`) instead of the run."""
+
+
 class UnsupportedRequest(AgentDistillError, ValueError):
     """A request for something the backend cannot do (rather than silently doing something else)."""
 

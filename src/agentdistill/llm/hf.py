@@ -17,6 +17,7 @@ from agentdistill.llm.base import (
     Capabilities,
     ChatMessage,
     Completion,
+    ContextOverflow,
     SamplingParams,
     continues_assistant,
     raise_if_stopping,
@@ -124,6 +125,13 @@ class HFChatModel(AgentChatModel):
             conversation, tokenize=False, add_generation_prompt=not cont, continue_final_message=cont
         )
 
+    def _check_context(self, prompt_tokens: int) -> None:
+        """Refuse a prompt longer than the model's positions, as a server refuses one longer than its context
+        (past them a model does not fail: it writes nonsense)."""
+        limit = getattr(self._model.config, "max_position_embeddings", None)
+        if limit and prompt_tokens > limit:
+            raise ContextOverflow(f"{self.model_id}: the prompt ({prompt_tokens} tokens) exceeds its context ({limit})")
+
     def complete_batch(
         self, conversations: list[list[ChatMessage]], params: SamplingParams | None = None
     ) -> list[list[Completion]]:
@@ -135,6 +143,7 @@ class HFChatModel(AgentChatModel):
             for c in conversations
             for _ in range(n)
         ]  # n samples = n copies of the prompt
+        self._check_context(max(map(len, rows), default=0))
         recorder = _ChosenTokenLogprobs()
         processors: list[Any] = [self._schema_processor(p.json_schema, len(rows))] if p.json_schema else []
         sampling = (

@@ -13,10 +13,29 @@ from agentdistill.llm.base import (
     Capabilities,
     ChatMessage,
     Completion,
+    ContextOverflow,
     SamplingParams,
     continues_assistant,
     raise_if_stopping,
 )
+
+# how servers say that a prompt does not fit: llama.cpp's error type and message, OpenAI's code, vLLM's message
+_CONTEXT_OVERFLOW = (
+    "exceed_context_size_error",
+    "exceeds the available context size",
+    "context_length_exceeded",
+    "maximum context length",
+)
+
+
+def _as_context_overflow(error: Exception, where: str) -> ContextOverflow | None:
+    """`error` (a server's 400 answer) as `ContextOverflow` when it says the prompt is longer than the context."""
+    body = getattr(error, "body", None)
+    said = body.get("message") if isinstance(body, dict) else None
+    text = f"{said or error} {body if isinstance(body, dict) else ''}"
+    if not any(marker in text for marker in _CONTEXT_OVERFLOW):
+        return None
+    return ContextOverflow(f"{where}: {said or error}")
 
 
 class OpenAIChatModel(AgentChatModel):
@@ -77,19 +96,24 @@ class OpenAIChatModel(AgentChatModel):
             if p.json_schema is not None
             else {}
         )
-        response = self._client.chat.completions.create(
-            model=self.model,
-            messages=conversation,
-            n=n,
-            max_tokens=p.max_new_tokens,
-            temperature=p.temperature,
-            top_p=p.top_p,
-            seed=p.seed,
-            stop=p.stop or None,
-            logprobs=self.logprobs or None,
-            extra_body=extra or None,
-            **schema,
-        )
+        try:
+            response = self._client.chat.completions.create(
+                model=self.model,
+                messages=conversation,
+                n=n,
+                max_tokens=p.max_new_tokens,
+                temperature=p.temperature,
+                top_p=p.top_p,
+                seed=p.seed,
+                stop=p.stop or None,
+                logprobs=self.logprobs or None,
+                extra_body=extra or None,
+                **schema,
+            )
+        except Exception as error:  # the client's error classes: openai is imported lazily, as the client is
+            if getattr(error, "status_code", None) == 400 and (overflow := _as_context_overflow(error, self.model)):
+                raise overflow from None
+            raise
         usage = response.usage
         prompt_tokens = usage.prompt_tokens if usage else 0
         details = getattr(usage, "prompt_tokens_details", None)

@@ -32,6 +32,7 @@ from agentdistill.tasks.metrics import NUMBER_PATTERN, extract_number
 from agentdistill.trajectories.record import TrajectoryRecord
 
 FailureKind = Literal[
+    "context overflow",
     "parse error",
     "shadowed a tool",
     "max steps",
@@ -192,6 +193,8 @@ def failure_kind(record: TrajectoryRecord) -> FailureKind | None:
     trajectory = record.trajectory
     if trajectory.metadata.get("agent") in CLOSED_BOOK_AGENTS:
         return _closed_book_failure(record)
+    if trajectory.termination == "context_overflow":
+        return "context overflow"
     ran = [s for s in trajectory.steps if s.code and not (s.error or "").startswith("SyntaxError")]
     if trajectory.final_answer is None or not ran:
         return "parse error"
