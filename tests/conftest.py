@@ -142,9 +142,10 @@ class FakeOpenAIServer:
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 server_self.requests.append(body)
-                if isinstance(answer := reply(body, 0), tuple):  # (status, error): the server refuses
-                    return self._send(answer[0], {"error": answer[1]})
                 n = min(body.get("n") or 1, max_choices)  # max_choices=1: a server that ignores `n`
+                texts = [reply(body, i) for i in range(n)]
+                if isinstance(texts[0], tuple):  # (status, error): the server refuses
+                    return self._send(texts[0][0], {"error": texts[0][1]})
                 logprobs = (
                     None
                     if not with_logprobs
@@ -165,7 +166,7 @@ class FakeOpenAIServer:
                             "index": i,
                             "finish_reason": "stop",
                             "logprobs": logprobs,
-                            "message": {"role": "assistant", "content": reply(body, i)},
+                            "message": {"role": "assistant", "content": texts[i]},
                         }
                         for i in range(n)
                     ],
