@@ -28,13 +28,12 @@ _CONTEXT_OVERFLOW = (
 )
 
 
-def _as_context_overflow(error: Exception, where: str) -> ContextOverflow | None:
-    """`error` (a server's 400 answer) as `ContextOverflow` when it says the prompt is longer than the context."""
-    body = getattr(error, "body", None)
-    said = body.get("message") if isinstance(body, dict) else None
-    text = f"{said or error} {body if isinstance(body, dict) else ''}"
-    if not any(marker in text for marker in _CONTEXT_OVERFLOW):
+def _as_context_overflow(error: Any, where: str) -> ContextOverflow | None:
+    """`error` (the client's `BadRequestError`) as `ContextOverflow` when the server says the prompt does not fit;
+    its text holds the whole error body (type, code and message)."""
+    if not any(marker in str(error) for marker in _CONTEXT_OVERFLOW):
         return None
+    said = error.body.get("message") if isinstance(error.body, dict) else None
     return ContextOverflow(f"{where}: {said or error}")
 
 
@@ -82,6 +81,8 @@ class OpenAIChatModel(AgentChatModel):
         return completions[:want]
 
     def _choices(self, conversation: list[ChatMessage], p: SamplingParams, n: int) -> list[Completion]:
+        from openai import BadRequestError  # imported with the client already (model_post_init), so free here
+
         extra: dict[str, Any] = dict(self.sampling_defaults)
         prefix = conversation[-1]["content"] if continues_assistant(conversation) else ""
         if prefix:
@@ -110,8 +111,8 @@ class OpenAIChatModel(AgentChatModel):
                 extra_body=extra or None,
                 **schema,
             )
-        except Exception as error:  # the client's error classes: openai is imported lazily, as the client is
-            if getattr(error, "status_code", None) == 400 and (overflow := _as_context_overflow(error, self.model)):
+        except BadRequestError as error:
+            if overflow := _as_context_overflow(error, self.model):
                 raise overflow from None
             raise
         usage = response.usage
